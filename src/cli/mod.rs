@@ -1,0 +1,129 @@
+//! The `rtds` command line. Library errors are `thiserror` types; here they become `anyhow`.
+
+mod format;
+mod run;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// rtds: realtime data streaming on timely and differential dataflow.
+///
+/// With no command, runs the embedded pipeline: built-in generator -> dataflow -> JSON lines.
+#[derive(Debug, Parser)]
+#[command(name = "rtds", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: run::RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the embedded pipeline (the default): no services needed.
+    Run(run::RunArgs),
+    /// Format one randomuser API response (any version) into rows, as JSON lines.
+    Format(format::FormatArgs),
+    /// The randomuser-compatible API: serve the clone, or fetch a page.
+    #[command(subcommand)]
+    Api(ApiCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
+    /// Serve a randomuser-compatible API backed by the deterministic generator.
+    Serve(ServeArgs),
+    /// Fetch one page from an API (the real one by default) and print the body.
+    Fetch(FetchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub addr: SocketAddr,
+    /// Share of requests (0-1) answered 500/503 with the API's error body.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Requests per second above which requests get 429.
+    #[arg(long)]
+    pub rate_limit: Option<u32>,
+    /// Delay added to every answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Share of records (0-1) sent with a field of the wrong type.
+    #[arg(long, default_value_t = 0.0)]
+    pub malformed_rate: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// API URL.
+    #[arg(long, default_value = crate::api::RANDOMUSER_URL)]
+    pub url: String,
+    /// Users to ask for (1-5000).
+    #[arg(long, default_value_t = 1)]
+    pub results: u32,
+    #[arg(long)]
+    pub seed: Option<String>,
+    #[arg(long)]
+    pub page: Option<u32>,
+    /// Nationalities, comma-separated (e.g. us,gb).
+    #[arg(long)]
+    pub nat: Option<String>,
+    /// Give up after this many attempts.
+    #[arg(long, default_value_t = 8)]
+    pub attempts: u32,
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RTDS_LOG").unwrap_or_else(|_| "warn,rtds=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        None => run::run(cli.run),
+        Some(Command::Run(args)) => run::run(args),
+        Some(Command::Format(args)) => format::format(args),
+        Some(Command::Api(ApiCommand::Serve(args))) => serve(args),
+        Some(Command::Api(ApiCommand::Fetch(args))) => fetch(args),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let faults = crate::api::Faults {
+        error_rate: args.error_rate,
+        rate_limit: args.rate_limit,
+        latency: Duration::from_millis(args.latency_ms),
+        malformed_rate: args.malformed_rate,
+    };
+    eprintln!("rtds api serve: randomuser-compatible API on http://{}/api/", args.addr);
+    runtime()?.block_on(crate::api::server::serve(args.addr, faults))?;
+    Ok(())
+}
+
+fn fetch(args: FetchArgs) -> anyhow::Result<()> {
+    let retry = crate::api::RetryPolicy { max_attempts: args.attempts.max(1), ..Default::default() };
+    let client = crate::api::ApiClient::new(&args.url, retry)?;
+    let page = crate::api::PageRequest {
+        results: args.results,
+        page: args.page,
+        seed: args.seed,
+        nat: args.nat,
+        ..Default::default()
+    };
+    let body = runtime()?.block_on(client.fetch(&page))?;
+    println!("{body}");
+    Ok(())
+}
+
+/// A multi-threaded tokio runtime for commands that do network I/O.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}

@@ -1,0 +1,114 @@
+//! Row checks and the derived values aggregates group by.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+
+use crate::dataflow::{Checks, Dimension};
+use crate::model::User;
+
+/// The fields of a formatted row, the names `checks.required` accepts.
+pub const ROW_FIELDS: [&str; 13] = [
+    "id", "first_name", "last_name", "gender", "address", "post_code", "email", "username", "dob",
+    "registered_date", "phone", "picture", "country",
+];
+
+/// Checks a row against a dataflow's checks; the error is the reason it is rejected.
+///
+/// ```
+/// use rtds::dataflow::Checks;
+/// let checks = Checks { required: vec!["email".into()], email: true, dates: true };
+/// let mut user = rtds::model::User::from_json(r#"{"email":"ana.lima@example.com","dob":{"date":"1990-01-02T03:04:05.000Z","age":35}}"#).unwrap();
+/// assert!(rtds::engine::checks::check(&user, &checks, chrono::Utc::now()).is_ok());
+/// user.email = Some("not-an-address".into());
+/// assert_eq!(rtds::engine::checks::check(&user, &checks, chrono::Utc::now()).unwrap_err(), "email \"not-an-address\" is not an address");
+/// ```
+pub fn check(user: &User, checks: &Checks, now: DateTime<Utc>) -> Result<(), String> {
+    if user.id.is_nil() {
+        return Err("id is the nil UUID".into());
+    }
+    for field in &checks.required {
+        if field_value(user, field).is_none_or(|v| v.trim().is_empty()) {
+            return Err(format!("required field {field} is missing"));
+        }
+    }
+    if checks.email {
+        if let Some(email) = &user.email {
+            if !plausible_email(email) {
+                return Err(format!("email {email:?} is not an address"));
+            }
+        }
+    }
+    if checks.dates {
+        for (name, value) in [("dob", &user.dob), ("registered_date", &user.registered_date)] {
+            if let Some(text) = value {
+                let date = parse_date(text).ok_or_else(|| format!("{name} {text:?} is not an ISO-8601 date"))?;
+                if date.year() < 1900 || date > now {
+                    return Err(format!("{name} {text:?} is not between 1900 and now"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A row field's text by name (`id` as its hyphenated UUID).
+pub fn field_value<'a>(user: &'a User, field: &str) -> Option<std::borrow::Cow<'a, str>> {
+    use std::borrow::Cow::{Borrowed, Owned};
+    let text = |v: &'a Option<String>| v.as_deref().map(Borrowed);
+    match field {
+        "id" => Some(Owned(user.id.to_string())),
+        "first_name" => text(&user.first_name),
+        "last_name" => text(&user.last_name),
+        "gender" => text(&user.gender),
+        "address" => text(&user.address),
+        "post_code" => text(&user.post_code),
+        "email" => text(&user.email),
+        "username" => text(&user.username),
+        "dob" => text(&user.dob),
+        "registered_date" => text(&user.registered_date),
+        "phone" => text(&user.phone),
+        "picture" => text(&user.picture),
+        "country" => text(&user.country),
+        _ => None,
+    }
+}
+
+fn plausible_email(email: &str) -> bool {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty() && !domain.contains('@') && domain.split('.').count() >= 2 && domain.split('.').all(|p| !p.is_empty())
+        }
+        None => false,
+    }
+}
+
+/// Parses the row's date text: RFC 3339 (`1992-03-18T17:36:00.197Z`).
+pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
+}
+
+/// The value a row contributes to an aggregate; rows without it count under "unknown".
+pub fn dimension_value(user: &User, dimension: Dimension, today: NaiveDate) -> String {
+    let value = match dimension {
+        Dimension::Country => user.country.clone(),
+        Dimension::Gender => user.gender.clone(),
+        Dimension::AgeBand => user.dob.as_deref().and_then(parse_date).map(|dob| age_band(dob.date_naive(), today)),
+    };
+    value.unwrap_or_else(|| "unknown".to_string())
+}
+
+/// "<20", "20-29", …, "60-69", "70+": whole years of age on `today`.
+///
+/// ```
+/// use chrono::NaiveDate;
+/// let today = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+/// assert_eq!(rtds::engine::checks::age_band(NaiveDate::from_ymd_opt(1996, 6, 2).unwrap(), today), "20-29");
+/// assert_eq!(rtds::engine::checks::age_band(NaiveDate::from_ymd_opt(1950, 1, 1).unwrap(), today), "70+");
+/// ```
+pub fn age_band(dob: NaiveDate, today: NaiveDate) -> String {
+    let age = today.years_since(dob).unwrap_or(0);
+    match age {
+        0..20 => "<20".to_string(),
+        70.. => "70+".to_string(),
+        _ => format!("{}-{}", age / 10 * 10, age / 10 * 10 + 9),
+    }
+}

@@ -1,0 +1,297 @@
+//! The embedded pipeline: generator → timely dataflow → JSON lines, in one process.
+//!
+//! Each worker generates its share of pages (page `p` belongs to worker `p mod peers`),
+//! stamps page `p`'s records with epoch `p`, and the dataflow parses, formats and checks
+//! them, dedupes by id and keeps live aggregates in differential dataflow. The sink writes an
+//! epoch's rows once the frontier has passed it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use differential_dataflow::AsCollection;
+use rand::Rng;
+use serde::Serialize;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::Scope;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::operator::source;
+use timely::dataflow::operators::{Operator, OkErr};
+use uuid::Uuid;
+
+use crate::api::generator::{self, Generator, Request};
+use crate::dataflow::{Checks, Dataflow, Dimension, GeneratorSource, Sink, Source};
+use crate::engine::checks::{check, dimension_value};
+use crate::metrics::{Counters, Progress};
+use crate::model::User;
+use crate::sink::JsonlSink;
+
+/// How to run the embedded pipeline.
+#[derive(Debug, Clone)]
+pub struct EmbeddedOptions {
+    pub dataflow: Dataflow,
+    /// Timely workers (threads).
+    pub workers: usize,
+    /// Overrides the dataflow's output file.
+    pub output: Option<PathBuf>,
+    /// Draw progress on stderr.
+    pub progress: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub dataflow: String,
+    pub workers: usize,
+    pub users: u64,
+    pub records_in: u64,
+    pub duplicates_dropped: u64,
+    pub rejected: u64,
+    pub rows_out: u64,
+    pub seconds: f64,
+    pub records_per_second: f64,
+    pub output: PathBuf,
+    pub rejected_output: PathBuf,
+    /// Each aggregate's values, largest first.
+    pub aggregates: BTreeMap<String, Vec<(String, i64)>>,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot create {path}: {source}")]
+    Create { path: String, source: std::io::Error },
+    #[error("writing rows failed: {0}")]
+    Write(String),
+    #[error("timely: {0}")]
+    Timely(String),
+    #[error("the embedded pipeline needs a generator source and a jsonl sink")]
+    Unsupported,
+}
+
+/// State every worker of the run shares.
+struct Shared {
+    counters: Counters,
+    rows: JsonlSink,
+    rejected: JsonlSink,
+    aggregates: Mutex<HashMap<(String, String), i64>>,
+    error: Mutex<Option<String>>,
+    finished: AtomicUsize,
+}
+
+impl Shared {
+    fn record_error(&self, error: std::io::Error) {
+        self.error.lock().expect("error slot").get_or_insert_with(|| error.to_string());
+    }
+}
+
+/// A rejected record as written to the rejected file.
+#[derive(Serialize)]
+struct Rejected<'a> {
+    reason: &'a str,
+    record: &'a str,
+}
+
+/// Runs the pipeline to the end and returns its summary.
+pub fn run(options: EmbeddedOptions) -> Result<Summary, EngineError> {
+    let (Source::Generator(source_plan), Sink::Jsonl { path }) = (&options.dataflow.source, &options.dataflow.sink);
+    let output = options.output.clone().unwrap_or_else(|| PathBuf::from(path));
+    let rejected_output = rejected_path(&output);
+    let create = |path: &Path| {
+        JsonlSink::create(path).map_err(|source| EngineError::Create { path: path.display().to_string(), source })
+    };
+    let shared = Arc::new(Shared {
+        counters: Counters::default(),
+        rows: create(&output)?,
+        rejected: create(&rejected_output)?,
+        aggregates: Mutex::default(),
+        error: Mutex::default(),
+        finished: AtomicUsize::new(0),
+    });
+    let started = Instant::now();
+    let now = Utc::now();
+    let workers = options.workers.max(1);
+    let plan = options.dataflow.clone();
+    let worker_shared = shared.clone();
+    let guards = timely::execute(timely::Config::process(workers), move |worker| {
+        let shared = worker_shared.clone();
+        let plan = plan.clone();
+        worker.dataflow::<u64, _, _>(|scope| build(scope, &plan, shared.clone(), now));
+        while worker.step_or_park(None) {}
+        shared.finished.fetch_add(1, Ordering::SeqCst);
+    })
+    .map_err(EngineError::Timely)?;
+
+    let mut progress = Progress::new(source_plan.users);
+    while shared.finished.load(Ordering::SeqCst) < workers {
+        if options.progress {
+            progress.tick(&shared.counters);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    for result in guards.join() {
+        result.map_err(EngineError::Timely)?;
+    }
+    if options.progress {
+        progress.finish(&shared.counters);
+    }
+    if let Some(error) = shared.error.lock().expect("error slot").take() {
+        return Err(EngineError::Write(error));
+    }
+    shared.rows.flush().and_then(|_| shared.rejected.flush()).map_err(|e| EngineError::Write(e.to_string()))?;
+
+    let (records_in, rejected, rows_out) = shared.counters.snapshot();
+    let seconds = started.elapsed().as_secs_f64();
+    let mut aggregates: BTreeMap<String, Vec<(String, i64)>> = BTreeMap::new();
+    for ((name, key), count) in shared.aggregates.lock().expect("aggregates").iter() {
+        if *count != 0 {
+            aggregates.entry(name.clone()).or_default().push((key.clone(), *count));
+        }
+    }
+    for values in aggregates.values_mut() {
+        values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    }
+    Ok(Summary {
+        dataflow: options.dataflow.name.clone(),
+        workers,
+        users: source_plan.users,
+        records_in,
+        duplicates_dropped: records_in - rejected - rows_out,
+        rejected,
+        rows_out,
+        seconds,
+        records_per_second: records_in as f64 / seconds.max(1e-9),
+        output,
+        rejected_output,
+        aggregates,
+    })
+}
+
+/// `users.jsonl` → `users.rejected.jsonl`.
+fn rejected_path(output: &Path) -> PathBuf {
+    let stem = output.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "rtds".into());
+    output.with_file_name(format!("{stem}.rejected.jsonl"))
+}
+
+/// Builds one worker's dataflow.
+fn build(scope: Scope<'_, u64>, plan: &Dataflow, shared: Arc<Shared>, now: DateTime<Utc>) {
+    let Source::Generator(source_plan) = &plan.source;
+    let records = generator_source(scope, source_plan.clone(), shared.clone());
+
+    let checks: Checks = plan.checks.clone();
+    let (rows, rejected) = records.ok_err::<Vec<_>, _, Vec<_>, _, _>(move |(text, time, diff): (String, u64, isize)| {
+        match User::from_json(&text).map_err(|e| e.to_string()).and_then(|u| check(&u, &checks, now).map(|_| u)) {
+            Ok(user) => Ok((user, time, diff)),
+            Err(reason) => Err((text, reason)),
+        }
+    });
+
+    let rejected_shared = shared.clone();
+    rejected.sink(Pipeline, "RejectedSink", move |(input, _frontier)| {
+        input.for_each(|_cap, data: &mut Vec<(String, String)>| {
+            let lines: Vec<Rejected> = data.iter().map(|(record, reason)| Rejected { reason, record }).collect();
+            rejected_shared.counters.rejected.fetch_add(lines.len() as u64, Ordering::Relaxed);
+            if let Err(e) = rejected_shared.rejected.write_all(&lines) {
+                rejected_shared.record_error(e);
+            }
+        });
+    });
+
+    // Dedupe: one row per id, whichever version sorts first if versions ever differ.
+    let unique = rows
+        .as_collection()
+        .map(|user: User| (user.id, user))
+        .reduce(|_id: &Uuid, versions: &[(&User, isize)], output: &mut Vec<(User, isize)>| {
+            output.push((versions[0].0.clone(), 1))
+        });
+
+    let today: NaiveDate = now.date_naive();
+    for aggregate in &plan.aggregates {
+        let (name, dimension): (String, Dimension) = (aggregate.name.clone(), aggregate.by);
+        let shared = shared.clone();
+        unique
+            .clone()
+            .map(move |(_, user)| dimension_value(&user, dimension, today))
+            .count()
+            .inspect(move |((key, count), _time, diff)| {
+                let mut values = shared.aggregates.lock().expect("aggregates");
+                *values.entry((name.clone(), key.clone())).or_default() += (*count as i64) * (*diff as i64);
+            });
+    }
+
+    // Write an epoch's rows once no more changes can arrive for it.
+    let mut pending: BTreeMap<u64, Vec<User>> = BTreeMap::new();
+    unique.inner.sink(Pipeline, "JsonlSink", move |(input, frontier)| {
+        input.for_each(|_cap, data: &mut Vec<((Uuid, User), u64, isize)>| {
+            for ((_, user), time, diff) in data.drain(..) {
+                if diff > 0 {
+                    pending.entry(time).or_default().push(user);
+                }
+            }
+        });
+        while let Some(entry) = pending.first_entry() {
+            if frontier.less_equal(entry.key()) {
+                break;
+            }
+            let rows = entry.remove();
+            shared.counters.rows_out.fetch_add(rows.len() as u64, Ordering::Relaxed);
+            if let Err(e) = shared.rows.write_all(&rows) {
+                shared.record_error(e);
+            }
+        }
+    });
+}
+
+/// This worker's pages of generated records, as JSON text stamped with their page number.
+/// A share of records is sent again with the next page (replay) or corrupted (malformed).
+fn generator_source<'scope>(
+    scope: Scope<'scope, u64>,
+    plan: GeneratorSource,
+    shared: Arc<Shared>,
+) -> timely::dataflow::Stream<'scope, u64, Vec<(String, u64, isize)>> {
+    let (index, peers) = (scope.index() as u64, scope.peers() as u64);
+    let page_size = plan.page_size.clamp(1, crate::api::MAX_RESULTS) as u64;
+    let total_pages = plan.users.div_ceil(page_size);
+    source::<_, CapacityContainerBuilder<Vec<(String, u64, isize)>>, _, _>(scope, "Generator", move |capability, info| {
+        let activator = scope.activator_for(info.address);
+        let generator = Generator::new();
+        let mut capability = Some(capability);
+        let mut pages = (index..total_pages).step_by(peers as usize);
+        let mut replays: Vec<String> = Vec::new();
+        move |output| {
+            let Some(cap) = capability.as_mut() else { return };
+            let Some(page) = pages.next() else {
+                if !replays.is_empty() {
+                    let time = *cap.time();
+                    shared.counters.records_in.fetch_add(replays.len() as u64, Ordering::Relaxed);
+                    output.session(&*cap).give_iterator(replays.drain(..).map(|text| (text, time, 1)));
+                }
+                capability = None;
+                return;
+            };
+            cap.downgrade(&page);
+            let users = page_size.min(plan.users - page * page_size) as u32;
+            let request = Request { seed: plan.seed.clone(), page: page as u32 + 1, results: users, ..Request::default() };
+            let mut decide = generator::page_rng(&plan.seed, page as u32 + 1);
+            let mut batch = std::mem::take(&mut replays);
+            for i in 0..users {
+                let user = generator.user(&request, i);
+                let text = if plan.malformed > 0.0 && decide.random_bool(plan.malformed.min(1.0)) {
+                    generator::malformed_json(&user)
+                } else {
+                    serde_json::to_string(&user).expect("serializable")
+                };
+                if plan.replay > 0.0 && decide.random_bool(plan.replay.min(1.0)) {
+                    replays.push(text.clone());
+                }
+                batch.push(text);
+            }
+            shared.counters.records_in.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            output.session(&*cap).give_iterator(batch.into_iter().map(|text| (text, page, 1)));
+            activator.activate();
+        }
+    })
+}

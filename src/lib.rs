@@ -1,0 +1,20 @@
+//! rtds: realtime data streaming.
+//!
+//! The classic randomuser.me → PostgreSQL + Kafka → Spark → Cassandra pipeline, done by one
+//! Rust program on timely and differential dataflow. The modules follow the flow:
+//!
+//! - [`model`]: API responses of every version and the formatted [`model::User`] row;
+//! - [`api`]: the randomuser client and `rtds api serve`, a deterministic clone;
+//! - [`dataflow`]: pipeline definitions (`dataflows/*.toml`);
+//! - [`engine`]: timely workers running a pipeline;
+//! - [`sink`]: where rows go;
+//! - [`metrics`]: counters and progress;
+//! - [`cli`]: the `rtds` command line.
+
+pub mod api;
+pub mod cli;
+pub mod dataflow;
+pub mod engine;
+pub mod metrics;
+pub mod model;
+pub mod sink;

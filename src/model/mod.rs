@@ -1,0 +1,34 @@
+//! The record model: randomuser.me responses of every API version (1.0–1.4) and the
+//! formatted [`User`] row that flows through the rest of rtds.
+//!
+//! ```
+//! let text = std::fs::read_to_string("tests/data/v1_1.json").unwrap();
+//! let response = rtds::model::parse_response(&text).unwrap();
+//! for record in response.results {
+//!     let user = rtds::model::User::from_json(record.get()).unwrap();
+//!     assert!(user.dob.unwrap().ends_with('Z'));
+//! }
+//! ```
+
+mod error;
+mod raw;
+mod response;
+mod user;
+
+pub use error::{RecordError, ResponseError};
+pub use raw::{Moment, Postcode, RawLocation, RawLogin, RawName, RawPicture, RawUser, Street, Text};
+pub use response::{Info, Response, parse_response};
+pub use user::{ID_NAMESPACE, User};
+
+/// Parses one record's JSON text. On failure the message names the field at fault.
+pub fn parse_record(record: &str) -> Result<RawUser<'_>, RecordError> {
+    serde_json::from_str(record).map_err(|_| {
+        // Parse again, slowly, only to learn where it failed.
+        let mut de = serde_json::Deserializer::from_str(record);
+        match serde_path_to_error::deserialize::<_, RawUser>(&mut de) {
+            Err(e) if e.path().to_string() != "." => RecordError::Malformed(format!("{}: {}", e.path(), e.inner())),
+            Err(e) => RecordError::Malformed(e.inner().to_string()),
+            Ok(_) => RecordError::Malformed("unreadable record".into()),
+        }
+    })
+}

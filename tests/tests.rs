@@ -1,0 +1,9 @@
+//! rtds's integration tests: one binary, one module per part of the pipeline.
+//!
+//! Tests that need PostgreSQL, Kafka or Cassandra find them through `RTDS_POSTGRES`,
+//! `RTDS_KAFKA` and `RTDS_CASSANDRA` (`scripts/test` starts them and sets these).
+
+mod api;
+mod embedded;
+mod model;
+mod util;
