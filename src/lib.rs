@@ -7,14 +7,14 @@
 //! - [`api`]: the randomuser client and `rtds api serve`, a deterministic clone;
 //! - [`dataflow`]: pipeline definitions (`dataflows/*.toml`);
 //! - [`engine`]: timely workers running a pipeline;
-//! - [`sink`]: where rows go;
+//! - [`connectors`]: Kafka, PostgreSQL, Cassandra and local files, each with its source or sink;
 //! - [`metrics`]: counters and progress;
 //! - [`cli`]: the `rtds` command line.
 
 pub mod api;
 pub mod cli;
+pub mod connectors;
 pub mod dataflow;
 pub mod engine;
 pub mod metrics;
 pub mod model;
-pub mod sink;

@@ -6,4 +6,5 @@
 mod api;
 mod embedded;
 mod model;
+mod services;
 mod util;

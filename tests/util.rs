@@ -48,3 +48,47 @@ impl Drop for TempDir {
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
+
+/// The address of a service from its environment variable, or the loopback default.
+pub fn service(env: &str) -> String {
+    use rtds::connectors::defaults;
+    std::env::var(env).unwrap_or_else(|_| {
+        match env {
+            "RTDS_KAFKA" => defaults::KAFKA,
+            "RTDS_POSTGRES" => defaults::POSTGRES,
+            "RTDS_CASSANDRA" => defaults::CASSANDRA,
+            other => panic!("unknown service variable {other}"),
+        }
+        .to_string()
+    })
+}
+
+/// Kafka's address, after checking a broker answers; a missing broker fails the test with
+/// the way to start it.
+pub fn kafka() -> String {
+    let brokers = service("RTDS_KAFKA");
+    if let Err(e) = rtds::connectors::kafka::ping(&brokers, std::time::Duration::from_secs(10)) {
+        panic!("{e}\nThis test needs the real stack: run `scripts/test`, or `scripts/stack up` then `cargo test --release -- --include-ignored`.");
+    }
+    brokers
+}
+
+/// A PostgreSQL client; a missing server fails the test with the way to start it.
+pub async fn postgres() -> tokio_postgres::Client {
+    rtds::connectors::postgres::connect(&service("RTDS_POSTGRES")).await.unwrap_or_else(|e| {
+        panic!("{e}\nThis test needs the real stack: run `scripts/test`, or `scripts/stack up` then `cargo test --release -- --include-ignored`.")
+    })
+}
+
+/// A Cassandra session; a missing node fails the test with the way to start it.
+pub async fn cassandra() -> scylla::client::session::Session {
+    rtds::connectors::cassandra::connect(&service("RTDS_CASSANDRA")).await.unwrap_or_else(|e| {
+        panic!("{e}\nThis test needs the real stack: run `scripts/test`, or `scripts/stack up` then `cargo test --release -- --include-ignored`.")
+    })
+}
+
+/// A name unique to this test run, for topics, tables and keyspaces.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{prefix}_{}_{nanos}", std::process::id())
+}

@@ -27,7 +27,7 @@ use crate::dataflow::{Checks, Dataflow, Dimension, GeneratorSource, Sink, Source
 use crate::engine::checks::{check, dimension_value};
 use crate::metrics::{Counters, Progress};
 use crate::model::User;
-use crate::sink::JsonlSink;
+use crate::connectors::JsonlSink;
 
 /// How to run the embedded pipeline.
 #[derive(Debug, Clone)]

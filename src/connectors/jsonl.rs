@@ -11,7 +11,7 @@ use serde::Serialize;
 ///
 /// ```
 /// let path = std::env::temp_dir().join(format!("rtds-doc-{}.jsonl", std::process::id()));
-/// let sink = rtds::sink::JsonlSink::create(&path).unwrap();
+/// let sink = rtds::connectors::JsonlSink::create(&path).unwrap();
 /// sink.write_all(&[serde_json::json!({"a": 1}), serde_json::json!({"a": 2})]).unwrap();
 /// sink.flush().unwrap();
 /// assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"a\":1}\n{\"a\":2}\n");

@@ -1,0 +1,80 @@
+//! Kafka through rdkafka (librdkafka built from the crate's bundled sources).
+
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::types::RDKafkaErrorCode;
+
+use super::ServiceError;
+
+/// A client configuration for `brokers` with rtds's common settings.
+pub fn client_config(brokers: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", brokers).set("client.id", "rtds").set("socket.timeout.ms", "10000");
+    config
+}
+
+/// Checks that a broker answers a metadata request; returns the number of brokers.
+pub fn ping(brokers: &str, timeout: Duration) -> Result<usize, ServiceError> {
+    let consumer: BaseConsumer = client_config(brokers).create().map_err(ServiceError::kafka)?;
+    let metadata = consumer.fetch_metadata(None, timeout).map_err(|e| unreachable(brokers, e))?;
+    Ok(metadata.brokers().len())
+}
+
+/// Partitions of `topic`, or `None` when it does not exist.
+pub fn partition_count(brokers: &str, topic: &str, timeout: Duration) -> Result<Option<usize>, ServiceError> {
+    let consumer: BaseConsumer = client_config(brokers).create().map_err(ServiceError::kafka)?;
+    let metadata = consumer.fetch_metadata(Some(topic), timeout).map_err(|e| unreachable(brokers, e))?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none())
+        .map(|t| t.partitions().len())
+        .filter(|n| *n > 0))
+}
+
+/// Creates `topic` with `partitions` partitions unless it exists; returns its partition count.
+/// An existing topic keeps its partitions (a warning says so when they differ).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), rtds::connectors::ServiceError> {
+/// let partitions = rtds::connectors::kafka::ensure_topic("127.0.0.1:9092", "users_created", 8).await?;
+/// assert!(partitions >= 1);
+/// # Ok(()) }
+/// ```
+pub async fn ensure_topic(brokers: &str, topic: &str, partitions: i32) -> Result<usize, ServiceError> {
+    let timeout = Duration::from_secs(10);
+    if let Some(existing) = partition_count(brokers, topic, timeout)? {
+        if existing != partitions as usize {
+            tracing::warn!(topic, existing, asked = partitions, "topic exists with another partition count; keeping it");
+        }
+        return Ok(existing);
+    }
+    let admin: AdminClient<DefaultClientContext> = client_config(brokers).create().map_err(ServiceError::kafka)?;
+    let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let results = admin
+        .create_topics([&new_topic], &AdminOptions::new().operation_timeout(Some(timeout)))
+        .await
+        .map_err(|e| unreachable(brokers, e))?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => return Err(ServiceError::kafka(format!("cannot create topic {name}: {code}"))),
+        }
+    }
+    // Metadata can lag creation for a moment.
+    for _ in 0..50 {
+        if let Some(count) = partition_count(brokers, topic, timeout)? {
+            return Ok(count);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(ServiceError::kafka(format!("topic {topic} was created but does not show in metadata")))
+}
+
+fn unreachable(brokers: &str, error: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Unreachable { service: "Kafka", address: brokers.to_string(), env: "RTDS_KAFKA", reason: error.to_string() }
+}

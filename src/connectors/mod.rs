@@ -1,0 +1,42 @@
+//! The services rtds talks to, one folder each, and local files.
+//!
+//! Addresses come from flags or the environment variables `RTDS_KAFKA`, `RTDS_POSTGRES` and
+//! `RTDS_CASSANDRA`, with loopback defaults (see [`defaults`]). A service that cannot be
+//! reached is a [`ServiceError::Unreachable`] naming it, its address and how to start it.
+
+pub mod cassandra;
+mod jsonl;
+pub mod kafka;
+pub mod postgres;
+
+pub use jsonl::JsonlSink;
+
+/// Loopback defaults, the addresses `scripts/stack up` serves.
+pub mod defaults {
+    /// Kafka bootstrap servers.
+    pub const KAFKA: &str = "127.0.0.1:9092";
+    /// PostgreSQL connection URL.
+    pub const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/rtds";
+    /// Cassandra contact points.
+    pub const CASSANDRA: &str = "127.0.0.1:9042";
+}
+
+/// A service failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Nothing answered at the address.
+    #[error("{service} is not reachable at {address}: {reason} (start it with `scripts/stack up`, or set {env})")]
+    Unreachable { service: &'static str, address: String, env: &'static str, reason: String },
+    /// The service answered with an error.
+    #[error("{service}: {message}")]
+    Failed { service: &'static str, message: String },
+}
+
+impl ServiceError {
+    pub(crate) fn kafka(message: impl std::fmt::Display) -> ServiceError {
+        ServiceError::Failed { service: "Kafka", message: message.to_string() }
+    }
+    pub(crate) fn postgres(message: impl std::fmt::Display) -> ServiceError {
+        ServiceError::Failed { service: "PostgreSQL", message: message.to_string() }
+    }
+}
