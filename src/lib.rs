@@ -6,6 +6,7 @@
 //! - [`model`]: API responses of every version and the formatted [`model::User`] row;
 //! - [`api`]: the randomuser client and `rtds api serve`, a deterministic clone;
 //! - [`dataflow`]: pipeline definitions (`dataflows/*.toml`);
+//! - [`ingest`]: API → PostgreSQL + Kafka;
 //! - [`engine`]: timely workers running a pipeline;
 //! - [`connectors`]: Kafka, PostgreSQL, Cassandra and local files, each with its source or sink;
 //! - [`metrics`]: counters and progress;
@@ -16,5 +17,6 @@ pub mod cli;
 pub mod connectors;
 pub mod dataflow;
 pub mod engine;
+pub mod ingest;
 pub mod metrics;
 pub mod model;

@@ -4,7 +4,9 @@
 //! `RTDS_KAFKA` and `RTDS_CASSANDRA` (`scripts/test` starts them and sets these).
 
 mod api;
+mod compose;
 mod embedded;
+mod ingest;
 mod model;
 mod services;
 mod util;

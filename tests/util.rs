@@ -92,3 +92,70 @@ pub fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     format!("{prefix}_{}_{nanos}", std::process::id())
 }
+
+/// A new, empty PostgreSQL database for one test; returns its URL.
+pub async fn fresh_database(prefix: &str) -> String {
+    let admin = postgres().await;
+    let name = unique(prefix);
+    admin.batch_execute(&format!("create database {name}")).await.unwrap();
+    let base = service("RTDS_POSTGRES");
+    let cut = base.rfind('/').expect("a postgres URL ends with /DATABASE");
+    format!("{}/{name}", &base[..cut])
+}
+
+/// One consumed Kafka message.
+#[derive(Debug, Clone)]
+pub struct Consumed {
+    pub key: Option<String>,
+    pub payload: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Consumed {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Every message of `topic` from the beginning: reads until `expected` arrived and then two
+/// quiet seconds more, so extra messages would be seen too.
+pub fn consume_all(brokers: &str, topic: &str, expected: usize) -> Vec<Consumed> {
+    use rdkafka::Message;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Headers;
+    use std::time::{Duration, Instant};
+    let consumer: BaseConsumer = rtds::connectors::kafka::client_config(brokers)
+        .set("group.id", "rtds-tests")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let partitions = rtds::connectors::kafka::partition_count(brokers, topic, Duration::from_secs(10)).unwrap().expect("topic exists");
+    let mut assignment = rdkafka::TopicPartitionList::new();
+    for p in 0..partitions as i32 {
+        assignment.add_partition_offset(topic, p, rdkafka::Offset::Beginning).unwrap();
+    }
+    consumer.assign(&assignment).unwrap();
+    let mut messages = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut quiet_since = Instant::now();
+    while Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(message) => {
+                let message = message.unwrap();
+                let headers = message
+                    .headers()
+                    .map(|h| h.iter().map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned())).collect())
+                    .unwrap_or_default();
+                messages.push(Consumed {
+                    key: message.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                    payload: String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned(),
+                    headers,
+                });
+                quiet_since = Instant::now();
+            }
+            None if messages.len() >= expected && quiet_since.elapsed() > Duration::from_secs(2) => break,
+            None => {}
+        }
+    }
+    messages
+}

@@ -1,6 +1,7 @@
 //! The `rtds` command line. Library errors are `thiserror` types; here they become `anyhow`.
 
 mod format;
+mod ingest;
 mod run;
 
 use std::net::SocketAddr;
@@ -26,6 +27,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Format one randomuser API response (any version) into rows, as JSON lines.
     Format(format::FormatArgs),
+    /// Fetch users from a randomuser API into PostgreSQL and Kafka.
+    Ingest(ingest::IngestArgs),
     /// The randomuser-compatible API: serve the clone, or fetch a page.
     #[command(subcommand)]
     Api(ApiCommand),
@@ -86,11 +89,13 @@ pub fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_env("RTDS_LOG").unwrap_or_else(|_| "warn,rtds=info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match cli.command {
         None => run::run(cli.run),
         Some(Command::Run(args)) => run::run(args),
         Some(Command::Format(args)) => format::format(args),
+        Some(Command::Ingest(args)) => ingest::ingest(args),
         Some(Command::Api(ApiCommand::Serve(args))) => serve(args),
         Some(Command::Api(ApiCommand::Fetch(args))) => fetch(args),
     }

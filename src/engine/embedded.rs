@@ -125,10 +125,19 @@ pub fn run(options: EmbeddedOptions) -> Result<Summary, EngineError> {
     })
     .map_err(EngineError::Timely)?;
 
-    let mut progress = Progress::new(source_plan.users);
+    let mut progress = Progress::new();
+    let expected = source_plan.users;
+    let line = |seconds: f64| {
+        let (records_in, rejected, rows_out) = shared.counters.snapshot();
+        format!(
+            "{:5.1}%  in {records_in}  out {rows_out}  rejected {rejected}  {:.0} records/s",
+            100.0 * records_in as f64 / expected.max(1) as f64,
+            records_in as f64 / seconds.max(1e-9)
+        )
+    };
     while shared.finished.load(Ordering::SeqCst) < workers {
         if options.progress {
-            progress.tick(&shared.counters);
+            progress.tick(line);
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
@@ -136,7 +145,7 @@ pub fn run(options: EmbeddedOptions) -> Result<Summary, EngineError> {
         result.map_err(EngineError::Timely)?;
     }
     if options.progress {
-        progress.finish(&shared.counters);
+        progress.finish(line);
     }
     if let Some(error) = shared.error.lock().expect("error slot").take() {
         return Err(EngineError::Write(error));

@@ -32,41 +32,44 @@ pub struct Progress {
     started: Instant,
     last: Instant,
     terminal: bool,
-    expected: u64,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Progress {
-    /// Progress towards `expected` records in.
-    pub fn new(expected: u64) -> Progress {
+    /// Starts the clock.
+    pub fn new() -> Progress {
         let now = Instant::now();
-        Progress { started: now, last: now, terminal: std::io::stderr().is_terminal(), expected }
+        Progress { started: now, last: now, terminal: std::io::stderr().is_terminal() }
     }
 
-    /// Draws the line if it is time to.
-    pub fn tick(&mut self, counters: &Counters) {
+    /// Seconds since the start.
+    pub fn elapsed(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// Draws the line `line` makes, if it is time to.
+    pub fn tick(&mut self, line: impl FnOnce(f64) -> String) {
         let every = if self.terminal { Duration::from_millis(200) } else { Duration::from_secs(2) };
         if self.last.elapsed() >= every {
             self.last = Instant::now();
-            self.draw(counters);
+            self.draw(&line(self.elapsed()));
         }
     }
 
-    /// Draws the line now, and ends it.
-    pub fn finish(&mut self, counters: &Counters) {
+    /// Draws the last line and ends it (on a terminal; logs already have their lines).
+    pub fn finish(&mut self, line: impl FnOnce(f64) -> String) {
         if self.terminal {
-            self.draw(counters);
+            self.draw(&line(self.elapsed()));
             eprintln!();
         }
     }
 
-    fn draw(&self, counters: &Counters) {
-        let (records_in, rejected, rows_out) = counters.snapshot();
-        let seconds = self.started.elapsed().as_secs_f64().max(1e-9);
-        let percent = if self.expected > 0 { 100.0 * records_in as f64 / self.expected as f64 } else { 0.0 };
-        let line = format!(
-            "{percent:5.1}%  in {records_in}  out {rows_out}  rejected {rejected}  {:.0} records/s",
-            records_in as f64 / seconds
-        );
+    fn draw(&self, line: &str) {
         let mut err = std::io::stderr().lock();
         if self.terminal {
             let _ = write!(err, "\r\x1b[2K{line}");

@@ -32,3 +32,13 @@ pub fn parse_record(record: &str) -> Result<RawUser<'_>, RecordError> {
         }
     })
 }
+
+/// A record that could not become a row: its raw text and why. It goes to the rejected
+/// table and the dead-letter topic, never nowhere.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rejected {
+    /// The record as received (or the API's answer, when a whole page failed).
+    pub raw: String,
+    /// What was wrong, naming the field where one is at fault.
+    pub reason: String,
+}

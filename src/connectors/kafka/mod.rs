@@ -78,3 +78,7 @@ pub async fn ensure_topic(brokers: &str, topic: &str, partitions: i32) -> Result
 fn unreachable(brokers: &str, error: impl std::fmt::Display) -> ServiceError {
     ServiceError::Unreachable { service: "Kafka", address: brokers.to_string(), env: "RTDS_KAFKA", reason: error.to_string() }
 }
+
+mod producer;
+
+pub use producer::{REASON_HEADER, RowProducer, SCHEMA_HEADER, SOURCE_HEADER, dlq_topic};

@@ -55,3 +55,7 @@ impl From<tokio_postgres::Error> for ServiceError {
         ServiceError::postgres(error_text(&error))
     }
 }
+
+mod store;
+
+pub use store::{Batch, SCHEMA, Stored, UserStore, rejected_id};

@@ -1,0 +1,111 @@
+//! `rtds ingest`: randomuser API → PostgreSQL + Kafka.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::connectors::defaults;
+use crate::ingest::{IngestOptions, IngestSummary};
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// randomuser-compatible API URL (`rtds api serve` for offline use).
+    #[arg(long, env = "RTDS_API", default_value = crate::api::RANDOMUSER_URL)]
+    pub api: String,
+    /// PostgreSQL URL.
+    #[arg(long, env = "RTDS_POSTGRES", default_value = defaults::POSTGRES)]
+    pub postgres: String,
+    /// Kafka bootstrap servers.
+    #[arg(long, env = "RTDS_KAFKA", default_value = defaults::KAFKA)]
+    pub kafka: String,
+    /// Topic for the formatted rows; dead letters go to TOPIC.dlq.
+    #[arg(long, default_value = "users_created")]
+    pub topic: String,
+    /// Partitions of the topic when it is created.
+    #[arg(long, default_value_t = 8)]
+    pub partitions: i32,
+    /// Users per API request (1-5000).
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..=5000))]
+    pub batch: u32,
+    /// Users to fetch per round [default without --duration: fetch for 60s, like the DAG].
+    #[arg(long)]
+    pub users: Option<u64>,
+    /// How long a round fetches, e.g. 60s or 5m.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// Repeat a round this often until interrupted, e.g. 10m (a schedule like the DAG's).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub every: Option<Duration>,
+    /// API seed: the same seed fetches the same users; rounds continue page by page.
+    #[arg(long)]
+    pub seed: Option<String>,
+    /// Nationalities, comma-separated (e.g. us,gb,fr).
+    #[arg(long)]
+    pub nat: Option<String>,
+    /// Most users per second.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Attempts per API request and per page store before giving up.
+    #[arg(long, default_value_t = 8)]
+    pub attempts: u32,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
+    let duration = match (args.users, args.duration) {
+        (None, None) => Some(Duration::from_secs(60)),
+        (_, duration) => duration,
+    };
+    let options = IngestOptions {
+        api: args.api,
+        postgres: args.postgres,
+        kafka: args.kafka,
+        topic: args.topic,
+        partitions: args.partitions,
+        batch: args.batch,
+        users: args.users,
+        duration,
+        every: args.every,
+        seed: args.seed,
+        nat: args.nat,
+        rate: args.rate,
+        attempts: args.attempts.max(1),
+        progress: !args.json,
+    };
+    let runtime = super::runtime()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let on_signal = stop.clone();
+    let summary = runtime.block_on(async move {
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("rtds ingest: stopping after the pages in flight (Ctrl-C again to abort)");
+                on_signal.store(true, Ordering::Relaxed);
+                let _ = tokio::signal::ctrl_c().await;
+                std::process::exit(130);
+            }
+        });
+        crate::ingest::run(options, stop).await
+    });
+    let summary = summary.context("ingest failed")?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print_summary(&summary);
+    }
+    Ok(())
+}
+
+fn print_summary(s: &IngestSummary) {
+    println!("rtds ingest: {} round(s), {:.2} s", s.rounds, s.seconds);
+    println!("  fetched       {:>10}  users from the API", s.fetched);
+    println!("  stored        {:>10}  new rows in PostgreSQL", s.stored);
+    println!("  produced      {:>10}  rows acknowledged by Kafka", s.produced);
+    println!("  rejected      {:>10}  -> rejected_users and the .dlq topic", s.rejected);
+    println!("  api errors    {:>10}  requests that failed after retries", s.api_errors);
+    println!("  rate          {:>10.0}  users/s", s.users_per_second);
+}

@@ -1,0 +1,259 @@
+//! `rtds ingest`: the Airflow DAG's job done properly. Pages of users are fetched from a
+//! randomuser-compatible API (several requests in flight), formatted, and each page is stored
+//! in PostgreSQL and produced to Kafka at the same time. A page counts as done only when
+//! PostgreSQL committed it and Kafka acknowledged every message; a failed page is retried
+//! (both sides are idempotent), and bad records go to the rejected table and the `.dlq`
+//! topic with their reason.
+
+mod batch;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::api::{ApiClient, PageRequest, RetryPolicy, random_seed};
+use crate::connectors::ServiceError;
+use crate::connectors::kafka::{RowProducer, dlq_topic, ensure_topic};
+use crate::connectors::postgres::{Batch, UserStore};
+use crate::metrics::Progress;
+
+pub use batch::split_response;
+
+/// Pages fetched ahead of the one being stored.
+const FETCHES_IN_FLIGHT: usize = 3;
+
+/// What to ingest, and where to.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    pub api: String,
+    pub postgres: String,
+    pub kafka: String,
+    pub topic: String,
+    pub partitions: i32,
+    /// Users per API request (1–5000).
+    pub batch: u32,
+    /// Users to fetch per round.
+    pub users: Option<u64>,
+    /// How long a round fetches.
+    pub duration: Option<Duration>,
+    /// Start a round this often, until interrupted.
+    pub every: Option<Duration>,
+    /// API seed; with it, rounds continue where the last one stopped (page by page).
+    pub seed: Option<String>,
+    pub nat: Option<String>,
+    /// Most users per second.
+    pub rate: Option<f64>,
+    /// Attempts per API request and per store before giving up.
+    pub attempts: u32,
+    pub progress: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IngestSummary {
+    pub rounds: u64,
+    /// Records received from the API (good and bad).
+    pub fetched: u64,
+    /// Users new to PostgreSQL's `created_users`.
+    pub stored: u64,
+    /// Rows acknowledged by Kafka.
+    pub produced: u64,
+    /// Records (or failed pages) sent to `rejected_users` and the dead-letter topic.
+    pub rejected: u64,
+    /// API requests that still failed after their retries.
+    pub api_errors: u64,
+    /// Pages whose store had to be retried.
+    pub store_retries: u64,
+    pub seconds: f64,
+    pub users_per_second: f64,
+}
+
+/// Why ingest stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error("{0}")]
+    Api(#[from] crate::api::FetchError),
+    #[error("{service} still failing after {attempts} attempts to store a page: {last}")]
+    GaveUp { service: &'static str, attempts: u32, last: ServiceError },
+}
+
+#[derive(Default)]
+struct Counters {
+    fetched: AtomicU64,
+    stored: AtomicU64,
+    produced: AtomicU64,
+    rejected: AtomicU64,
+    api_errors: AtomicU64,
+    store_retries: AtomicU64,
+}
+
+/// Runs ingest to the end: one round, or rounds `every` interval until `stop` is set.
+pub async fn run(options: IngestOptions, stop: Arc<AtomicBool>) -> Result<IngestSummary, IngestError> {
+    let client = ApiClient::new(&options.api, RetryPolicy { max_attempts: options.attempts, ..Default::default() })?;
+    let mut store = UserStore::connect(&options.postgres).await?;
+    let partitions = ensure_topic(&options.kafka, &options.topic, options.partitions).await?;
+    ensure_topic(&options.kafka, &dlq_topic(&options.topic), 1).await?;
+    let producer = RowProducer::new(&options.kafka, &options.topic)?;
+    tracing::info!(api = %options.api, topic = %options.topic, partitions, "ingest started");
+
+    let counters = Counters::default();
+    let started = Instant::now();
+    let mut progress = Progress::new();
+    let mut rounds = 0;
+    let mut next_page = 1u32;
+    loop {
+        let round_started = Instant::now();
+        rounds += 1;
+        let seed = options.seed.clone().unwrap_or_else(random_seed);
+        let pages = plan_pages(&options, &seed, &mut next_page, round_started, stop.clone());
+        let mut fetched = pages
+            .map(|request| {
+                let client = &client;
+                async move { (client.fetch(&request).await, request) }
+            })
+            .buffered(FETCHES_IN_FLIGHT);
+        while let Some((answer, request)) = fetched.next().await {
+            let batch = match answer {
+                Ok(body) => split_response(&body),
+                Err(e) => {
+                    counters.api_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(error = %e, page = ?request.page, "API request failed; recorded as rejected");
+                    Batch { rejected: vec![batch::failed_page(&request, &e)], ..Batch::default() }
+                }
+            };
+            counters.fetched.fetch_add(batch.users.len() as u64 + batch.rejected.len() as u64, Ordering::Relaxed);
+            store_batch(&mut store, &producer, &options, &batch, &counters).await?;
+            if options.progress {
+                progress.tick(|seconds| progress_line(&counters, seconds));
+            }
+        }
+        match options.every {
+            Some(every) if !stop.load(Ordering::Relaxed) => {
+                let wait = every.saturating_sub(round_started.elapsed());
+                tracing::info!(round = rounds, next_in = ?wait, "round done");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = wait_for(stop.clone()) => break,
+                }
+            }
+            _ => break,
+        }
+    }
+    if options.progress {
+        progress.finish(|seconds| progress_line(&counters, seconds));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let fetched = counters.fetched.load(Ordering::Relaxed);
+    Ok(IngestSummary {
+        rounds,
+        fetched,
+        stored: counters.stored.load(Ordering::Relaxed),
+        produced: counters.produced.load(Ordering::Relaxed),
+        rejected: counters.rejected.load(Ordering::Relaxed),
+        api_errors: counters.api_errors.load(Ordering::Relaxed),
+        store_retries: counters.store_retries.load(Ordering::Relaxed),
+        seconds,
+        users_per_second: fetched as f64 / seconds.max(1e-9),
+    })
+}
+
+/// The round's requests: pages of `batch` users until `users` are asked for or `duration`
+/// has passed, paced to `rate`, stopping early when `stop` is set.
+fn plan_pages(
+    options: &IngestOptions,
+    seed: &str,
+    next_page: &mut u32,
+    started: Instant,
+    stop: Arc<AtomicBool>,
+) -> futures::stream::BoxStream<'static, PageRequest> {
+    let batch = options.batch.clamp(1, crate::api::MAX_RESULTS) as u64;
+    let users = options.users.unwrap_or(u64::MAX);
+    let (duration, rate) = (options.duration, options.rate);
+    let first_page = *next_page;
+    // With a seed the pages continue across rounds; without one every request is fresh users.
+    let pages_in_round = users.div_ceil(batch).min(u32::MAX as u64) as u32;
+    if options.seed.is_some() {
+        *next_page = next_page.saturating_add(pages_in_round);
+    }
+    let template = PageRequest { seed: Some(seed.to_string()), nat: options.nat.clone(), ..PageRequest::default() };
+    futures::stream::unfold(0u64, move |asked| {
+        let (template, stop) = (template.clone(), stop.clone());
+        async move {
+            if asked >= users || stop.load(Ordering::Relaxed) || duration.is_some_and(|d| started.elapsed() >= d) {
+                return None;
+            }
+            let results = batch.min(users - asked);
+            if let Some(rate) = rate {
+                let due = Duration::from_secs_f64(asked as f64 / rate.max(1e-6));
+                tokio::time::sleep(due.saturating_sub(started.elapsed())).await;
+            }
+            let page = first_page + (asked / batch) as u32;
+            Some((PageRequest { results: results as u32, page: Some(page), ..template }, asked + results))
+        }
+    })
+    .boxed()
+}
+
+/// Stores a page in PostgreSQL and produces it to Kafka, both at once, retrying the whole
+/// page with backoff until both succeed; both sides are idempotent, so a retry is harmless.
+async fn store_batch(
+    store: &mut UserStore,
+    producer: &RowProducer,
+    options: &IngestOptions,
+    batch: &Batch,
+    counters: &Counters,
+) -> Result<(), IngestError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let (stored, sent) =
+            tokio::join!(store.store(batch, &options.api), producer.send(&batch.users, &batch.rejected, &options.api));
+        let failure = match (stored, sent) {
+            (Ok(stored), Ok((rows, _dead))) => {
+                counters.stored.fetch_add(stored.users, Ordering::Relaxed);
+                counters.produced.fetch_add(rows, Ordering::Relaxed);
+                counters.rejected.fetch_add(batch.rejected.len() as u64, Ordering::Relaxed);
+                return Ok(());
+            }
+            (Err(e), _) => ("PostgreSQL", e),
+            (_, Err(e)) => ("Kafka", e),
+        };
+        if attempt >= options.attempts.max(1) {
+            return Err(IngestError::GaveUp { service: failure.0, attempts: attempt, last: failure.1 });
+        }
+        counters.store_retries.fetch_add(1, Ordering::Relaxed);
+        let wait = Duration::from_millis(250 * (1 << attempt.min(6)));
+        tracing::warn!(service = failure.0, error = %failure.1, attempt, ?wait, "storing a page failed; retrying");
+        tokio::time::sleep(wait).await;
+        if failure.0 == "PostgreSQL" {
+            // The connection may be gone: reconnect (the schema statements are idempotent).
+            match UserStore::connect(&options.postgres).await {
+                Ok(fresh) => *store = fresh,
+                Err(e) => tracing::warn!(error = %e, "reconnecting to PostgreSQL failed"),
+            }
+        }
+    }
+}
+
+fn progress_line(counters: &Counters, seconds: f64) -> String {
+    let fetched = counters.fetched.load(Ordering::Relaxed);
+    format!(
+        "fetched {fetched}  stored {}  produced {}  rejected {}  api errors {}  {:.0} users/s",
+        counters.stored.load(Ordering::Relaxed),
+        counters.produced.load(Ordering::Relaxed),
+        counters.rejected.load(Ordering::Relaxed),
+        counters.api_errors.load(Ordering::Relaxed),
+        fetched as f64 / seconds.max(1e-9)
+    )
+}
+
+async fn wait_for(stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

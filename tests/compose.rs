@@ -1,0 +1,142 @@
+//! docker-compose.yml and the Dockerfile, checked without a Docker engine: Compose validates the
+//! file, every rtds command in it must parse with rtds's own command line, every published port
+//! is bound to loopback, and the services start in a working order.
+
+use std::collections::BTreeMap;
+
+use clap::Parser;
+use serde_norway::Value;
+
+use crate::util::root;
+
+/// docker-compose.yml's services, by name.
+fn services() -> BTreeMap<String, Value> {
+    let path = root().join("docker-compose.yml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let doc: Value = serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(doc.get("version").is_none(), "docker-compose.yml follows the Compose spec: no `version:` key");
+    let services = doc.get("services").and_then(Value::as_mapping).expect("docker-compose.yml has a `services` mapping");
+    services.iter().map(|(name, service)| (name.as_str().expect("service names are strings").to_string(), service.clone())).collect()
+}
+
+/// A list of strings from the YAML; `what` names it in the failure.
+fn strings(value: &Value, what: &str) -> Vec<String> {
+    let list = value.as_sequence().unwrap_or_else(|| panic!("{what} is a YAML list, got {value:?}"));
+    list.iter()
+        .map(|item| match item {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            other => panic!("{what}: {other:?} is not a string"),
+        })
+        .collect()
+}
+
+/// Whether a service runs the rtds image (built from this repository's Dockerfile).
+fn is_rtds(service: &Value) -> bool {
+    service.get("build").is_some() || service.get("image").and_then(Value::as_str).is_some_and(|i| i == "rtds" || i.starts_with("rtds:"))
+}
+
+#[test]
+#[ignore = "needs docker-compose (installed by scripts/stack up): run scripts/test"]
+fn compose_config_is_valid() {
+    let output = match std::process::Command::new("docker-compose").args(["config", "-q"]).current_dir(root()).output() {
+        Ok(output) => output,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+            "docker-compose is not installed; `apt-get install docker-compose` or `scripts/stack up` installs it"
+        ),
+        Err(e) => panic!("docker-compose config: {e}"),
+    };
+    assert!(
+        output.status.success(),
+        "docker-compose config -q rejects docker-compose.yml:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn compose_rtds_commands_parse() {
+    let services = services();
+    let rtds: Vec<_> = services.iter().filter(|(_, s)| is_rtds(s)).collect();
+    for name in ["api", "ingest"] {
+        assert!(rtds.iter().any(|(n, _)| *n == name), "the rtds service {name} is in docker-compose.yml");
+    }
+    let mut failures = Vec::new();
+    for (name, service) in rtds {
+        assert!(service.get("entrypoint").is_none(), "{name}: the rtds image's entrypoint is `rtds`; do not override it");
+        let command = service.get("command").unwrap_or_else(|| panic!("{name} has a command"));
+        let args = strings(command, &format!("{name}'s command (use the list form)"));
+        if let Err(e) = rtds::cli::Cli::try_parse_from(std::iter::once("rtds".to_string()).chain(args.iter().cloned())) {
+            failures.push(format!("{name}: `rtds {}` is rejected by the CLI:\n{e}", args.join(" ")));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn compose_ports_are_loopback_only() {
+    for (name, service) in services() {
+        let Some(ports) = service.get("ports") else { continue };
+        for port in ports.as_sequence().unwrap_or_else(|| panic!("{name}: ports is a list")) {
+            match port {
+                Value::String(p) => assert!(p.starts_with("127.0.0.1:"), "{name}: port {p} is published beyond loopback; write 127.0.0.1:{p}"),
+                Value::Mapping(_) => assert_eq!(
+                    port.get("host_ip").and_then(Value::as_str),
+                    Some("127.0.0.1"),
+                    "{name}: port {port:?} is published beyond loopback; set host_ip: 127.0.0.1"
+                ),
+                other => panic!("{name}: port {other:?} is published on every interface; write \"127.0.0.1:HOST:CONTAINER\""),
+            }
+        }
+    }
+}
+
+#[test]
+fn compose_services_have_healthchecks_and_start_in_order() {
+    let services = services();
+    for name in ["kafka", "postgres", "cassandra"] {
+        let service = services.get(name).unwrap_or_else(|| panic!("docker-compose.yml has a {name} service"));
+        let test = service.get("healthcheck").and_then(|h| h.get("test")).unwrap_or_else(|| panic!("{name} has a healthcheck test"));
+        assert!(!strings(test, &format!("{name}'s healthcheck test")).is_empty(), "{name}'s healthcheck test is not empty");
+    }
+    let ingest = &services["ingest"];
+    let depends = ingest.get("depends_on").and_then(Value::as_mapping).expect("ingest's depends_on is a mapping with conditions");
+    for (name, condition) in [("postgres", "service_healthy"), ("kafka", "service_healthy"), ("api", "service_started")] {
+        assert_eq!(
+            depends.get(name).and_then(|d| d.get("condition")).and_then(Value::as_str),
+            Some(condition),
+            "ingest depends on {name} with condition {condition}"
+        );
+    }
+    // ingest reaches Kafka through the listener the broker advertises to other containers.
+    let args = strings(ingest.get("command").unwrap(), "ingest's command");
+    let brokers = args.iter().position(|a| a == "--kafka").map(|i| args[i + 1].clone()).expect("ingest has --kafka");
+    let advertised = services["kafka"]
+        .get("environment")
+        .and_then(|e| e.get("KAFKA_ADVERTISED_LISTENERS"))
+        .and_then(Value::as_str)
+        .expect("kafka sets KAFKA_ADVERTISED_LISTENERS");
+    assert!(
+        advertised.split(',').any(|l| l.ends_with(&format!("://{brokers}"))),
+        "ingest's --kafka {brokers} is one of kafka's advertised listeners ({advertised})"
+    );
+}
+
+#[test]
+fn dockerfile_builds_every_target() {
+    let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).expect("a Dockerfile at the repository root");
+    assert!(dockerfile.contains(r#"ENTRYPOINT ["rtds"]"#), "the image's entrypoint is rtds, as docker-compose.yml's commands assume");
+    assert!(dockerfile.contains("cargo build --release --locked"), "the image builds with the locked dependencies");
+    // The dependency-caching layer stubs every target Cargo.toml names; a target it misses makes
+    // `docker build` fail before compiling anything.
+    let manifest: toml::Table = std::fs::read_to_string(root().join("Cargo.toml")).unwrap().parse().unwrap();
+    for (kind, dir) in [("test", "tests"), ("bench", "benches"), ("example", "examples")] {
+        let Some(targets) = manifest.get(kind).and_then(|t| t.as_array()) else { continue };
+        for target in targets {
+            let path = match target.get("path").and_then(|p| p.as_str()) {
+                Some(path) => path.to_string(),
+                None => format!("{dir}/{}.rs", target["name"].as_str().unwrap()),
+            };
+            assert!(dockerfile.contains(&path), "the Dockerfile's dependency layer stubs {path} ([[{kind}]] in Cargo.toml)");
+        }
+    }
+}

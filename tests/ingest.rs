@@ -1,0 +1,146 @@
+//! `rtds ingest` against the real PostgreSQL and Kafka, fed by the API clone.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+use rtds::api::Faults;
+use rtds::api::generator::{Generator, Request};
+use rtds::api::server::spawn_local;
+
+use crate::util::{consume_all, fresh_database, kafka, rtds, runtime, unique};
+
+/// Runs `rtds ingest` and returns its JSON summary.
+fn ingest(api: &str, database: &str, brokers: &str, topic: &str, extra: &[&str]) -> Value {
+    let out = rtds()
+        .args(["ingest", "--api", api, "--postgres", database, "--kafka", brokers, "--topic", topic, "--json"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "rtds ingest failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+async fn count(database: &str, table: &str) -> i64 {
+    let client = rtds::connectors::postgres::connect(database).await.unwrap();
+    client.query_one(&format!("select count(*) from {table}"), &[]).await.unwrap().get(0)
+}
+
+async fn ids(database: &str, table: &str) -> HashSet<String> {
+    let client = rtds::connectors::postgres::connect(database).await.unwrap();
+    client.query(&format!("select id::text from {table}"), &[]).await.unwrap().iter().map(|r| r.get(0)).collect()
+}
+
+#[test]
+#[ignore = "needs PostgreSQL and Kafka: run scripts/test"]
+fn ingest_stores_every_user_once_in_postgres_and_kafka() {
+    let brokers = kafka();
+    let rt = runtime();
+    let (api, _) = rt.block_on(spawn_local(Faults::default())).unwrap();
+    let database = rt.block_on(fresh_database("ingest"));
+    let topic = unique("users_created");
+    let n = 12_000;
+
+    let summary = ingest(&api, &database, &brokers, &topic, &["--users", "12000", "--seed", "ingest-test", "--batch", "5000", "--partitions", "4"]);
+    assert_eq!(summary["fetched"], n);
+    assert_eq!(summary["stored"], n);
+    assert_eq!(summary["produced"], n);
+    assert_eq!(summary["rejected"], 0);
+    assert_eq!(rt.block_on(count(&database, "created_users")), n);
+    assert_eq!(rt.block_on(count(&database, "raw_users")), n);
+
+    // The users are exactly the clone's users of that seed: pages 1-3 (5000, 5000, 2000).
+    let generator = Generator::new();
+    let expected: HashSet<String> = [(1, 5000), (2, 5000), (3, 2000)]
+        .into_iter()
+        .flat_map(|(page, results)| {
+            let request = Request { seed: "ingest-test".into(), page, results, ..Request::default() };
+            generator.page(&request).into_iter().map(|u| u.login.unwrap().uuid)
+        })
+        .collect();
+    assert_eq!(rt.block_on(ids(&database, "created_users")), expected);
+
+    let messages = consume_all(&brokers, &topic, n as usize);
+    assert_eq!(messages.len(), n as usize, "exactly one message per user");
+    let keys: HashSet<String> = messages.iter().map(|m| m.key.clone().unwrap()).collect();
+    assert_eq!(keys, expected, "messages are keyed by the stable id");
+    for message in messages.iter().take(100) {
+        let row: Value = serde_json::from_str(&message.payload).unwrap();
+        assert_eq!(row["id"].as_str(), message.key.as_deref());
+        assert_eq!(message.header("rtds-schema"), Some("user/1"));
+    }
+    // The raw table keeps the API's record untouched.
+    let client = rt.block_on(rtds::connectors::postgres::connect(&database)).unwrap();
+    let raw: Value = rt.block_on(client.query_one("select raw from raw_users limit 1", &[])).unwrap().get(0);
+    assert!(raw["login"]["sha256"].is_string() && raw["location"]["coordinates"].is_object());
+
+    // The same run again adds no PostgreSQL rows.
+    let again = ingest(&api, &database, &brokers, &topic, &["--users", "12000", "--seed", "ingest-test", "--batch", "5000", "--partitions", "4"]);
+    assert_eq!(again["fetched"], n);
+    assert_eq!(again["stored"], 0);
+    assert_eq!(rt.block_on(count(&database, "created_users")), n);
+    assert_eq!(rt.block_on(count(&database, "raw_users")), n);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL and Kafka: run scripts/test"]
+fn ingest_survives_server_errors_and_routes_bad_records() {
+    let brokers = kafka();
+    let rt = runtime();
+    let faults = Faults { error_rate: 0.3, malformed_rate: 0.05, ..Faults::default() };
+    let (api, stats) = rt.block_on(spawn_local(faults)).unwrap();
+    let database = rt.block_on(fresh_database("ingest_faults"));
+    let topic = unique("users_created");
+
+    let summary = ingest(&api, &database, &brokers, &topic, &["--users", "6000", "--seed", "faults", "--batch", "500", "--attempts", "25"]);
+    let malformed = stats.malformed_records.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(stats.injected_errors.load(std::sync::atomic::Ordering::Relaxed) > 0, "the clone did fail some requests");
+    assert!(malformed > 0);
+    assert_eq!(summary["api_errors"], 0, "every failed request succeeded on a retry");
+    assert_eq!(summary["fetched"], 6000);
+    assert_eq!(summary["rejected"], malformed);
+    assert_eq!(summary["stored"].as_u64().unwrap() + malformed, 6000);
+
+    // Every bad record is in the rejected table with its reason, and in the DLQ.
+    let client = rt.block_on(rtds::connectors::postgres::connect(&database)).unwrap();
+    let rejected = rt.block_on(client.query("select raw, reason, source from rejected_users", &[])).unwrap();
+    assert_eq!(rejected.len() as u64, malformed);
+    let mut bad_ids = HashSet::new();
+    for row in &rejected {
+        let reason: String = row.get(1);
+        assert!(reason.contains("name: invalid type"), "{reason}");
+        assert_eq!(row.get::<_, String>(2), api);
+        let raw: Value = serde_json::from_str(&row.get::<_, String>(0)).unwrap();
+        bad_ids.insert(raw["login"]["uuid"].as_str().unwrap().to_string());
+    }
+    let dead = consume_all(&brokers, &format!("{topic}.dlq"), malformed as usize);
+    assert_eq!(dead.len() as u64, malformed);
+    assert!(dead.iter().all(|m| m.header("rtds-reason").is_some_and(|r| r.contains("name: invalid type"))));
+
+    // Every good user is stored once: the seed's users minus the bad ones.
+    let generator = Generator::new();
+    let all: HashSet<String> = (1..=12)
+        .flat_map(|page| {
+            let request = Request { seed: "faults".into(), page, results: 500, ..Request::default() };
+            generator.page(&request).into_iter().map(|u| u.login.unwrap().uuid)
+        })
+        .collect();
+    let good: HashSet<String> = all.difference(&bad_ids).cloned().collect();
+    assert_eq!(rt.block_on(ids(&database, "created_users")), good);
+    let produced: Vec<String> = consume_all(&brokers, &topic, good.len()).into_iter().map(|m| m.key.unwrap()).collect();
+    assert_eq!(produced.iter().cloned().collect::<HashSet<_>>(), good);
+}
+
+#[test]
+fn ingest_names_the_service_it_cannot_reach() {
+    let rt = runtime();
+    let (api, _) = rt.block_on(spawn_local(Faults::default())).unwrap();
+    let out = rtds()
+        .args(["ingest", "--api", &api, "--users", "10", "--postgres", "postgres://postgres@127.0.0.1:1/rtds", "--kafka", "127.0.0.1:9092"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("PostgreSQL is not reachable at postgres://postgres@127.0.0.1:1/rtds"), "{stderr}");
+    assert!(stderr.contains("scripts/stack up"), "{stderr}");
+}
