@@ -13,6 +13,9 @@ use serde::Deserialize;
 /// The embedded pipeline's definition, compiled in from `dataflows/local.toml`.
 pub const LOCAL_TOML: &str = include_str!("../dataflows/local.toml");
 
+/// The cluster pipeline's definition, compiled in from `dataflows/users.toml`.
+pub const USERS_TOML: &str = include_str!("../dataflows/users.toml");
+
 /// A whole pipeline: where records come from, how they are checked, what is aggregated,
 /// where rows go.
 #[derive(Debug, Clone, Deserialize)]
@@ -33,6 +36,21 @@ pub struct Dataflow {
 pub enum Source {
     /// The built-in randomuser generator, in process.
     Generator(GeneratorSource),
+    /// A Kafka topic of formatted rows, partitions spread over the cluster's workers.
+    Kafka(KafkaSource),
+}
+
+/// A Kafka topic as the source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSource {
+    pub topic: String,
+    /// Length of an epoch, the unit of durability, in milliseconds.
+    pub epoch_ms: u64,
+    /// Messages longer than this go to the dead-letter topic unread.
+    pub max_message_bytes: usize,
+    /// Most records read but not yet durable, per worker: the source pauses above it.
+    pub max_in_flight: usize,
 }
 
 /// The built-in generator as a source.
@@ -89,6 +107,19 @@ pub enum Dimension {
 pub enum Sink {
     /// JSON lines in a local file.
     Jsonl { path: String },
+    /// Cassandra: rows, one table per aggregate, and the durable offsets.
+    Cassandra(CassandraSinkPlan),
+}
+
+/// Cassandra as the sink.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CassandraSinkPlan {
+    pub keyspace: String,
+    /// The rows' table.
+    pub table: String,
+    /// Most writes in flight per process.
+    pub concurrency: usize,
 }
 
 /// Why a definition could not be loaded.
@@ -104,6 +135,11 @@ impl Dataflow {
     /// The built-in embedded pipeline.
     pub fn local() -> Dataflow {
         Dataflow::parse(LOCAL_TOML, "dataflows/local.toml").expect("the built-in dataflow is valid")
+    }
+
+    /// The built-in cluster pipeline: Kafka `users_created` to Cassandra.
+    pub fn users() -> Dataflow {
+        Dataflow::parse(USERS_TOML, "dataflows/users.toml").expect("the built-in dataflow is valid")
     }
 
     /// Loads a definition file.

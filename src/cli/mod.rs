@@ -2,7 +2,9 @@
 
 mod format;
 mod ingest;
+mod master;
 mod run;
+mod worker;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -29,6 +31,11 @@ pub enum Command {
     Format(format::FormatArgs),
     /// Fetch users from a randomuser API into PostgreSQL and Kafka.
     Ingest(ingest::IngestArgs),
+    /// Start, watch and restart the cluster's worker processes; serve status and metrics.
+    Master(master::MasterArgs),
+    /// One process of the timely cluster: Kafka partitions to Cassandra (timely's -w -n -p -h).
+    #[command(disable_help_flag = true)]
+    Worker(worker::WorkerArgs),
     /// The randomuser-compatible API: serve the clone, or fetch a page.
     #[command(subcommand)]
     Api(ApiCommand),
@@ -96,6 +103,8 @@ pub fn main() -> anyhow::Result<()> {
         Some(Command::Run(args)) => run::run(args),
         Some(Command::Format(args)) => format::format(args),
         Some(Command::Ingest(args)) => ingest::ingest(args),
+        Some(Command::Worker(args)) => worker::worker(args),
+        Some(Command::Master(args)) => master::master(args),
         Some(Command::Api(ApiCommand::Serve(args))) => serve(args),
         Some(Command::Api(ApiCommand::Fetch(args))) => fetch(args),
     }

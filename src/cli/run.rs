@@ -35,12 +35,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         Some(path) => Dataflow::load(path)?,
         None => Dataflow::local(),
     };
-    let Source::Generator(generator) = &mut dataflow.source;
-    if let Some(users) = args.users {
-        generator.users = users;
-    }
-    if let Some(seed) = &args.seed {
-        generator.seed = seed.clone();
+    if let Source::Generator(generator) = &mut dataflow.source {
+        if let Some(users) = args.users {
+            generator.users = users;
+        }
+        if let Some(seed) = &args.seed {
+            generator.seed = seed.clone();
+        }
     }
     let options = EmbeddedOptions { dataflow, workers: args.workers, output: args.output, progress: !args.json };
     let summary = embedded::run(options).context("embedded pipeline failed")?;

@@ -36,6 +36,9 @@ impl ServiceError {
     pub(crate) fn kafka(message: impl std::fmt::Display) -> ServiceError {
         ServiceError::Failed { service: "Kafka", message: message.to_string() }
     }
+    pub(crate) fn cassandra(message: impl std::fmt::Display) -> ServiceError {
+        ServiceError::Failed { service: "Cassandra", message: message.to_string() }
+    }
     pub(crate) fn postgres(message: impl std::fmt::Display) -> ServiceError {
         ServiceError::Failed { service: "PostgreSQL", message: message.to_string() }
     }

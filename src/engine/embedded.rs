@@ -68,8 +68,8 @@ pub enum EngineError {
     Write(String),
     #[error("timely: {0}")]
     Timely(String),
-    #[error("the embedded pipeline needs a generator source and a jsonl sink")]
-    Unsupported,
+    #[error("dataflow {0:?} is not an embedded pipeline (a generator source and a jsonl sink); run it with `rtds worker`")]
+    Unsupported(String),
 }
 
 /// State every worker of the run shares.
@@ -97,7 +97,9 @@ struct Rejected<'a> {
 
 /// Runs the pipeline to the end and returns its summary.
 pub fn run(options: EmbeddedOptions) -> Result<Summary, EngineError> {
-    let (Source::Generator(source_plan), Sink::Jsonl { path }) = (&options.dataflow.source, &options.dataflow.sink);
+    let (Source::Generator(source_plan), Sink::Jsonl { path }) = (&options.dataflow.source, &options.dataflow.sink) else {
+        return Err(EngineError::Unsupported(options.dataflow.name.clone()));
+    };
     let output = options.output.clone().unwrap_or_else(|| PathBuf::from(path));
     let rejected_output = rejected_path(&output);
     let create = |path: &Path| {
@@ -187,7 +189,7 @@ fn rejected_path(output: &Path) -> PathBuf {
 
 /// Builds one worker's dataflow.
 fn build(scope: Scope<'_, u64>, plan: &Dataflow, shared: Arc<Shared>, now: DateTime<Utc>) {
-    let Source::Generator(source_plan) = &plan.source;
+    let Source::Generator(source_plan) = &plan.source else { unreachable!("checked by run") };
     let records = generator_source(scope, source_plan.clone(), shared.clone());
 
     let checks: Checks = plan.checks.clone();

@@ -1,7 +1,13 @@
 //! The dataflow engine: timely dataflow workers running a [`Dataflow`](crate::dataflow::Dataflow).
 //!
 //! - [`checks`]: row checks and aggregate dimensions, shared by every pipeline;
-//! - [`embedded`]: the whole pipeline in one process, with no services.
+//! - [`embedded`]: the whole pipeline in one process, with no services;
+//! - [`cluster`]: one process of the timely cluster, Kafka to Cassandra;
+//! - [`master`]: starts, watches and restarts the worker processes;
+//! - [`status`]: the master's `/status` and `/metrics`.
 
 pub mod checks;
+pub mod cluster;
 pub mod embedded;
+pub mod master;
+pub mod status;

@@ -26,3 +26,7 @@ pub async fn connect(nodes: &str) -> Result<Session, ServiceError> {
         reason: e.to_string(),
     })
 }
+
+mod sink;
+
+pub use sink::{CassandraSink, StoredUser, check_identifier, dimension_column, retry_forever, token_share};

@@ -1,0 +1,77 @@
+//! `rtds master`: runs and watches the cluster, serves its status.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use clap::Args;
+
+use super::worker::PipelineArgs;
+use crate::dataflow::{Sink, Source};
+use crate::engine::master::{ClusterStatus, MasterOptions, supervise};
+use crate::engine::status::{StatusState, poll_pipeline, serve};
+
+#[derive(Debug, Args)]
+pub struct MasterArgs {
+    /// Worker processes in the cluster.
+    #[arg(short = 'n', long = "processes", default_value_t = 2)]
+    pub processes: usize,
+    /// Timely worker threads per process.
+    #[arg(short = 'w', long = "workers", default_value_t = 1)]
+    pub workers: usize,
+    /// Start the worker processes on this machine (the only mode so far).
+    #[arg(long, required = true)]
+    pub local: bool,
+    /// First timely port; process i listens on 127.0.0.1:(base-port + i).
+    #[arg(long, default_value_t = 2101)]
+    pub base_port: u16,
+    /// Address of the status and metrics server.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub http: SocketAddr,
+    /// Give up after this many cluster restarts.
+    #[arg(long, default_value_t = 100)]
+    pub max_restarts: u32,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+}
+
+pub fn master(args: MasterArgs) -> anyhow::Result<()> {
+    let dataflow = args.pipeline.dataflow()?;
+    let (Source::Kafka(source), Sink::Cassandra(sink)) = (&dataflow.source, &dataflow.sink) else {
+        anyhow::bail!("dataflow {:?} is not a cluster pipeline (a kafka source and a cassandra sink)", dataflow.name);
+    };
+    let hostfile = std::env::temp_dir().join(format!("rtds-hostfile-{}", std::process::id()));
+    let options = MasterOptions {
+        program: std::env::current_exe().context("cannot find the rtds binary")?,
+        processes: args.processes.max(1),
+        workers: args.workers.max(1),
+        base_port: args.base_port,
+        pipeline_args: args.pipeline.to_args(),
+        max_restarts: args.max_restarts,
+        hostfile: hostfile.clone(),
+    };
+    let state = StatusState { cluster: Arc::new(Mutex::new(ClusterStatus::default())), pipeline: Arc::default() };
+
+    let runtime = super::runtime()?;
+    let (cassandra, kafka, topic) = (args.pipeline.cassandra.clone(), args.pipeline.kafka.clone(), source.topic.clone());
+    let (keyspace, table) = (sink.keyspace.clone(), sink.table.clone());
+    let aggregates: Vec<_> = dataflow.aggregates.iter().map(|a| (a.name.clone(), a.by)).collect();
+    let poll_state = state.clone();
+    runtime.spawn(async move {
+        let prepared = async {
+            let session = Arc::new(crate::connectors::cassandra::connect(&cassandra).await?);
+            crate::connectors::cassandra::CassandraSink::prepare(session, &keyspace, &table, &aggregates).await
+        };
+        match prepared.await {
+            Ok(sink) => poll_pipeline(poll_state, Arc::new(sink), kafka, topic).await,
+            Err(e) => poll_state.pipeline.lock().expect("status").error = Some(e.to_string()),
+        }
+    });
+    let listener = runtime.block_on(tokio::net::TcpListener::bind(args.http)).with_context(|| format!("cannot listen on {}", args.http))?;
+    runtime.spawn(serve(listener, state.clone()));
+
+    let result = supervise(&options, state.cluster.clone());
+    let _ = std::fs::remove_file(hostfile);
+    result?;
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! `rtds worker`: one process of the timely cluster, with timely's own flags.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::connectors::defaults;
+use crate::dataflow::{Dataflow, Sink, Source};
+use crate::engine::cluster::{WorkerOptions, run_worker};
+
+/// The pipeline flags `rtds worker` and `rtds master` share; the master hands them on.
+#[derive(Debug, Clone, Args)]
+pub struct PipelineArgs {
+    /// Kafka bootstrap servers.
+    #[arg(long, env = "RTDS_KAFKA", default_value = defaults::KAFKA)]
+    pub kafka: String,
+    /// Cassandra contact points, comma-separated.
+    #[arg(long, env = "RTDS_CASSANDRA", default_value = defaults::CASSANDRA)]
+    pub cassandra: String,
+    /// Topic to read [default: the dataflow's, users_created].
+    #[arg(long)]
+    pub topic: Option<String>,
+    /// Pipeline definition [default: the built-in dataflows/users.toml].
+    #[arg(long)]
+    pub dataflow: Option<PathBuf>,
+    /// Cassandra keyspace [default: the dataflow's, rtds].
+    #[arg(long)]
+    pub keyspace: Option<String>,
+    /// Finish once no record arrived for this long and all is durable (tests, benchmarks), e.g. 5s.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub idle_exit: Option<Duration>,
+}
+
+impl PipelineArgs {
+    /// The dataflow with the flags' overrides applied.
+    pub fn dataflow(&self) -> anyhow::Result<Dataflow> {
+        let mut dataflow = match &self.dataflow {
+            Some(path) => Dataflow::load(path)?,
+            None => Dataflow::users(),
+        };
+        if let (Some(topic), Source::Kafka(source)) = (&self.topic, &mut dataflow.source) {
+            source.topic = topic.clone();
+        }
+        if let (Some(keyspace), Sink::Cassandra(sink)) = (&self.keyspace, &mut dataflow.sink) {
+            sink.keyspace = keyspace.clone();
+        }
+        Ok(dataflow)
+    }
+
+    /// The flags as arguments, to hand to a worker process.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut args = vec!["--kafka".into(), self.kafka.clone(), "--cassandra".into(), self.cassandra.clone()];
+        let optional = [
+            ("--topic", self.topic.clone()),
+            ("--dataflow", self.dataflow.as_ref().map(|p| p.display().to_string())),
+            ("--keyspace", self.keyspace.clone()),
+            ("--idle-exit", self.idle_exit.map(|d| humantime::format_duration(d).to_string())),
+        ];
+        for (flag, value) in optional {
+            if let Some(value) = value {
+                args.push(flag.into());
+                args.push(value);
+            }
+        }
+        args
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Timely worker threads in this process.
+    #[arg(short = 'w', long = "workers", default_value_t = 1)]
+    pub workers: usize,
+    /// Processes in the cluster.
+    #[arg(short = 'n', long = "processes", default_value_t = 1)]
+    pub processes: usize,
+    /// This process's index, 0..processes.
+    #[arg(short = 'p', long = "process", default_value_t = 0)]
+    pub process: usize,
+    /// Hostfile: line i is process i's host:port [default: localhost:2101+i].
+    #[arg(short = 'h', long = "hostfile")]
+    pub hostfile: Option<PathBuf>,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// Print help (-h is timely's hostfile).
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+impl WorkerArgs {
+    /// timely's arguments for `timely::Config::from_args`.
+    pub fn timely_args(&self) -> Vec<String> {
+        let mut args = vec![
+            "-w".to_string(),
+            self.workers.max(1).to_string(),
+            "-n".to_string(),
+            self.processes.max(1).to_string(),
+            "-p".to_string(),
+            self.process.to_string(),
+        ];
+        if let Some(hostfile) = &self.hostfile {
+            args.push("-h".into());
+            args.push(hostfile.display().to_string());
+        }
+        args
+    }
+}
+
+pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.process < args.processes.max(1), "-p {} is not below -n {}", args.process, args.processes);
+    let options = WorkerOptions {
+        timely_args: args.timely_args(),
+        kafka: args.pipeline.kafka.clone(),
+        cassandra: args.pipeline.cassandra.clone(),
+        dataflow: args.pipeline.dataflow()?,
+        idle_exit: args.pipeline.idle_exit,
+        progress: true,
+    };
+    run_worker(options).with_context(|| format!("worker process {} of {}", args.process, args.processes))
+}

@@ -1,0 +1,230 @@
+//! The Cassandra side of a pipeline: schema, idempotent writes, offsets, and the scan that
+//! rebuilds dedupe state after a restart.
+//!
+//! Every write is an upsert carrying `USING TIMESTAMP` derived from its epoch, so writes of
+//! different epochs may land in any order and a replay after a crash leaves the same state.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
+use scylla::client::session::Session;
+use scylla::statement::prepared::PreparedStatement;
+use scylla::value::CqlTimestamp;
+use uuid::Uuid;
+
+use crate::connectors::ServiceError;
+use crate::dataflow::Dimension;
+use crate::model::User;
+
+/// What the recovery scan reads back of a stored row: enough to rebuild the aggregates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredUser {
+    pub id: Uuid,
+    pub country: Option<String>,
+    pub gender: Option<String>,
+    pub dob: Option<DateTime<Utc>>,
+}
+
+/// Prepared statements for one keyspace, shared by every worker of a process.
+pub struct CassandraSink {
+    session: Arc<Session>,
+    keyspace: String,
+    insert_user: PreparedStatement,
+    insert_aggregate: Vec<(String, PreparedStatement)>,
+    insert_offset: PreparedStatement,
+    select_offsets: PreparedStatement,
+    scan_users: PreparedStatement,
+}
+
+/// A CQL identifier we may splice into DDL (keyspace and table names cannot be bound).
+pub fn check_identifier(kind: &str, name: &str) -> Result<(), ServiceError> {
+    let ok = name.len() <= 48
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok { Ok(()) } else { Err(ServiceError::cassandra(format!("{kind} {name:?} is not a plain identifier (letters, digits, _)"))) }
+}
+
+/// The column an aggregate table keys by.
+pub fn dimension_column(dimension: Dimension) -> &'static str {
+    match dimension {
+        Dimension::Country => "country",
+        Dimension::Gender => "gender",
+        Dimension::AgeBand => "age_band",
+    }
+}
+
+impl CassandraSink {
+    /// Creates the keyspace and tables if missing and prepares every statement.
+    /// `aggregates` are (table, dimension) pairs.
+    pub async fn prepare(
+        session: Arc<Session>,
+        keyspace: &str,
+        table: &str,
+        aggregates: &[(String, Dimension)],
+    ) -> Result<CassandraSink, ServiceError> {
+        check_identifier("keyspace", keyspace)?;
+        check_identifier("table", table)?;
+        let ddl = |cql: String| {
+            let session = session.clone();
+            async move { session.query_unpaged(cql, &[]).await.map(|_| ()).map_err(ServiceError::cassandra) }
+        };
+        ddl(format!(
+            "CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
+        ))
+        .await?;
+        ddl(format!(
+            "CREATE TABLE IF NOT EXISTS {keyspace}.{table} (id uuid PRIMARY KEY, first_name text, last_name text, \
+             gender text, address text, post_code text, email text, username text, dob timestamp, \
+             registered_date timestamp, phone text, picture text, country text)"
+        ))
+        .await?;
+        ddl(format!(
+            "CREATE TABLE IF NOT EXISTS {keyspace}.offsets (topic text, partition int, next_offset bigint, epoch bigint, \
+             PRIMARY KEY (topic, partition))"
+        ))
+        .await?;
+        let mut insert_aggregate = Vec::new();
+        for (name, dimension) in aggregates {
+            check_identifier("aggregate table", name)?;
+            let column = dimension_column(*dimension);
+            ddl(format!("CREATE TABLE IF NOT EXISTS {keyspace}.{name} ({column} text PRIMARY KEY, users bigint)")).await?;
+            let insert = format!("INSERT INTO {keyspace}.{name} ({column}, users) VALUES (?, ?) USING TIMESTAMP ?");
+            insert_aggregate.push((name.clone(), prepare(&session, insert).await?));
+        }
+        session.await_schema_agreement().await.map_err(ServiceError::cassandra)?;
+        let insert_user = prepare(
+            &session,
+            format!(
+                "INSERT INTO {keyspace}.{table} (id, first_name, last_name, gender, address, post_code, email, username, \
+                 dob, registered_date, phone, picture, country) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
+            ),
+        )
+        .await?;
+        let insert_offset = prepare(
+            &session,
+            format!("INSERT INTO {keyspace}.offsets (topic, partition, next_offset, epoch) VALUES (?, ?, ?, ?) USING TIMESTAMP ?"),
+        )
+        .await?;
+        let select_offsets =
+            prepare(&session, format!("SELECT partition, next_offset, epoch FROM {keyspace}.offsets WHERE topic = ?")).await?;
+        let scan_users = prepare(
+            &session,
+            format!("SELECT id, country, gender, dob FROM {keyspace}.{table} WHERE token(id) >= ? AND token(id) <= ?"),
+        )
+        .await?;
+        Ok(CassandraSink {
+            session,
+            keyspace: keyspace.to_string(),
+            insert_user,
+            insert_aggregate,
+            insert_offset,
+            select_offsets,
+            scan_users,
+        })
+    }
+
+    /// The keyspace written to.
+    pub fn keyspace(&self) -> &str {
+        &self.keyspace
+    }
+
+    /// Upserts one row; `timestamp` is the write time in microseconds.
+    pub async fn write_user(&self, user: &User, timestamp: i64) -> Result<(), ServiceError> {
+        let date = |text: &Option<String>| {
+            text.as_deref().and_then(crate::engine::checks::parse_date).map(|t| CqlTimestamp(t.timestamp_millis()))
+        };
+        let values = (
+            user.id,
+            &user.first_name,
+            &user.last_name,
+            &user.gender,
+            &user.address,
+            &user.post_code,
+            &user.email,
+            &user.username,
+            date(&user.dob),
+            date(&user.registered_date),
+            &user.phone,
+            &user.picture,
+            &user.country,
+            timestamp,
+        );
+        self.session.execute_unpaged(&self.insert_user, values).await.map(|_| ()).map_err(ServiceError::cassandra)
+    }
+
+    /// Upserts an aggregate's current value for one key.
+    pub async fn write_aggregate(&self, aggregate: usize, key: &str, users: i64, timestamp: i64) -> Result<(), ServiceError> {
+        let statement = &self.insert_aggregate[aggregate].1;
+        self.session.execute_unpaged(statement, (key, users, timestamp)).await.map(|_| ()).map_err(ServiceError::cassandra)
+    }
+
+    /// Records that `partition` is durable up to (not including) `next_offset` as of `epoch`.
+    pub async fn write_offset(&self, topic: &str, partition: i32, next_offset: i64, epoch: u64, timestamp: i64) -> Result<(), ServiceError> {
+        self.session
+            .execute_unpaged(&self.insert_offset, (topic, partition, next_offset, epoch as i64, timestamp))
+            .await
+            .map(|_| ())
+            .map_err(ServiceError::cassandra)
+    }
+
+    /// The durable offsets of `topic`: (partition, next offset, epoch).
+    pub async fn offsets(&self, topic: &str) -> Result<Vec<(i32, i64, i64)>, ServiceError> {
+        let result = self.session.execute_unpaged(&self.select_offsets, (topic,)).await.map_err(ServiceError::cassandra)?;
+        let rows = result.into_rows_result().map_err(ServiceError::cassandra)?;
+        rows.rows::<(i32, i64, i64)>().map_err(ServiceError::cassandra)?.map(|r| r.map_err(ServiceError::cassandra)).collect()
+    }
+
+    /// The stored rows whose token falls in share `index` of `shares` of the ring.
+    pub async fn scan_share(&self, index: usize, shares: usize) -> Result<Vec<StoredUser>, ServiceError> {
+        let (low, high) = token_share(index, shares);
+        let pager = self.session.execute_iter(self.scan_users.clone(), (low, high)).await.map_err(ServiceError::cassandra)?;
+        let rows = pager
+            .rows_stream::<(Uuid, Option<String>, Option<String>, Option<CqlTimestamp>)>()
+            .map_err(ServiceError::cassandra)?;
+        rows.map(|row| {
+            row.map(|(id, country, gender, dob)| StoredUser {
+                id,
+                country,
+                gender,
+                dob: dob.and_then(|t| DateTime::from_timestamp_millis(t.0)),
+            })
+            .map_err(ServiceError::cassandra)
+        })
+        .try_collect()
+        .await
+    }
+}
+
+/// Share `index` of `shares` equal slices of the Murmur3 token ring, inclusive bounds.
+pub fn token_share(index: usize, shares: usize) -> (i64, i64) {
+    let span = (u64::MAX / shares as u64) as i128;
+    let low = i64::MIN as i128 + span * index as i128;
+    let high = if index + 1 == shares { i64::MAX as i128 } else { low + span - 1 };
+    (low as i64, high as i64)
+}
+
+async fn prepare(session: &Session, cql: String) -> Result<PreparedStatement, ServiceError> {
+    session.prepare(cql).await.map_err(ServiceError::cassandra)
+}
+
+/// Runs `write` until it succeeds, backing off up to 5 s between attempts; a Cassandra that
+/// is away for a while holds the epoch back instead of losing it.
+pub async fn retry_forever<F, Fut>(what: &str, mut write: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), ServiceError>>,
+{
+    let mut wait = Duration::from_millis(50);
+    loop {
+        match write().await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, what, ?wait, "Cassandra write failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! The Kafka source: each worker reads the partitions it owns, stamps records with the
+//! current epoch, and records its partitions' offsets once an epoch is durable everywhere.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::operators::generic::operator::source;
+use timely::dataflow::operators::probe::Handle as ProbeHandle;
+use timely::dataflow::{Scope, Stream};
+
+use super::{Incoming, ProcessState, epoch_now};
+
+/// Most messages read in one activation, so other operators get their turn.
+const POLL_BATCH: usize = 5000;
+
+/// Partitions owned by global worker `index` of `workers`: p with p mod workers == index.
+///
+/// ```
+/// assert_eq!(rtds::engine::cluster::owned_partitions(8, 1, 4), vec![1, 5]);
+/// assert_eq!(rtds::engine::cluster::owned_partitions(2, 3, 4), Vec::<i32>::new());
+/// ```
+pub fn owned_partitions(partitions: usize, index: usize, workers: usize) -> Vec<i32> {
+    (0..partitions).filter(|p| p % workers == index).map(|p| p as i32).collect()
+}
+
+/// Reads this worker's partitions from their durable offsets. `durable` is the probe after
+/// every sink: an epoch it has passed is written everywhere, so its offsets may be recorded.
+pub fn kafka_source<'scope>(
+    scope: Scope<'scope, u64>,
+    state: Arc<ProcessState>,
+    durable: ProbeHandle<u64>,
+    first_epoch: u64,
+) -> Stream<'scope, u64, Vec<(Incoming, u64, isize)>> {
+    let partitions = owned_partitions(state.partitions, scope.index(), scope.peers());
+    source::<_, CapacityContainerBuilder<Vec<(Incoming, u64, isize)>>, _, _>(scope, "KafkaSource", move |capability, info| {
+        let activator = scope.activator_for(info.address);
+        let plan = state.source.clone();
+        let consumer = assign(&state, &partitions);
+        let mut next_offsets: HashMap<i32, i64> =
+            partitions.iter().filter_map(|p| state.start_offsets.get(p).map(|o| (*p, *o))).collect();
+        let mut capability = Some(capability);
+        let mut epoch = first_epoch;
+        if let Some(cap) = capability.as_mut() {
+            cap.downgrade(&epoch);
+        }
+        // Per epoch not yet durable: records read in it, and the offsets at its end.
+        let mut open: BTreeMap<u64, (usize, HashMap<i32, i64>)> = BTreeMap::new();
+        let mut read_in_epoch = 0usize;
+        let mut last_message = Instant::now();
+        move |output| {
+            let Some(cap) = capability.as_mut() else { return };
+            // Offsets of epochs now durable everywhere: record the newest.
+            let mut newest = None;
+            while let Some(entry) = open.first_entry() {
+                if durable.less_equal(entry.key()) {
+                    break;
+                }
+                newest = Some(entry.remove_entry());
+            }
+            if let Some((done_epoch, (_, offsets))) = newest {
+                state.counters.durable_epoch.fetch_max(done_epoch, Ordering::Relaxed);
+                for (partition, next) in offsets {
+                    let _ = state.offsets.send((partition, next, done_epoch));
+                }
+            }
+            let in_flight: usize = open.values().map(|(n, _)| n).sum::<usize>() + read_in_epoch;
+
+            // Read, unless too much is waiting to become durable (backpressure).
+            let mut read = 0;
+            if let Some(consumer) = consumer.as_ref().filter(|_| in_flight < plan.max_in_flight) {
+                let mut session = output.session(&*cap);
+                while read < POLL_BATCH {
+                    match consumer.poll(Duration::ZERO) {
+                        Some(Ok(message)) => {
+                            read += 1;
+                            next_offsets.insert(message.partition(), message.offset() + 1);
+                            let incoming = Incoming {
+                                payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                                partition: message.partition(),
+                                offset: message.offset(),
+                                produced_ms: message.timestamp().to_millis(),
+                            };
+                            session.give((incoming, epoch, 1));
+                        }
+                        Some(Err(e)) => {
+                            tracing::warn!(error = %e, "Kafka consumer error; continuing");
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+            }
+            if read > 0 {
+                last_message = Instant::now();
+                read_in_epoch += read;
+                state.counters.records_in.fetch_add(read as u64, Ordering::Relaxed);
+            }
+
+            // Close the epoch when its time is up.
+            let now = epoch_now(plan.epoch_ms).max(epoch);
+            if now > epoch {
+                open.insert(epoch, (read_in_epoch, next_offsets.clone()));
+                read_in_epoch = 0;
+                epoch = now;
+                cap.downgrade(&epoch);
+            }
+
+            // With --idle-exit: finish once nothing arrived for that long and all is durable.
+            let idle = state.idle_exit.is_some_and(|d| last_message.elapsed() >= d);
+            if idle && open.is_empty() && read_in_epoch == 0 {
+                for (partition, next) in &next_offsets {
+                    let _ = state.offsets.send((*partition, *next, epoch));
+                }
+                capability = None;
+                return;
+            }
+            if read == POLL_BATCH {
+                activator.activate();
+            } else {
+                activator.activate_after(Duration::from_millis(5));
+            }
+        }
+    })
+}
+
+/// A consumer assigned this worker's partitions at their durable offsets (the beginning for
+/// partitions never recorded); `None` when the worker owns no partition.
+fn assign(state: &ProcessState, partitions: &[i32]) -> Option<BaseConsumer> {
+    if partitions.is_empty() {
+        return None;
+    }
+    let consumer: BaseConsumer = crate::connectors::kafka::client_config(&state.brokers)
+        .set("group.id", "rtds-workers")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .set("queued.max.messages.kbytes", "16384")
+        .set("fetch.max.bytes", "8388608")
+        .create()
+        .expect("Kafka consumer configuration is valid");
+    let mut assignment = TopicPartitionList::new();
+    for partition in partitions {
+        let offset = state.start_offsets.get(partition).map_or(Offset::Beginning, |o| Offset::Offset(*o));
+        assignment.add_partition_offset(&state.source.topic, *partition, offset).expect("valid partition");
+    }
+    consumer.assign(&assignment).expect("assigning partitions");
+    tracing::info!(?partitions, "reading partitions");
+    Some(consumer)
+}
