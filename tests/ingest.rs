@@ -8,18 +8,7 @@ use rtds::api::Faults;
 use rtds::api::generator::{Generator, Request};
 use rtds::api::server::spawn_local;
 
-use crate::util::{consume_all, fresh_database, kafka, rtds, runtime, unique};
-
-/// Runs `rtds ingest` and returns its JSON summary.
-fn ingest(api: &str, database: &str, brokers: &str, topic: &str, extra: &[&str]) -> Value {
-    let out = rtds()
-        .args(["ingest", "--api", api, "--postgres", database, "--kafka", brokers, "--topic", topic, "--json"])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "rtds ingest failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use crate::util::{consume_all, fresh_database, kafka, rtds, run_ingest as ingest, runtime, stack_lock, unique};
 
 async fn count(database: &str, table: &str) -> i64 {
     let client = rtds::connectors::postgres::connect(database).await.unwrap();
@@ -34,6 +23,7 @@ async fn ids(database: &str, table: &str) -> HashSet<String> {
 #[test]
 #[ignore = "needs PostgreSQL and Kafka: run scripts/test"]
 fn ingest_stores_every_user_once_in_postgres_and_kafka() {
+    let _stack = stack_lock();
     let brokers = kafka();
     let rt = runtime();
     let (api, _) = rt.block_on(spawn_local(Faults::default())).unwrap();
@@ -85,6 +75,7 @@ fn ingest_stores_every_user_once_in_postgres_and_kafka() {
 #[test]
 #[ignore = "needs PostgreSQL and Kafka: run scripts/test"]
 fn ingest_survives_server_errors_and_routes_bad_records() {
+    let _stack = stack_lock();
     let brokers = kafka();
     let rt = runtime();
     let faults = Faults { error_rate: 0.3, malformed_rate: 0.05, ..Faults::default() };

@@ -159,3 +159,32 @@ pub fn consume_all(brokers: &str, topic: &str, expected: usize) -> Vec<Consumed>
     }
     messages
 }
+
+/// Tests that start clusters or stop services run one at a time: they share the stack and
+/// the machine's two cores.
+pub fn stack_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Runs `rtds ingest` and returns its JSON summary.
+pub fn run_ingest(api: &str, database: &str, brokers: &str, topic: &str, extra: &[&str]) -> serde_json::Value {
+    let out = rtds()
+        .args(["ingest", "--api", api, "--postgres", database, "--kafka", brokers, "--topic", topic, "--json"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "rtds ingest failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `count` consecutive free loopback ports.
+pub fn free_ports(count: u16) -> u16 {
+    for _ in 0..200 {
+        let base = 20_000 + (rand::random::<u16>() % 30_000);
+        if (base..base + count).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()) {
+            return base;
+        }
+    }
+    panic!("no {count} consecutive free ports");
+}

@@ -93,7 +93,7 @@ pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RTDS_LOG").unwrap_or_else(|_| "warn,rtds=info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("RTDS_LOG").unwrap_or_else(|_| "warn,rtds=info,scylla=error".into()),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -5,6 +5,7 @@
 //! different epochs may land in any order and a replay after a crash leaves the same state.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -210,7 +211,8 @@ async fn prepare(session: &Session, cql: String) -> Result<PreparedStatement, Se
 }
 
 /// Runs `write` until it succeeds, backing off up to 5 s between attempts; a Cassandra that
-/// is away for a while holds the epoch back instead of losing it.
+/// is away for a while holds the epoch back instead of losing it. Failures are logged at
+/// most every few seconds per process, with how many there were.
 pub async fn retry_forever<F, Fut>(what: &str, mut write: F)
 where
     F: FnMut() -> Fut,
@@ -221,10 +223,33 @@ where
         match write().await {
             Ok(()) => return,
             Err(e) => {
-                tracing::warn!(error = %e, what, ?wait, "Cassandra write failed; retrying");
+                if let Some(failures) = FAILURE_LOG.note() {
+                    tracing::warn!(error = %e, what, failures, "Cassandra write failed; retrying");
+                }
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(5));
             }
         }
+    }
+}
+
+/// Counts failures and says when to log them: at most once per interval.
+struct LogLimiter {
+    failures: AtomicU64,
+    last_logged_ms: AtomicI64,
+}
+
+static FAILURE_LOG: LogLimiter = LogLimiter { failures: AtomicU64::new(0), last_logged_ms: AtomicI64::new(0) };
+
+impl LogLimiter {
+    /// Notes a failure; returns the failures since the last log line when one is due.
+    fn note(&self) -> Option<u64> {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        let now = Utc::now().timestamp_millis();
+        let last = self.last_logged_ms.load(Ordering::Relaxed);
+        if now - last < 3000 || self.last_logged_ms.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err() {
+            return None;
+        }
+        Some(self.failures.swap(0, Ordering::Relaxed))
     }
 }

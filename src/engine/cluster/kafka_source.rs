@@ -110,9 +110,10 @@ pub fn kafka_source<'scope>(
                 cap.downgrade(&epoch);
             }
 
-            // With --idle-exit: finish once nothing arrived for that long and all is durable.
+            // With --idle-exit: finish once nothing arrived for that long, all is durable, and
+            // Kafka confirms there is nothing left to read (not merely unreachable).
             let idle = state.idle_exit.is_some_and(|d| last_message.elapsed() >= d);
-            if idle && open.is_empty() && read_in_epoch == 0 {
+            if idle && open.is_empty() && read_in_epoch == 0 && caught_up(consumer.as_ref(), &state.source.topic, &next_offsets) {
                 for (partition, next) in &next_offsets {
                     let _ = state.offsets.send((*partition, *next, epoch));
                 }
@@ -124,6 +125,20 @@ pub fn kafka_source<'scope>(
             } else {
                 activator.activate_after(Duration::from_millis(5));
             }
+        }
+    })
+}
+
+/// True when every assigned partition has been read to its high watermark; false when
+/// Kafka cannot say.
+fn caught_up(consumer: Option<&BaseConsumer>, topic: &str, next_offsets: &HashMap<i32, i64>) -> bool {
+    let Some(consumer) = consumer else { return true };
+    let Ok(assignment) = consumer.assignment() else { return false };
+    assignment.elements().iter().all(|element| {
+        let partition = element.partition();
+        match consumer.fetch_watermarks(topic, partition, Duration::from_secs(1)) {
+            Ok((low, high)) => next_offsets.get(&partition).copied().unwrap_or(low) >= high,
+            Err(_) => false,
         }
     })
 }

@@ -1,0 +1,385 @@
+//! The distributed pipeline: `rtds ingest` fills a topic of 8 partitions, a cluster of 2
+//! processes × 2 workers moves it to Cassandra, and Cassandra must then hold exactly what
+//! PostgreSQL holds, whatever happened on the way (a killed worker, Kafka or Cassandra
+//! restarting, bad messages).
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, Utc};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use scylla::value::CqlTimestamp;
+use serde_json::Value;
+use uuid::Uuid;
+
+use rtds::api::Faults;
+use rtds::api::server::spawn_local;
+use rtds::engine::checks::age_band;
+
+use crate::util::{cassandra, consume_all, fresh_database, free_ports, kafka, root, rtds, run_ingest, runtime, service, stack_lock, unique};
+
+/// A formatted row as both stores hold it (dates as epoch milliseconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Row {
+    text: Vec<Option<String>>,
+    dob: Option<i64>,
+    registered: Option<i64>,
+}
+
+/// One test's topic, database and keyspace, with the API clone serving users.
+struct Pipeline {
+    rt: tokio::runtime::Runtime,
+    api: String,
+    database: String,
+    brokers: String,
+    topic: String,
+    keyspace: String,
+    seed: String,
+}
+
+impl Pipeline {
+    fn new(name: &str) -> Pipeline {
+        let brokers = kafka();
+        let rt = runtime();
+        let (api, _) = rt.block_on(spawn_local(Faults::default())).unwrap();
+        let database = rt.block_on(fresh_database(name));
+        Pipeline { rt, api, database, brokers, topic: unique(name), keyspace: unique("ks"), seed: unique("seed") }
+    }
+
+    /// Ingests `users` new users (each call under a seed of its own).
+    fn ingest(&self, users: u64, extra: &[&str]) -> Value {
+        let users = users.to_string();
+        let seed = unique(&self.seed);
+        let mut args = vec!["--users", &users, "--seed", &seed, "--partitions", "8", "--batch", "1000"];
+        args.extend_from_slice(extra);
+        run_ingest(&self.api, &self.database, &self.brokers, &self.topic, &args)
+    }
+
+    /// `rtds ingest` in the background.
+    fn ingest_in_background(&self, users: u64, rate: u64) -> Running {
+        let mut command = rtds();
+        command
+            .args(["ingest", "--api", &self.api, "--postgres", &self.database, "--kafka", &self.brokers, "--topic", &self.topic])
+            .args(["--users", &users.to_string(), "--seed", &format!("{}-more", self.seed), "--batch", "1000"])
+            .args(["--rate", &rate.to_string(), "--json", "--attempts", "20"]);
+        Running::spawn(command)
+    }
+
+    fn pipeline_args(&self) -> Vec<String> {
+        let cassandra = service("RTDS_CASSANDRA");
+        ["--kafka", &self.brokers, "--cassandra", &cassandra, "--topic", &self.topic, "--keyspace", &self.keyspace, "--idle-exit", "4s"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    /// `rtds master --local -n 2 -w 2`, running until the workers go idle.
+    fn start_master(&self, http: u16) -> Running {
+        let mut command = rtds();
+        command
+            .args(["master", "--local", "-n", "2", "-w", "2", "--base-port", &free_ports(2).to_string()])
+            .args(["--http", &format!("127.0.0.1:{http}")])
+            .args(self.pipeline_args());
+        Running::spawn(command)
+    }
+
+    /// The master's `/status`.
+    fn status(&self, http: u16) -> Option<Value> {
+        let url = format!("http://127.0.0.1:{http}/status");
+        self.rt.block_on(async { serde_json::from_str(&reqwest::get(&url).await.ok()?.text().await.ok()?).ok() })
+    }
+
+    /// PostgreSQL's rows.
+    fn postgres_rows(&self) -> BTreeMap<Uuid, Row> {
+        self.rt.block_on(async {
+            let client = rtds::connectors::postgres::connect(&self.database).await.unwrap();
+            let rows = client
+                .query(
+                    "select id, first_name, last_name, gender, address, post_code, email, username, phone, picture, country, \
+                     dob, registered_date from created_users",
+                    &[],
+                )
+                .await
+                .unwrap();
+            rows.iter()
+                .map(|r| {
+                    let text = (1..=10).map(|i| r.get::<_, Option<String>>(i)).collect();
+                    let millis = |i| r.get::<_, Option<chrono::DateTime<Utc>>>(i).map(|t| t.timestamp_millis());
+                    (r.get::<_, Uuid>(0), Row { text, dob: millis(11), registered: millis(12) })
+                })
+                .collect()
+        })
+    }
+
+    /// Cassandra's rows.
+    fn cassandra_rows(&self) -> BTreeMap<Uuid, Row> {
+        self.rt.block_on(async {
+            let session = cassandra().await;
+            let cql = format!(
+                "select id, first_name, last_name, gender, address, post_code, email, username, phone, picture, country, \
+                 dob, registered_date from {}.created_users",
+                self.keyspace
+            );
+            type Tuple = (
+                Uuid,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<CqlTimestamp>,
+                Option<CqlTimestamp>,
+            );
+            use futures::TryStreamExt;
+            let rows: Vec<Tuple> = session.query_iter(cql, &[]).await.unwrap().rows_stream::<Tuple>().unwrap().try_collect().await.unwrap();
+            rows.into_iter()
+                .map(|t| {
+                    let text = vec![t.1, t.2, t.3, t.4, t.5, t.6, t.7, t.8, t.9, t.10];
+                    (t.0, Row { text, dob: t.11.map(|x| x.0), registered: t.12.map(|x| x.0) })
+                })
+                .collect()
+        })
+    }
+
+    /// One aggregate table of Cassandra.
+    fn aggregate(&self, table: &str, column: &str) -> BTreeMap<String, i64> {
+        self.rt.block_on(async {
+            let session = cassandra().await;
+            let cql = format!("select {column}, users from {}.{table}", self.keyspace);
+            let result = session.query_unpaged(cql, &[]).await.unwrap().into_rows_result().unwrap();
+            result.rows::<(String, i64)>().unwrap().map(Result::unwrap).collect()
+        })
+    }
+
+    /// Cassandra holds exactly PostgreSQL's rows, and aggregates equal to counts over them.
+    fn assert_cassandra_equals_postgres(&self, expected_users: usize) {
+        let postgres = self.postgres_rows();
+        assert_eq!(postgres.len(), expected_users, "PostgreSQL holds every ingested user");
+        let cassandra = self.cassandra_rows();
+        assert_eq!(cassandra.len(), postgres.len(), "Cassandra holds as many rows as PostgreSQL");
+        for (id, row) in &postgres {
+            assert_eq!(cassandra.get(id), Some(row), "row {id}");
+        }
+        let today: NaiveDate = Utc::now().date_naive();
+        let mut by_country = BTreeMap::new();
+        let mut by_gender = BTreeMap::new();
+        let mut by_band = BTreeMap::new();
+        for row in postgres.values() {
+            let key = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
+            *by_country.entry(key(&row.text[9])).or_insert(0) += 1;
+            *by_gender.entry(key(&row.text[2])).or_insert(0) += 1;
+            let band = row.dob.and_then(chrono::DateTime::from_timestamp_millis).map(|d| age_band(d.date_naive(), today));
+            *by_band.entry(key(&band)).or_insert(0) += 1;
+        }
+        assert_eq!(self.aggregate("users_by_country", "country"), by_country);
+        assert_eq!(self.aggregate("users_by_gender", "gender"), by_gender);
+        assert_eq!(self.aggregate("users_by_age_band", "age_band"), by_band);
+    }
+}
+
+/// A process started by a test, its stderr going to a file (a pipe nobody reads while it
+/// runs would fill up and block it).
+struct Running {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Running {
+    fn spawn(mut command: Command) -> Running {
+        let log = std::env::temp_dir().join(unique("log"));
+        let child = command.stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
+        Running { child, log }
+    }
+}
+
+/// Waits for a process with a time limit; returns its stderr.
+fn finish(mut running: Running, what: &str, limit: Duration) -> String {
+    let started = Instant::now();
+    let stderr = |log: &std::path::Path| std::fs::read_to_string(log).unwrap_or_default();
+    loop {
+        if let Some(status) = running.child.try_wait().unwrap() {
+            let text = stderr(&running.log);
+            let _ = std::fs::remove_file(&running.log);
+            assert!(status.success(), "{what} failed ({status}):\n{}", tail(&text));
+            return text;
+        }
+        if started.elapsed() > limit {
+            let _ = running.child.kill();
+            let _ = running.child.wait();
+            panic!("{what} did not finish within {limit:?}:\n{}", tail(&stderr(&running.log)));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// Waits until the master's status says at least `records` are durable.
+fn wait_durable(pipeline: &Pipeline, http: u16, records: i64) -> Value {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = pipeline.status(http) {
+            if status["pipeline"]["durable_records"].as_i64().unwrap_or(0) >= records {
+                return status;
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "the cluster made no progress");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn stack(args: &[&str]) {
+    let status = Command::new(root().join("scripts/stack")).args(args).stdout(Stdio::null()).status().unwrap();
+    assert!(status.success(), "scripts/stack {args:?} failed");
+}
+
+#[test]
+#[ignore = "needs PostgreSQL, Kafka and Cassandra: run scripts/test"]
+fn master_local_cluster_moves_every_user_to_cassandra() {
+    let _stack = stack_lock();
+    let pipeline = Pipeline::new("cluster");
+    let summary = pipeline.ingest(20_000, &[]);
+    assert_eq!(summary["stored"], 20_000);
+    let http = free_ports(1);
+    let master = pipeline.start_master(http);
+    let status = wait_durable(&pipeline, http, 1);
+    assert_eq!(status["cluster"]["processes"].as_array().unwrap().len(), 2);
+    assert_eq!(status["cluster"]["workers_per_process"], 2);
+    assert_eq!(status["pipeline"]["partitions"].as_array().unwrap().len(), 8);
+    let stderr = finish(master, "rtds master", Duration::from_secs(180));
+    assert!(stderr.contains("every worker process finished"), "{}", tail(&stderr));
+    pipeline.assert_cassandra_equals_postgres(20_000);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL, Kafka and Cassandra: run scripts/test"]
+fn raw_timely_flags_run_the_same_cluster_without_a_master() {
+    let _stack = stack_lock();
+    let pipeline = Pipeline::new("rawflags");
+    pipeline.ingest(15_000, &[]);
+    let base = free_ports(2);
+    let hostfile = std::env::temp_dir().join(unique("hostfile"));
+    std::fs::write(&hostfile, format!("127.0.0.1:{base}\n127.0.0.1:{}\n", base + 1)).unwrap();
+    let workers: Vec<Running> = (0..2)
+        .map(|index| {
+            let mut command = rtds();
+            command.args(["worker", "-w", "2", "-n", "2", "-p", &index.to_string(), "-h"]).arg(&hostfile).args(pipeline.pipeline_args());
+            Running::spawn(command)
+        })
+        .collect();
+    for (index, worker) in workers.into_iter().enumerate() {
+        finish(worker, &format!("rtds worker -p {index}"), Duration::from_secs(180));
+    }
+    let _ = std::fs::remove_file(hostfile);
+    pipeline.assert_cassandra_equals_postgres(15_000);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL, Kafka and Cassandra: run scripts/test"]
+fn a_worker_killed_mid_stream_loses_nothing() {
+    let _stack = stack_lock();
+    let pipeline = Pipeline::new("crash");
+    pipeline.ingest(5_000, &[]);
+    let http = free_ports(1);
+    let master = pipeline.start_master(http);
+    let more = pipeline.ingest_in_background(30_000, 6_000);
+    let status = wait_durable(&pipeline, http, 8_000);
+    let victim = status["cluster"]["processes"][1]["pid"].as_u64().expect("process 1 runs") as i32;
+    assert!(status["pipeline"]["durable_records"].as_i64().unwrap() < 35_000, "the kill comes mid-stream");
+    Command::new("kill").args(["-9", &victim.to_string()]).status().unwrap();
+    finish(more, "background ingest", Duration::from_secs(120));
+    let stderr = finish(master, "rtds master", Duration::from_secs(240));
+    assert!(stderr.contains("restarting the cluster from the last durable epoch"), "{}", tail(&stderr));
+    pipeline.assert_cassandra_equals_postgres(35_000);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL, Kafka and Cassandra: run scripts/test"]
+fn kafka_restarting_mid_stream_loses_nothing() {
+    let _stack = stack_lock();
+    let pipeline = Pipeline::new("kafkarestart");
+    pipeline.ingest(2_000, &[]);
+    let http = free_ports(1);
+    let master = pipeline.start_master(http);
+    // Users keep arriving before, during and after Kafka's restart.
+    let more = pipeline.ingest_in_background(20_000, 1_000);
+    wait_durable(&pipeline, http, 4_000);
+    stack(&["down", "kafka"]);
+    std::thread::sleep(Duration::from_secs(2));
+    stack(&["up", "kafka"]);
+    finish(more, "background ingest", Duration::from_secs(180));
+    let stderr = finish(master, "rtds master", Duration::from_secs(240));
+    assert!(!stderr.contains("restarting the cluster"), "the cluster rode the restart out:\n{}", tail(&stderr));
+    pipeline.assert_cassandra_equals_postgres(22_000);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL, Kafka and Cassandra: run scripts/test"]
+fn cassandra_away_for_a_while_holds_offsets_and_loses_nothing() {
+    let _stack = stack_lock();
+    let pipeline = Pipeline::new("cassandraaway");
+    pipeline.ingest(2_000, &[]);
+    let http = free_ports(1);
+    let master = pipeline.start_master(http);
+    // Users keep arriving while Cassandra is away: they cannot become durable until it is back.
+    let more = pipeline.ingest_in_background(20_000, 1_000);
+    wait_durable(&pipeline, http, 4_000);
+    stack(&["down", "cassandra"]);
+    std::thread::sleep(Duration::from_secs(3));
+    stack(&["up", "cassandra"]);
+    finish(more, "background ingest", Duration::from_secs(180));
+    let stderr = finish(master, "rtds master", Duration::from_secs(300));
+    assert!(stderr.contains("Cassandra write failed; retrying"), "the writes were retried:\n{}", tail(&stderr));
+    assert!(!stderr.contains("restarting the cluster"), "the cluster rode the outage out:\n{}", tail(&stderr));
+    pipeline.assert_cassandra_equals_postgres(22_000);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL, Kafka and Cassandra: run scripts/test"]
+fn malformed_and_oversized_messages_go_to_the_dlq_and_the_rest_goes_on() {
+    let _stack = stack_lock();
+    let pipeline = Pipeline::new("badmessages");
+    pipeline.ingest(3_000, &[]);
+    let good: Value = serde_json::from_str(
+        r#"{"id":"6f1d2c1e-8f43-4b7e-9d60-3a2b1c0d9e8f","first_name":"Ana","last_name":"Lima","gender":"female",
+            "address":null,"post_code":null,"email":"not-an-address","username":null,"dob":"1990-01-01T00:00:00Z",
+            "registered_date":null,"phone":null,"picture":null,"country":"Brazil"}"#,
+    )
+    .unwrap();
+    let bad: Vec<(Vec<u8>, &str)> = vec![
+        (b"{not json".to_vec(), "not a formatted row"),
+        (br#"{"id": 5}"#.to_vec(), "not a formatted row"),
+        (vec![b'x'; 100_000], "over the 65536-byte limit"),
+        (good.to_string().into_bytes(), "is not an address"),
+    ];
+    pipeline.rt.block_on(async {
+        let producer: FutureProducer = rtds::connectors::kafka::client_config(&pipeline.brokers).create().unwrap();
+        for (payload, _) in &bad {
+            let record: FutureRecord<'_, (), _> = FutureRecord::to(&pipeline.topic).payload(payload).partition(3);
+            producer.send(record, Duration::from_secs(10)).await.unwrap();
+        }
+    });
+    pipeline.ingest(2_000, &[]);
+    let master = pipeline.start_master(free_ports(1));
+    finish(master, "rtds master", Duration::from_secs(180));
+    pipeline.assert_cassandra_equals_postgres(5_000);
+    let dead = consume_all(&pipeline.brokers, &format!("{}.dlq", pipeline.topic), bad.len());
+    assert_eq!(dead.len(), bad.len(), "each bad message is in the DLQ once");
+    for (_, reason) in &bad {
+        assert!(
+            dead.iter().any(|m| m.header("rtds-reason").is_some_and(|r| r.contains(reason))),
+            "a dead letter says {reason:?}: {:?}",
+            dead.iter().map(|m| m.header("rtds-reason")).collect::<Vec<_>>()
+        );
+    }
+    assert!(dead.iter().all(|m| m.header("rtds-source").is_some_and(|s| s.contains(&format!("{}/3@", pipeline.topic)))));
+}
