@@ -134,6 +134,34 @@ pub struct ProcessState {
     pub counters: ProcessCounters,
     pub idle_exit: Option<Duration>,
     pub today: NaiveDate,
+    /// Produce-to-acknowledged-write latency of every row, in milliseconds.
+    pub latency: std::sync::Mutex<hdrhistogram::Histogram<u64>>,
+}
+
+impl ProcessState {
+    fn record_latencies(&self, latencies: &[u64]) {
+        let mut histogram = self.latency.lock().expect("latency histogram");
+        for latency in latencies {
+            histogram.saturating_record(*latency);
+        }
+    }
+}
+
+/// What a worker process did, printed as one JSON line on stdout when it finishes.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkerSummary {
+    pub process: String,
+    pub records_in: u64,
+    pub rows_written: u64,
+    pub rejected: u64,
+    pub aggregate_writes: u64,
+    pub state_rows_loaded: u64,
+    pub seconds: f64,
+    /// Produce to acknowledged row write, milliseconds.
+    pub latency_ms_p50: u64,
+    pub latency_ms_p99: u64,
+    pub latency_ms_p999: u64,
+    pub latency_ms_max: u64,
 }
 
 /// Why a worker process failed.
@@ -207,7 +235,9 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
         counters: ProcessCounters::default(),
         idle_exit: options.idle_exit,
         today: Utc::now().date_naive(),
+        latency: std::sync::Mutex::new(hdrhistogram::Histogram::new_with_bounds(1, 3_600_000, 3).expect("valid bounds")),
     });
+    let started = std::time::Instant::now();
     tracing::info!(topic = %source_plan.topic, partitions, keyspace = %sink_plan.keyspace, "worker process starting");
 
     let worker_state = state.clone();
@@ -226,6 +256,24 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
         result.map_err(ClusterError::Timely)?;
     }
     drop(progress);
+    let summary = {
+        let c = &state.counters;
+        let latency = state.latency.lock().expect("latency histogram");
+        WorkerSummary {
+            process: options.timely_args.join(" "),
+            records_in: c.records_in.load(Ordering::Relaxed),
+            rows_written: c.rows_written.load(Ordering::Relaxed),
+            rejected: c.rejected.load(Ordering::Relaxed),
+            aggregate_writes: c.aggregate_writes.load(Ordering::Relaxed),
+            state_rows_loaded: c.state_rows_loaded.load(Ordering::Relaxed),
+            seconds: started.elapsed().as_secs_f64(),
+            latency_ms_p50: latency.value_at_quantile(0.5),
+            latency_ms_p99: latency.value_at_quantile(0.99),
+            latency_ms_p999: latency.value_at_quantile(0.999),
+            latency_ms_max: latency.max(),
+        }
+    };
+    println!("{}", serde_json::to_string(&summary).expect("summary serializes"));
     // Let the last offsets reach Cassandra before the process ends.
     drop(state);
     runtime.block_on(async {
@@ -267,7 +315,7 @@ fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u
     let topic = state.source.topic.clone();
     let (rows, rejected) = records.ok_err::<Vec<_>, _, Vec<_>, _, _>(move |(incoming, epoch, diff): (Incoming, u64, isize)| {
         match parse_row(&incoming.payload, max_bytes, &checks) {
-            Ok(user) => Ok((user, epoch, diff)),
+            Ok(user) => Ok(((user, incoming.produced_ms), epoch, diff)),
             Err(reason) => {
                 let source = format!("{topic}/{}@{}", incoming.partition, incoming.offset);
                 let raw = String::from_utf8_lossy(&incoming.payload[..incoming.payload.len().min(max_bytes)]).into_owned();
@@ -282,17 +330,25 @@ fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u
 
     // Rows: idempotent upserts, written by the worker that read them.
     let rows_state = state.clone();
-    let rows_done = async_sink(scope, rows.clone(), "RowsSink", runtime.clone(), move |epoch, updates: Vec<(User, isize)>| {
+    let rows_done = async_sink(scope, rows.clone(), "RowsSink", runtime.clone(), move |epoch, updates: Vec<((User, Option<i64>), isize)>| {
         let state = rows_state.clone();
         async move {
             let timestamp = write_time(epoch, epoch_ms);
             let written = updates.len() as u64;
-            futures::stream::iter(updates)
-                .for_each_concurrent(concurrency, |(user, _)| {
+            let latencies: Vec<u64> = futures::stream::iter(updates)
+                .map(|((user, produced_ms), _)| {
                     let sink = state.sink.clone();
-                    async move { retry_forever("row", || sink.write_user(&user, timestamp)).await }
+                    async move {
+                        retry_forever("row", || sink.write_user(&user, timestamp)).await;
+                        // Produce to acknowledged write, the pipeline's end-to-end latency.
+                        produced_ms.map(|p| (Utc::now().timestamp_millis() - p).max(0) as u64)
+                    }
                 })
+                .buffer_unordered(concurrency)
+                .filter_map(|latency| async move { latency })
+                .collect()
                 .await;
+            state.record_latencies(&latencies);
             state.counters.rows_written.fetch_add(written, Ordering::Relaxed);
         }
     });
@@ -328,7 +384,7 @@ fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u
             cap = None;
         }
     });
-    let fresh = rows.as_collection().map(move |user: User| (user.id, Dims::of_user(&user, today)));
+    let fresh = rows.as_collection().map(move |(user, _): (User, Option<i64>)| (user.id, Dims::of_user(&user, today)));
     let unique = loaded
         .as_collection()
         .concat(fresh)
