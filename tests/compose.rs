@@ -24,11 +24,19 @@ fn strings(value: &Value, what: &str) -> Vec<String> {
     let list = value.as_sequence().unwrap_or_else(|| panic!("{what} is a YAML list, got {value:?}"));
     list.iter()
         .map(|item| match item {
-            Value::String(s) => s.clone(),
+            Value::String(s) => with_defaults(s),
             Value::Number(n) => n.to_string(),
             other => panic!("{what}: {other:?} is not a string"),
         })
         .collect()
+}
+
+/// Compose's `${VAR:-default}` as compose expands it when VAR is unset.
+fn with_defaults(text: &str) -> String {
+    match (text.strip_prefix("${"), text.find(":-")) {
+        (Some(_), Some(at)) if text.ends_with('}') => text[at + 2..text.len() - 1].to_string(),
+        _ => text.to_string(),
+    }
 }
 
 /// Whether a service runs the rtds image (built from this repository's Dockerfile).
