@@ -67,8 +67,13 @@ impl Pipeline {
     }
 
     fn pipeline_args(&self) -> Vec<String> {
+        self.pipeline_args_idle("4s")
+    }
+
+    /// The pipeline flags, finishing after `idle` without a record.
+    fn pipeline_args_idle(&self, idle: &str) -> Vec<String> {
         let cassandra = service("RTDS_CASSANDRA");
-        ["--kafka", &self.brokers, "--cassandra", &cassandra, "--topic", &self.topic, "--keyspace", &self.keyspace, "--idle-exit", "4s"]
+        ["--kafka", &self.brokers, "--cassandra", &cassandra, "--topic", &self.topic, "--keyspace", &self.keyspace, "--idle-exit", idle]
             .iter()
             .map(|s| s.to_string())
             .collect()
@@ -76,11 +81,16 @@ impl Pipeline {
 
     /// `rtds master --local -n 2 -w 2`, running until the workers go idle.
     fn start_master(&self, http: u16) -> Running {
+        self.start_master_idle(http, "4s")
+    }
+
+    /// The same, finishing after `idle` without a record.
+    fn start_master_idle(&self, http: u16, idle: &str) -> Running {
         let mut command = rtds();
         command
             .args(["master", "--local", "-n", "2", "-w", "2", "--base-port", &free_ports(2).to_string()])
             .args(["--http", &format!("127.0.0.1:{http}")])
-            .args(self.pipeline_args());
+            .args(self.pipeline_args_idle(idle));
         Running::spawn(command)
     }
 
@@ -309,7 +319,8 @@ fn kafka_restarting_mid_stream_loses_nothing() {
     let pipeline = Pipeline::new("kafkarestart");
     pipeline.ingest(2_000, &[]);
     let http = free_ports(1);
-    let master = pipeline.start_master(http);
+    // Ingest backs off while Kafka is away, so records may pause for longer than 4 s.
+    let master = pipeline.start_master_idle(http, "30s");
     // Users keep arriving before, during and after Kafka's restart.
     let more = pipeline.ingest_in_background(20_000, 1_000);
     wait_durable(&pipeline, http, 4_000);
