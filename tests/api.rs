@@ -195,3 +195,22 @@ fn format_command_prints_rows_and_names_bad_input() {
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 1, "the good record is still printed");
     assert!(String::from_utf8(out.stderr).unwrap().contains("record 1: malformed record: name.first"));
 }
+
+#[test]
+fn write_json_writes_what_serde_json_writes_for_every_nationality_and_field_subset() {
+    use rtds::api::generator::{ALL_FIELDS, FIELDS, Generator, NATIONALITIES, Request, field_bit, write_json};
+    let generator = Generator::new();
+    let mut subsets = vec![ALL_FIELDS, 0];
+    subsets.extend(FIELDS.iter().map(|f| field_bit(f).unwrap()));
+    subsets.extend(FIELDS.iter().map(|f| ALL_FIELDS & !field_bit(f).unwrap()));
+    for nat in NATIONALITIES.iter() {
+        for fields in &subsets {
+            let request = Request { seed: format!("json-{}", nat.code), results: 20, nats: vec![nat], fields: *fields, ..Request::default() };
+            for user in generator.page(&request) {
+                let mut out = Vec::new();
+                write_json(&user, &mut out);
+                assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&user).unwrap());
+            }
+        }
+    }
+}

@@ -178,3 +178,67 @@ fn bad_records_name_the_field_at_fault() {
     assert_eq!(User::from_json(r#"{"gender":"male","nat":"US"}"#).unwrap_err(), RecordError::NoIdentity);
     assert!(matches!(User::from_json(r#"{"name": "#), Err(RecordError::Malformed(_))));
 }
+
+/// The two-step answer: `parse_response`, then `User::from_json` of each record.
+fn two_steps(text: &str) -> Result<(Option<rtds::model::Info>, Vec<(String, Result<User, RecordError>)>), ResponseError> {
+    let response = parse_response(text)?;
+    Ok((response.info, response.results.iter().map(|r| (r.get().to_string(), User::from_json(r.get()))).collect()))
+}
+
+#[test]
+fn format_response_answers_exactly_like_parse_response_then_from_json() {
+    let generated = {
+        let users = rtds::api::generator::Generator::new()
+            .page(&rtds::api::generator::Request { seed: "one-pass".into(), results: 50, ..Default::default() });
+        format!(r#"{{"results":{},"info":{{"seed":"one-pass","results":50,"page":1,"version":"1.4"}}}}"#, serde_json::to_string(&users).unwrap())
+    };
+    let inputs = [
+        fixture("real-1.json"),
+        fixture("real-3.json"),
+        fixture("real-4.json"),
+        test_data("v1_1.json"),
+        test_data("v1_3.json"),
+        generated,
+        r#"[]"#.into(),
+        r#" [ ] "#.into(),
+        r#"{"results":[]}"#.into(),
+        r#"{"info":{"version":"1.4"},"results":[{"email":"a@b.co"} , {"name":7},5,"x",[1],{"gender":"f"}]}"#.into(),
+        r#"{"results":[{"email":"a\"b@c.d","name":{"first":"\u00e9"}}],"extra":[1,{"a":null}],"info":null}"#.into(),
+        r#"{"results":[{"login":{"uuid":"not-a-uuid"}},{"dob":{"age":3}},{}]}"#.into(),
+        r#"{"error":"Uh oh, something has gone wrong."}"#.into(),
+        r#"{"error":null,"results":[{"email":"a@b.co"}]}"#.into(),
+        r#"{"results":[{"email":"a@b.co"}],"results":[]}"#.into(),
+        r#"{"results":[{"email":"a@b.co"}],"info":{},"info":{}}"#.into(),
+        r#"{"r\u0065sults":[{"email":"a@b.co"}]}"#.into(),
+        r#"{"results":null}"#.into(),
+        r#"{"results":[{"email":"a@b.co"},]}"#.into(),
+        r#"{"results":[{"email":"a@b.co"} {"email":"c@d.ef"}]}"#.into(),
+        r#"{"results":[{"email":"a@b.co"}]} x"#.into(),
+        r#"{"results":[{"email":"a@b.co"}],}"#.into(),
+        r#"{"results":[{"email":tru}]}"#.into(),
+        r#"{"results":[{"email":"a@b.co"}"#.into(),
+        r#"{}"#.into(),
+        r#""#.into(),
+        "\u{feff}[]".into(),
+        r#"<html>502</html>"#.into(),
+    ];
+    for text in &inputs {
+        let one_pass = rtds::model::format_response(text)
+            .map(|r| (r.info, r.records.into_iter().map(|(raw, user)| (raw.to_string(), user)).collect::<Vec<_>>()));
+        assert_eq!(one_pass, two_steps(text), "{text}");
+    }
+}
+
+#[test]
+fn write_json_writes_what_serde_json_writes() {
+    let mut texts = vec![fixture("real-1.json"), fixture("real-3.json"), fixture("real-4.json"), test_data("v1_3.json")];
+    texts.push(r#"[{"name":{"first":"A \"quoted\" \\ name\n","last":"\u0007"},"email":"é@x.y","login":{"username":"u"}}]"#.into());
+    for text in &texts {
+        for record in parse_response(text).unwrap().results {
+            let user = User::from_json(record.get()).unwrap();
+            let mut out = Vec::new();
+            user.write_json(&mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&user).unwrap());
+        }
+    }
+}

@@ -164,7 +164,7 @@ fn render(query: &ApiQuery, users: &[GeneratedUser], malformed_rate: f64, stats:
             stats.malformed_records.fetch_add(1, Ordering::Relaxed);
             out.extend_from_slice(generator::malformed_json(user).as_bytes());
         } else {
-            serde_json::to_writer(&mut out, user).expect("serializable");
+            generator::write_json(user, &mut out);
         }
     }
     out.push(b']');

@@ -5,7 +5,7 @@ use crate::api::{FetchError, PageRequest};
 use crate::connectors::postgres::Batch;
 use crate::dataflow::Checks;
 use crate::engine::checks::check;
-use crate::model::{Rejected, User, parse_response};
+use crate::model::{Rejected, format_response};
 
 /// Records longer than this are rejected unread: no real user is near it.
 pub const MAX_RECORD_BYTES: usize = 64 * 1024;
@@ -26,19 +26,19 @@ fn ingest_checks() -> Checks {
 /// assert_eq!(batch.api_version.as_deref(), Some("1.4"));
 /// ```
 pub fn split_response(body: &str) -> Batch {
-    let response = match parse_response(body) {
+    let response = match format_response(body) {
         Ok(response) => response,
         Err(e) => return Batch { rejected: vec![Rejected { raw: body.to_string(), reason: e.to_string() }], ..Batch::default() },
     };
     let now = chrono::Utc::now();
     let checks = ingest_checks();
     let mut batch = Batch { api_version: response.info.and_then(|i| i.version), ..Batch::default() };
-    for record in response.results {
-        let raw = record.get();
+    batch.users.reserve(response.records.len());
+    for (raw, formatted) in response.records {
         let formatted = if raw.len() > MAX_RECORD_BYTES {
             Err(format!("record of {} bytes is over the {MAX_RECORD_BYTES}-byte limit", raw.len()))
         } else {
-            User::from_json(raw).map_err(|e| e.to_string()).and_then(|user| check(&user, &checks, now).map(|_| user))
+            formatted.map_err(|e| e.to_string()).and_then(|user| check(&user, &checks, now).map(|_| user))
         };
         match formatted {
             Ok(user) => batch.users.push((user, raw.to_string())),

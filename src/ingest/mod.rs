@@ -1,6 +1,7 @@
 //! `rtds ingest`: the Airflow DAG's job done properly. Pages of users are fetched from a
 //! randomuser-compatible API (several requests in flight), formatted, and each page is stored
-//! in PostgreSQL and produced to Kafka at the same time. A page counts as done only when
+//! in PostgreSQL and produced to Kafka at the same time, two pages at once on two PostgreSQL
+//! connections so that no stage waits for another. A page counts as done only when
 //! PostgreSQL committed it and Kafka acknowledged every message; a failed page is retried
 //! (both sides are idempotent), and bad records go to the rejected table and the `.dlq`
 //! topic with their reason.
@@ -22,8 +23,12 @@ use crate::metrics::Progress;
 
 pub use batch::split_response;
 
-/// Pages fetched ahead of the one being stored.
+/// Pages fetched (and split into rows) ahead of the ones being stored.
 const FETCHES_IN_FLIGHT: usize = 3;
+
+/// Pages stored at once, each on its own PostgreSQL connection: while PostgreSQL works on one
+/// page, the next one is being encoded and sent, and Kafka takes both.
+const STORES_IN_FLIGHT: usize = 2;
 
 /// What to ingest, and where to.
 #[derive(Debug, Clone)]
@@ -95,7 +100,10 @@ struct Counters {
 /// Runs ingest to the end: one round, or rounds `every` interval until `stop` is set.
 pub async fn run(options: IngestOptions, stop: Arc<AtomicBool>) -> Result<IngestSummary, IngestError> {
     let client = ApiClient::new(&options.api, RetryPolicy { max_attempts: options.attempts, ..Default::default() })?;
-    let mut store = UserStore::connect(&options.postgres).await?;
+    let mut idle = Vec::with_capacity(STORES_IN_FLIGHT);
+    for _ in 0..STORES_IN_FLIGHT {
+        idle.push(UserStore::connect(&options.postgres).await?);
+    }
     let partitions = ensure_topic(&options.kafka, &options.topic, options.partitions).await?;
     ensure_topic(&options.kafka, &dlq_topic(&options.topic), 1).await?;
     let producer = RowProducer::new(&options.kafka, &options.topic)?;
@@ -111,25 +119,55 @@ pub async fn run(options: IngestOptions, stop: Arc<AtomicBool>) -> Result<Ingest
         rounds += 1;
         let seed = options.seed.clone().unwrap_or_else(random_seed);
         let pages = plan_pages(&options, &seed, &mut next_page, round_started, stop.clone());
+        // Each fetch runs as its own task and splits its answer on the blocking pool, so pages
+        // keep arriving and being parsed while earlier ones are stored.
         let mut fetched = pages
             .map(|request| {
-                let client = &client;
-                async move { (client.fetch(&request).await, request) }
+                let client = client.clone();
+                tokio::spawn(async move {
+                    let answer = match client.fetch(&request).await {
+                        Ok(body) => Ok(tokio::task::spawn_blocking(move || split_response(&body)).await),
+                        Err(e) => Err(e),
+                    };
+                    (answer, request)
+                })
             })
             .buffered(FETCHES_IN_FLIGHT);
-        while let Some((answer, request)) = fetched.next().await {
-            let batch = match answer {
-                Ok(body) => split_response(&body),
-                Err(e) => {
-                    counters.api_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(error = %e, page = ?request.page, "API request failed; recorded as rejected");
-                    Batch { rejected: vec![batch::failed_page(&request, &e)], ..Batch::default() }
+        // Pages being stored, each on a connection of its own; a connection is idle again
+        // once PostgreSQL committed its page and Kafka acknowledged every message of it.
+        let mut storing = futures::stream::FuturesUnordered::new();
+        let mut exhausted = false;
+        loop {
+            tokio::select! {
+                biased;
+                Some(done) = storing.next(), if !storing.is_empty() => {
+                    idle.push(done?);
+                    if options.progress {
+                        progress.tick(|seconds| progress_line(&counters, seconds));
+                    }
                 }
-            };
-            counters.fetched.fetch_add(batch.users.len() as u64 + batch.rejected.len() as u64, Ordering::Relaxed);
-            store_batch(&mut store, &producer, &options, &batch, &counters).await?;
-            if options.progress {
-                progress.tick(|seconds| progress_line(&counters, seconds));
+                next = fetched.next(), if !exhausted && !idle.is_empty() => {
+                    let Some(joined) = next else {
+                        exhausted = true;
+                        continue;
+                    };
+                    let (answer, request) = joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+                    let batch = match answer {
+                        Ok(split) => split.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())),
+                        Err(e) => {
+                            counters.api_errors.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(error = %e, page = ?request.page, "API request failed; recorded as rejected");
+                            Batch { rejected: vec![batch::failed_page(&request, &e)], ..Batch::default() }
+                        }
+                    };
+                    counters.fetched.fetch_add(batch.users.len() as u64 + batch.rejected.len() as u64, Ordering::Relaxed);
+                    let mut store = idle.pop().expect("an idle connection");
+                    let (producer, options, counters) = (&producer, &options, &counters);
+                    storing.push(async move {
+                        store_batch(&mut store, producer, options, &batch, counters).await.map(|()| store)
+                    });
+                }
+                else => break,
             }
         }
         match options.every {

@@ -17,7 +17,7 @@ mod user;
 
 pub use error::{RecordError, ResponseError};
 pub use raw::{Moment, Postcode, RawLocation, RawLogin, RawName, RawPicture, RawUser, Street, Text};
-pub use response::{Info, Response, parse_response};
+pub use response::{FormattedResponse, Info, Response, format_response, parse_response};
 pub use user::{ID_NAMESPACE, User};
 
 /// Parses one record's JSON text. On failure the message names the field at fault.

@@ -16,7 +16,7 @@
 pub mod nationalities;
 mod words;
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use md5::Md5;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
@@ -89,7 +89,10 @@ impl Generator {
         let title = pick(&mut rng, if female { nat.female_titles } else { nat.male_titles });
         let (first_text, first_ascii) = split_ascii(first);
         let (last_text, last_ascii) = split_ascii(last);
-        let email = format!("{}.{}@example.com", first_ascii, last_ascii).replace(' ', "");
+        let mut email = String::with_capacity(first_ascii.len() + last_ascii.len() + 13);
+        for part in [first_ascii.as_str(), ".", last_ascii.as_str(), "@example.com"] {
+            email.extend(part.chars().filter(|c| *c != ' '));
+        }
 
         let street_number = rng.random_range(1..=9999);
         let location = Location {
@@ -102,8 +105,8 @@ impl Generator {
                 Postcode::Text(pattern) => PostcodeOut::Text(fill(&mut rng, pattern)),
             },
             coordinates: Coordinates {
-                latitude: format!("{:.4}", rng.random_range(-90.0..90.0f64)),
-                longitude: format!("{:.4}", rng.random_range(-180.0..180.0f64)),
+                latitude: fixed_4(rng.random_range(-90.0..90.0f64)),
+                longitude: fixed_4(rng.random_range(-180.0..180.0f64)),
             },
             timezone: {
                 let (offset, description) = *words::TIMEZONES.choose(&mut rng).expect("timezones");
@@ -113,19 +116,25 @@ impl Generator {
 
         let password = *words::PASSWORDS.choose(&mut rng).expect("passwords");
         let salt: String = (0..8).map(|_| *words::SALT_CHARS.choose(&mut rng).expect("chars") as char).collect();
-        let salted = format!("{password}{salt}");
         let login = Login {
-            uuid: uuid::Builder::from_random_bytes(rng.random()).into_uuid().to_string(),
-            username: format!(
-                "{}{}{}",
-                words::ADJECTIVES.choose(&mut rng).expect("adjectives"),
-                words::ANIMALS.choose(&mut rng).expect("animals"),
-                rng.random_range(100..1000)
-            ),
+            uuid: {
+                let uuid = uuid::Builder::from_random_bytes(rng.random()).into_uuid();
+                uuid.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).to_owned()
+            },
+            username: {
+                let adjective = words::ADJECTIVES.choose(&mut rng).expect("adjectives");
+                let animal = words::ANIMALS.choose(&mut rng).expect("animals");
+                let mut username = String::with_capacity(adjective.len() + animal.len() + 3);
+                username.push_str(adjective);
+                username.push_str(animal);
+                push_digits(&mut username, rng.random_range(100..1000), 3);
+                username
+            },
             password,
-            md5: hex(&Md5::digest(&salted)),
-            sha1: hex(&Sha1::digest(&salted)),
-            sha256: hex(&Sha256::digest(&salted)),
+            // The hashes of password + salt, as the API gives them.
+            md5: hex(&Md5::new().chain_update(password).chain_update(&salt).finalize()),
+            sha1: hex(&Sha1::new().chain_update(password).chain_update(&salt).finalize()),
+            sha256: hex(&Sha256::new().chain_update(password).chain_update(&salt).finalize()),
             salt,
         };
 
@@ -146,10 +155,18 @@ impl Generator {
             phone: has("phone").then(|| fill(&mut rng, nat.phone)),
             cell: has("cell").then(|| fill(&mut rng, nat.cell)),
             id: has("id").then(|| Id { name: nat.id_name, value: nat.id_value.map(|p| fill(&mut rng, p)) }),
-            picture: has("picture").then(|| Picture {
-                large: format!("https://randomuser.me/api/portraits/{folder}/{portrait}.jpg"),
-                medium: format!("https://randomuser.me/api/portraits/med/{folder}/{portrait}.jpg"),
-                thumbnail: format!("https://randomuser.me/api/portraits/thumb/{folder}/{portrait}.jpg"),
+            picture: has("picture").then(|| {
+                let url = |size: &str| {
+                    let mut url = String::with_capacity(56);
+                    url.push_str("https://randomuser.me/api/portraits/");
+                    url.push_str(size);
+                    url.push_str(folder);
+                    url.push('/');
+                    push_digits(&mut url, portrait, 1);
+                    url.push_str(".jpg");
+                    url
+                };
+                Picture { large: url(""), medium: url("med/"), thumbnail: url("thumb/") }
             }),
             nat: has("nat").then_some(nat.code),
         }
@@ -157,16 +174,73 @@ impl Generator {
 
     /// A date-time between two years, with milliseconds like 1.4, and its age in years.
     fn moment(&self, rng: &mut ChaCha8Rng, from_year: i32, to_year: i32) -> Moment {
-        let start = DateTime::parse_from_rfc3339(&format!("{from_year}-01-01T00:00:00Z")).expect("valid").timestamp();
-        let end = DateTime::parse_from_rfc3339(&format!("{to_year}-01-01T00:00:00Z")).expect("valid").timestamp();
-        let millis = rng.random_range(start * 1000..end * 1000);
+        let millis = rng.random_range(year_start(from_year) * 1000..year_start(to_year) * 1000);
         let time = DateTime::from_timestamp_millis(millis).expect("in range");
         let mut age = self.now.year() - time.year();
         if (self.now.month(), self.now.day()) < (time.month(), time.day()) {
             age -= 1;
         }
-        Moment { date: time.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(), age: age.max(0) as u32 }
+        Moment { date: iso_millis(&time), age: age.max(0) as u32 }
     }
+}
+
+/// Unix seconds of `year`-01-01T00:00:00Z.
+fn year_start(year: i32) -> i64 {
+    chrono::NaiveDate::from_ymd_opt(year, 1, 1).expect("a valid year").and_time(chrono::NaiveTime::MIN).and_utc().timestamp()
+}
+
+/// `time` as "%Y-%m-%dT%H:%M:%S%.3fZ" (the API's 1.4 dates), without chrono's formatter.
+fn iso_millis(time: &DateTime<Utc>) -> String {
+    if !(0..=9999).contains(&time.year()) {
+        return time.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    }
+    let mut out = String::with_capacity(24);
+    let parts = [
+        (time.year() as u32, 4, '-'),
+        (time.month(), 2, '-'),
+        (time.day(), 2, 'T'),
+        (time.hour(), 2, ':'),
+        (time.minute(), 2, ':'),
+        (time.second(), 2, '.'),
+        (time.timestamp_subsec_millis(), 3, 'Z'),
+    ];
+    for (value, width, after) in parts {
+        push_digits(&mut out, value, width);
+        out.push(after);
+    }
+    out
+}
+
+/// Appends `value` in decimal, zero-padded to at least `width` digits.
+fn push_digits(out: &mut String, value: u32, width: usize) {
+    let mut digits = [b'0'; 10];
+    let mut at = digits.len();
+    let mut rest = value;
+    while rest > 0 || digits.len() - at < width.max(1) {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    out.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
+}
+
+/// `format!("{:.4}", x)` for the coordinates, without the float formatter: the value times
+/// 10⁴, rounded, is the answer unless it lies within a hair of a rounding tie, where the
+/// formatter (which rounds the exact binary value) decides.
+fn fixed_4(x: f64) -> String {
+    let scaled = x.abs() * 1e4;
+    if scaled.is_nan() || scaled >= 1e9 || (scaled.fract() - 0.5).abs() < 1e-6 {
+        return format!("{x:.4}");
+    }
+    let units = scaled.round() as u32;
+    let mut out = String::with_capacity(10);
+    if x.is_sign_negative() {
+        out.push('-');
+    }
+    push_digits(&mut out, units / 10_000, 1);
+    out.push('.');
+    push_digits(&mut out, units % 10_000, 4);
+    out
 }
 
 static ALL: std::sync::LazyLock<Vec<&'static Nationality>> = std::sync::LazyLock::new(|| NATIONALITIES.iter().collect());
@@ -277,6 +351,172 @@ fn hex(bytes: &[u8]) -> String {
         out.push(DIGITS[(b & 15) as usize] as char);
     }
     out
+}
+
+/// Writes a record's JSON exactly as `serde_json::to_writer` writes it, field by field
+/// without serde's machinery: the server writes 5000 of these per request. Strings that need
+/// escaping (none of the generator's do) are escaped by serde_json itself.
+///
+/// ```
+/// use rtds::api::generator::{Generator, Request, write_json};
+/// let user = Generator::new().user(&Request { seed: "doc".into(), ..Request::default() }, 0);
+/// let mut out = Vec::new();
+/// write_json(&user, &mut out);
+/// assert_eq!(out, serde_json::to_vec(&user).unwrap());
+/// ```
+pub fn write_json(user: &GeneratedUser, out: &mut Vec<u8>) {
+    let mut w = JsonWriter { out, first: true };
+    w.open();
+    if let Some(gender) = user.gender {
+        w.string("gender", gender);
+    }
+    if let Some(name) = &user.name {
+        w.object("name");
+        w.string("title", name.title);
+        w.string("first", name.first);
+        w.string("last", name.last);
+        w.close();
+    }
+    if let Some(location) = &user.location {
+        w.object("location");
+        w.object("street");
+        w.number("number", location.street.number);
+        w.string("name", location.street.name);
+        w.close();
+        w.string("city", location.city);
+        w.string("state", location.state);
+        w.string("country", location.country);
+        match &location.postcode {
+            PostcodeOut::Number(n) => w.number("postcode", *n),
+            PostcodeOut::Text(t) => w.string("postcode", t),
+        }
+        w.object("coordinates");
+        w.string("latitude", &location.coordinates.latitude);
+        w.string("longitude", &location.coordinates.longitude);
+        w.close();
+        w.object("timezone");
+        w.string("offset", location.timezone.offset);
+        w.string("description", location.timezone.description);
+        w.close();
+        w.close();
+    }
+    if let Some(email) = &user.email {
+        w.string("email", email);
+    }
+    if let Some(login) = &user.login {
+        w.object("login");
+        w.string("uuid", &login.uuid);
+        w.string("username", &login.username);
+        w.string("password", login.password);
+        w.string("salt", &login.salt);
+        w.string("md5", &login.md5);
+        w.string("sha1", &login.sha1);
+        w.string("sha256", &login.sha256);
+        w.close();
+    }
+    for (key, moment) in [("dob", &user.dob), ("registered", &user.registered)] {
+        if let Some(moment) = moment {
+            w.object(key);
+            w.string("date", &moment.date);
+            w.number("age", moment.age);
+            w.close();
+        }
+    }
+    if let Some(phone) = &user.phone {
+        w.string("phone", phone);
+    }
+    if let Some(cell) = &user.cell {
+        w.string("cell", cell);
+    }
+    if let Some(id) = &user.id {
+        w.object("id");
+        w.string("name", id.name);
+        match &id.value {
+            Some(value) => w.string("value", value),
+            None => {
+                w.key("value");
+                w.out.extend_from_slice(b"null");
+            }
+        }
+        w.close();
+    }
+    if let Some(picture) = &user.picture {
+        w.object("picture");
+        w.string("large", &picture.large);
+        w.string("medium", &picture.medium);
+        w.string("thumbnail", &picture.thumbnail);
+        w.close();
+    }
+    if let Some(nat) = user.nat {
+        w.string("nat", nat);
+    }
+    w.close();
+}
+
+/// Compact JSON output of nested objects, as serde_json's compact formatter writes it.
+struct JsonWriter<'a> {
+    out: &'a mut Vec<u8>,
+    /// No member written yet in the innermost open object.
+    first: bool,
+}
+
+impl JsonWriter<'_> {
+    fn open(&mut self) {
+        self.out.push(b'{');
+        self.first = true;
+    }
+
+    fn close(&mut self) {
+        self.out.push(b'}');
+        self.first = false;
+    }
+
+    fn key(&mut self, key: &str) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.quoted(key);
+        self.out.push(b':');
+    }
+
+    fn object(&mut self, key: &str) {
+        self.key(key);
+        self.open();
+    }
+
+    fn string(&mut self, key: &str, value: &str) {
+        self.key(key);
+        self.quoted(value);
+    }
+
+    fn number(&mut self, key: &str, value: u32) {
+        self.key(key);
+        let mut digits = [0u8; 10];
+        let mut at = digits.len();
+        let mut rest = value;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        self.out.extend_from_slice(&digits[at..]);
+    }
+
+    fn quoted(&mut self, text: &str) {
+        // A fold rather than `any`: no early exit, so the check vectorizes.
+        let needs_escape = text.bytes().fold(false, |found, b| found | (b < 0x20) | (b == b'"') | (b == b'\\'));
+        if needs_escape {
+            serde_json::to_writer(&mut *self.out, text).expect("a string serializes");
+        } else {
+            self.out.push(b'"');
+            self.out.extend_from_slice(text.as_bytes());
+            self.out.push(b'"');
+        }
+    }
 }
 
 /// A generated record, serialized exactly like the API's 1.4 JSON; fields cut by

@@ -1,15 +1,17 @@
 //! The ingest tables and the idempotent batch load.
 //!
-//! Each batch is COPYed (binary) into session-local staging tables, then moved into the real
-//! tables with `INSERT … SELECT … ON CONFLICT (id) DO NOTHING`, all in one transaction: a
-//! batch is stored whole or not at all, and storing it again adds nothing.
+//! Each batch is COPYed (binary) straight into the tables in one transaction. When some id is
+//! already stored, that transaction fails whole and the batch is COPYed into session-local
+//! staging tables instead, then moved into the real tables with
+//! `INSERT … SELECT … ON CONFLICT (id) DO NOTHING`, again in one transaction: a batch is
+//! stored whole or not at all, and storing it again adds nothing.
 
-use bytes::BytesMut;
+use bytes::{BufMut, Bytes, BytesMut};
 use chrono::{DateTime, Utc};
-use futures::pin_mut;
-use tokio_postgres::Client;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use futures::{SinkExt, pin_mut};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{IsNull, ToSql, Type};
+use tokio_postgres::{Client, Transaction};
 use uuid::Uuid;
 
 use super::ServiceError;
@@ -81,63 +83,61 @@ pub struct Stored {
 /// A PostgreSQL connection with the ingest schema in place.
 pub struct UserStore {
     client: Client,
+    /// Batches left to store through the staging tables before trying the direct path again.
+    staged_left: u32,
 }
+
+/// After a batch met an id already stored, this many batches go the staging way at once: a
+/// re-run of old pages conflicts on every batch, and the direct attempt would be wasted work.
+const STAGED_AFTER_CONFLICT: u32 = 8;
+
+/// Rows are sent to the server in chunks of about this many bytes, so PostgreSQL parses one
+/// chunk while the next is encoded.
+const COPY_CHUNK: usize = 256 * 1024;
 
 impl UserStore {
     /// Connects and creates the tables if missing.
     pub async fn connect(url: &str) -> Result<UserStore, ServiceError> {
         let client = super::connect(url).await?;
         client.batch_execute(SCHEMA).await?;
-        Ok(UserStore { client })
+        Ok(UserStore { client, staged_left: 0 })
     }
 
     /// Stores a batch in one transaction; `source` names where it came from (the API URL).
+    ///
+    /// The batch is first COPYed straight into the tables, which is the cheapest path when
+    /// every id is new (the common case). If an id is already stored, that transaction fails
+    /// whole and the batch goes through the staging tables instead, whose
+    /// `INSERT … ON CONFLICT (id) DO NOTHING` skips what is there: either way the batch is
+    /// stored whole or not at all, and storing it again adds nothing.
     pub async fn store(&mut self, batch: &Batch, source: &str) -> Result<Stored, ServiceError> {
+        if self.staged_left == 0 {
+            match self.store_direct(batch, source).await {
+                Ok(stored) => return Ok(stored),
+                Err(Failure::Postgres(e)) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                    tracing::debug!("batch holds ids already stored; storing it through the staging tables");
+                    self.staged_left = STAGED_AFTER_CONFLICT;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            self.staged_left -= 1;
+        }
+        self.store_staged(batch, source).await.map_err(ServiceError::from)
+    }
+
+    /// COPY straight into the tables; fails with a unique violation if any id is there.
+    async fn store_direct(&mut self, batch: &Batch, source: &str) -> Result<Stored, Failure> {
         let tx = self.client.transaction().await?;
+        let (users, rejected) = copy_batch(&tx, Tables::FINAL, batch, source).await?;
+        tx.commit().await?;
+        Ok(Stored { users, rejected })
+    }
 
-        let raw_copy = tx.prepare("copy stage_raw_users (id, raw, api_version) from stdin binary").await?;
-        let writer = BinaryCopyInWriter::new(tx.copy_in(&raw_copy).await?, &[Type::UUID, Type::JSONB, Type::TEXT]);
-        pin_mut!(writer);
-        for (user, raw) in &batch.users {
-            writer.as_mut().write(&[&user.id, &RawJson(raw), &batch.api_version]).await?;
-        }
-        writer.finish().await?;
-
-        let users_copy = tx
-            .prepare(
-                "copy stage_created_users (id, first_name, last_name, gender, address, post_code, email, username, \
-                 dob, registered_date, phone, picture, country) from stdin binary",
-            )
-            .await?;
-        let types = [
-            Type::UUID, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT,
-            Type::TIMESTAMPTZ, Type::TIMESTAMPTZ, Type::TEXT, Type::TEXT, Type::TEXT,
-        ];
-        let writer = BinaryCopyInWriter::new(tx.copy_in(&users_copy).await?, &types);
-        pin_mut!(writer);
-        for (user, _) in &batch.users {
-            let dob = timestamp(&user.dob);
-            let registered = timestamp(&user.registered_date);
-            writer
-                .as_mut()
-                .write(&[
-                    &user.id, &user.first_name, &user.last_name, &user.gender, &user.address, &user.post_code,
-                    &user.email, &user.username, &dob, &registered, &user.phone, &user.picture, &user.country,
-                ])
-                .await?;
-        }
-        writer.finish().await?;
-
-        let rejected_copy = tx.prepare("copy stage_rejected_users (id, raw, reason, source) from stdin binary").await?;
-        let writer =
-            BinaryCopyInWriter::new(tx.copy_in(&rejected_copy).await?, &[Type::UUID, Type::TEXT, Type::TEXT, Type::TEXT]);
-        pin_mut!(writer);
-        for rejected in &batch.rejected {
-            let id = rejected_id(rejected);
-            writer.as_mut().write(&[&id, &rejected.raw, &rejected.reason, &source]).await?;
-        }
-        writer.finish().await?;
-
+    /// COPY into the session's staging tables, then move what is new into the tables.
+    async fn store_staged(&mut self, batch: &Batch, source: &str) -> Result<Stored, Failure> {
+        let tx = self.client.transaction().await?;
+        copy_batch(&tx, Tables::STAGING, batch, source).await?;
         let move_raw = tx
             .prepare(
                 "insert into raw_users (id, raw, api_version) select id, raw, api_version from stage_raw_users \
@@ -166,6 +166,170 @@ impl UserStore {
     }
 }
 
+/// Where a batch is COPYed: the tables themselves or the session's staging tables.
+struct Tables {
+    raw: &'static str,
+    users: &'static str,
+    rejected: &'static str,
+}
+
+impl Tables {
+    const FINAL: Tables = Tables { raw: "raw_users", users: "created_users", rejected: "rejected_users" };
+    const STAGING: Tables =
+        Tables { raw: "stage_raw_users", users: "stage_created_users", rejected: "stage_rejected_users" };
+}
+
+/// Why storing failed: PostgreSQL's answer (whose SQLSTATE tells a conflict), or a value
+/// that could not be encoded.
+enum Failure {
+    Postgres(tokio_postgres::Error),
+    Encode(String),
+}
+
+impl From<tokio_postgres::Error> for Failure {
+    fn from(error: tokio_postgres::Error) -> Self {
+        Failure::Postgres(error)
+    }
+}
+
+impl From<Failure> for ServiceError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Postgres(e) => e.into(),
+            Failure::Encode(reason) => ServiceError::postgres(reason),
+        }
+    }
+}
+
+/// COPYs (binary) the batch's raw records, formatted users and rejected records into
+/// `tables`; returns the users and rejected rows copied. Empty parts are skipped.
+async fn copy_batch(tx: &Transaction<'_>, tables: Tables, batch: &Batch, source: &str) -> Result<(u64, u64), Failure> {
+    let mut users = 0;
+    let mut rejected = 0;
+    if !batch.users.is_empty() {
+        let sql = format!("copy {} (id, raw, api_version) from stdin binary", tables.raw);
+        copy_rows(tx, &sql, &batch.users, |row, (user, raw)| {
+            row.fields(3);
+            row.uuid(&user.id);
+            row.jsonb(raw);
+            row.text(batch.api_version.as_deref());
+            Ok(())
+        })
+        .await?;
+        let sql = format!(
+            "copy {} (id, first_name, last_name, gender, address, post_code, email, username, dob, \
+             registered_date, phone, picture, country) from stdin binary",
+            tables.users
+        );
+        users = copy_rows(tx, &sql, &batch.users, |row, (user, _)| {
+            row.fields(13);
+            row.uuid(&user.id);
+            for text in [&user.first_name, &user.last_name, &user.gender, &user.address, &user.post_code, &user.email, &user.username] {
+                row.text(text.as_deref());
+            }
+            row.timestamp(timestamp(&user.dob))?;
+            row.timestamp(timestamp(&user.registered_date))?;
+            for text in [&user.phone, &user.picture, &user.country] {
+                row.text(text.as_deref());
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    if !batch.rejected.is_empty() {
+        let sql = format!("copy {} (id, raw, reason, source) from stdin binary", tables.rejected);
+        rejected = copy_rows(tx, &sql, &batch.rejected, |row, r| {
+            row.fields(4);
+            row.uuid(&rejected_id(r));
+            row.text(Some(&r.raw));
+            row.text(Some(&r.reason));
+            row.text(Some(source));
+            Ok(())
+        })
+        .await?;
+    }
+    Ok((users, rejected))
+}
+
+/// One binary COPY: the header, a tuple per item written by `write`, the trailer, sent in
+/// chunks of about [`COPY_CHUNK`] bytes. Returns the rows PostgreSQL took.
+async fn copy_rows<T>(
+    tx: &Transaction<'_>,
+    sql: &str,
+    items: &[T],
+    mut write: impl FnMut(&mut CopyRow, &T) -> Result<(), Failure>,
+) -> Result<u64, Failure> {
+    let sink = tx.copy_in::<_, Bytes>(sql).await?;
+    pin_mut!(sink);
+    let mut row = CopyRow(BytesMut::with_capacity(COPY_CHUNK + 64 * 1024));
+    row.0.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    row.0.put_i32(0); // flags
+    row.0.put_i32(0); // header extension length
+    for item in items {
+        write(&mut row, item)?;
+        if row.0.len() >= COPY_CHUNK {
+            sink.send(row.0.split().freeze()).await?;
+        }
+    }
+    row.0.put_i16(-1); // trailer
+    sink.send(row.0.split().freeze()).await?;
+    Ok(sink.finish().await?)
+}
+
+/// A binary COPY buffer being filled one tuple at a time.
+struct CopyRow(BytesMut);
+
+impl CopyRow {
+    fn fields(&mut self, count: i16) {
+        self.0.put_i16(count);
+    }
+
+    fn uuid(&mut self, id: &Uuid) {
+        self.0.put_i32(16);
+        self.0.extend_from_slice(id.as_bytes());
+    }
+
+    fn text(&mut self, text: Option<&str>) {
+        match text {
+            Some(text) => {
+                self.0.put_i32(text.len() as i32);
+                self.0.extend_from_slice(text.as_bytes());
+            }
+            None => self.0.put_i32(-1),
+        }
+    }
+
+    /// JSON text as `jsonb` without parsing it first: binary jsonb is a version byte, 1,
+    /// then the text.
+    fn jsonb(&mut self, json: &str) {
+        self.0.put_i32(json.len() as i32 + 1);
+        self.0.put_u8(1);
+        self.0.extend_from_slice(json.as_bytes());
+    }
+
+    /// A `timestamptz`, encoded by postgres-types itself.
+    fn timestamp(&mut self, time: Option<DateTime<Utc>>) -> Result<(), Failure> {
+        let Some(time) = time else {
+            self.0.put_i32(-1);
+            return Ok(());
+        };
+        let at = self.0.len();
+        self.0.put_i32(0);
+        match time.to_sql(&Type::TIMESTAMPTZ, &mut self.0) {
+            Ok(IsNull::No) => {
+                let len = (self.0.len() - at - 4) as i32;
+                self.0[at..at + 4].copy_from_slice(&len.to_be_bytes());
+            }
+            Ok(IsNull::Yes) => {
+                self.0.truncate(at);
+                self.0.put_i32(-1);
+            }
+            Err(e) => return Err(Failure::Encode(format!("cannot send the timestamp {time}: {e}"))),
+        }
+        Ok(())
+    }
+}
+
 /// The id of a rejected row: the same record rejected for the same reason is one row.
 pub fn rejected_id(rejected: &Rejected) -> Uuid {
     let mut name = Vec::with_capacity(rejected.reason.len() + rejected.raw.len() + 1);
@@ -177,25 +341,4 @@ pub fn rejected_id(rejected: &Rejected) -> Uuid {
 
 fn timestamp(text: &Option<String>) -> Option<DateTime<Utc>> {
     text.as_deref().and_then(crate::engine::checks::parse_date)
-}
-
-/// JSON text sent as `jsonb` without parsing it into a value first (binary jsonb is a
-/// version byte, 1, then the text).
-#[derive(Debug)]
-struct RawJson<'a>(&'a str);
-
-impl ToSql for RawJson<'_> {
-    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        if *ty == Type::JSONB {
-            out.extend_from_slice(&[1]);
-        }
-        out.extend_from_slice(self.0.as_bytes());
-        Ok(IsNull::No)
-    }
-
-    fn accepts(ty: &Type) -> bool {
-        *ty == Type::JSONB || *ty == Type::JSON
-    }
-
-    to_sql_checked!();
 }
