@@ -205,21 +205,7 @@ fn address(location: &RawLocation<'_>) -> Option<String> {
 
 /// Appends an integer's decimal digits, without the formatting machinery.
 fn push_int(out: &mut String, n: i64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = n.unsigned_abs();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        out.push('-');
-    }
-    out.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// The API's date as ISO-8601 text: 1.2+ text is kept as sent, 1.1's "YYYY-MM-DD HH:MM:SS"

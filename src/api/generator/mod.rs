@@ -492,18 +492,7 @@ impl JsonWriter<'_> {
 
     fn number(&mut self, key: &str, value: u32) {
         self.key(key);
-        let mut digits = [0u8; 10];
-        let mut at = digits.len();
-        let mut rest = value;
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        self.out.extend_from_slice(&digits[at..]);
+        self.out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
     }
 
     fn quoted(&mut self, text: &str) {
