@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
-use crate::dataflow::{Checks, Dimension};
+use crate::dataflow::Checks;
 use crate::model::User;
 
 /// The fields of a formatted row, the names `checks.required` accepts.
@@ -84,16 +84,6 @@ fn plausible_email(email: &str) -> bool {
 /// Parses the row's date text: RFC 3339 (`1992-03-18T17:36:00.197Z`).
 pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
-}
-
-/// The value a row contributes to an aggregate; rows without it count under "unknown".
-pub fn dimension_value(user: &User, dimension: Dimension, today: NaiveDate) -> String {
-    let value = match dimension {
-        Dimension::Country => user.country.clone(),
-        Dimension::Gender => user.gender.clone(),
-        Dimension::AgeBand => user.dob.as_deref().and_then(parse_date).map(|dob| age_band(dob.date_naive(), today)),
-    };
-    value.unwrap_or_else(|| "unknown".to_string())
 }
 
 /// "<20", "20-29", …, "60-69", "70+": whole years of age on `today`.

@@ -24,7 +24,8 @@ use uuid::Uuid;
 
 use crate::api::generator::{self, Generator, Request};
 use crate::dataflow::{Checks, Dataflow, Dimension, GeneratorSource, Sink, Source};
-use crate::engine::checks::{check, dimension_value};
+use crate::engine::checks::check;
+use crate::engine::cluster::Dims;
 use crate::metrics::{Counters, Progress};
 use crate::model::User;
 use crate::connectors::JsonlSink;
@@ -225,7 +226,7 @@ fn build(scope: Scope<'_, u64>, plan: &Dataflow, shared: Arc<Shared>, now: DateT
         let shared = shared.clone();
         unique
             .clone()
-            .map(move |(_, user)| dimension_value(&user, dimension, today))
+            .map(move |(_, user)| Dims::of_user(&user, today).value(dimension))
             .count()
             .inspect(move |((key, count), _time, diff)| {
                 let mut values = shared.aggregates.lock().expect("aggregates");
