@@ -118,8 +118,10 @@ pub struct CassandraSinkPlan {
     pub keyspace: String,
     /// The rows' table.
     pub table: String,
-    /// Most writes in flight per process.
+    /// Most write requests in flight per worker.
     pub concurrency: usize,
+    /// Rows per unlogged batch request.
+    pub batch_rows: usize,
 }
 
 /// Why a definition could not be loaded.

@@ -1,14 +1,14 @@
 //! `rtds master`: runs and watches the cluster, serves its status.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 
 use super::worker::PipelineArgs;
 use crate::dataflow::{Sink, Source};
-use crate::engine::master::{ClusterStatus, MasterOptions, supervise};
+use crate::engine::master::{Launch, MasterOptions, supervise};
 use crate::engine::status::{StatusState, poll_pipeline, serve};
 
 #[derive(Debug, Args)]
@@ -19,13 +19,17 @@ pub struct MasterArgs {
     /// Timely worker threads per process.
     #[arg(short = 'w', long = "workers", default_value_t = 1)]
     pub workers: usize,
-    /// Start the worker processes on this machine (the only mode so far).
-    #[arg(long, required = true)]
+    /// Start the worker processes on this machine, instead of waiting for workers of other
+    /// machines to register (`rtds worker --master HOST:PORT`).
+    #[arg(long)]
     pub local: bool,
-    /// First timely port; process i listens on 127.0.0.1:(base-port + i).
+    /// With --local: first timely port; process i listens on 127.0.0.1:(base-port + i).
     #[arg(long, default_value_t = 2101)]
     pub base_port: u16,
-    /// Address of the status and metrics server.
+    /// Without --local: where workers register (`rtds worker --master` this address).
+    #[arg(long, default_value = "127.0.0.1:7077", conflicts_with = "local")]
+    pub listen: SocketAddr,
+    /// Address of the status page, /status JSON and /metrics.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub http: SocketAddr,
     /// Give up after this many cluster restarts.
@@ -41,16 +45,23 @@ pub fn master(args: MasterArgs) -> anyhow::Result<()> {
         anyhow::bail!("dataflow {:?} is not a cluster pipeline (a kafka source and a cassandra sink)", dataflow.name);
     };
     let hostfile = std::env::temp_dir().join(format!("rtds-hostfile-{}", std::process::id()));
+    let launch = if args.local {
+        Launch::Local {
+            program: std::env::current_exe().context("cannot find the rtds binary")?,
+            base_port: args.base_port,
+            hostfile: hostfile.clone(),
+        }
+    } else {
+        Launch::Remote { listen: args.listen }
+    };
     let options = MasterOptions {
-        program: std::env::current_exe().context("cannot find the rtds binary")?,
+        launch,
         processes: args.processes.max(1),
         workers: args.workers.max(1),
-        base_port: args.base_port,
         pipeline_args: args.pipeline.to_args(),
         max_restarts: args.max_restarts,
-        hostfile: hostfile.clone(),
     };
-    let state = StatusState { cluster: Arc::new(Mutex::new(ClusterStatus::default())), pipeline: Arc::default() };
+    let state = StatusState::default();
 
     let runtime = super::runtime()?;
     let (cassandra, kafka, topic) = (args.pipeline.cassandra.clone(), args.pipeline.kafka.clone(), source.topic.clone());
@@ -70,7 +81,7 @@ pub fn master(args: MasterArgs) -> anyhow::Result<()> {
     let listener = runtime.block_on(tokio::net::TcpListener::bind(args.http)).with_context(|| format!("cannot listen on {}", args.http))?;
     runtime.spawn(serve(listener, state.clone()));
 
-    let result = supervise(&options, state.cluster.clone());
+    let result = supervise(&options, state.cluster.clone(), state.telemetry.clone());
     let _ = std::fs::remove_file(hostfile);
     result?;
     Ok(())

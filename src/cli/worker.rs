@@ -8,6 +8,7 @@ use clap::Args;
 
 use crate::connectors::defaults;
 use crate::dataflow::{Dataflow, Sink, Source};
+use crate::engine::agent::{AgentOptions, run_agent};
 use crate::engine::cluster::{WorkerOptions, run_worker};
 
 /// The pipeline flags `rtds worker` and `rtds master` share; the master hands them on.
@@ -82,6 +83,17 @@ pub struct WorkerArgs {
     /// Hostfile: line i is process i's host:port [default: localhost:2101+i].
     #[arg(short = 'h', long = "hostfile")]
     pub hostfile: Option<PathBuf>,
+    /// Join the cluster of the master at HOST:PORT (its --listen) instead of running with
+    /// -n/-p/-h: the master hands out the index, the hostfile and the pipeline flags.
+    #[arg(long, value_name = "HOST:PORT", conflicts_with_all = ["processes", "process", "hostfile"])]
+    pub master: Option<String>,
+    /// With --master: the HOST:PORT other worker processes reach this one on for timely
+    /// [default: 127.0.0.1 and a free port].
+    #[arg(long, value_name = "HOST:PORT", requires = "master")]
+    pub advertise: Option<String>,
+    /// Print a report line on stdout every second for a supervisor (the master sets it).
+    #[arg(long, hide = true)]
+    pub report: bool,
     #[command(flatten)]
     pub pipeline: PipelineArgs,
     /// Print help (-h is timely's hostfile).
@@ -109,6 +121,17 @@ impl WorkerArgs {
 }
 
 pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    if let Some(master) = args.master {
+        let advertise = match args.advertise {
+            Some(address) => address,
+            None => {
+                let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+                format!("127.0.0.1:{port}")
+            }
+        };
+        let program = std::env::current_exe().context("cannot find the rtds binary")?;
+        return Ok(run_agent(&AgentOptions { master, advertise, program })?);
+    }
     anyhow::ensure!(args.process < args.processes.max(1), "-p {} is not below -n {}", args.process, args.processes);
     let options = WorkerOptions {
         timely_args: args.timely_args(),
@@ -116,7 +139,8 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         cassandra: args.pipeline.cassandra.clone(),
         dataflow: args.pipeline.dataflow()?,
         idle_exit: args.pipeline.idle_exit,
-        progress: true,
+        progress: !args.report,
+        report: args.report,
     };
     run_worker(options).with_context(|| format!("worker process {} of {}", args.process, args.processes))
 }

@@ -79,3 +79,26 @@ impl Progress {
         let _ = err.flush();
     }
 }
+
+/// This process's resident memory (bytes) and CPU time (user + system seconds), from /proc;
+/// zeros where /proc is not there.
+///
+/// ```
+/// let (rss, cpu) = rtds::metrics::process_usage();
+/// assert!(rss > 0 && cpu >= 0.0);
+/// ```
+pub fn process_usage() -> (u64, f64) {
+    let rss = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096);
+    // Fields 14 and 15 (utime, stime) in clock ticks of 1/100 s, after the parenthesised name.
+    let cpu = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            Some((fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?) as f64 / 100.0)
+        })
+        .unwrap_or(0.0);
+    (rss, cpu)
+}

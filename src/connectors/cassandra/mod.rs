@@ -29,4 +29,4 @@ pub async fn connect(nodes: &str) -> Result<Session, ServiceError> {
 
 mod sink;
 
-pub use sink::{CassandraSink, StoredUser, check_identifier, dimension_column, retry_forever, token_share};
+pub use sink::{CassandraSink, StoredUser, check_identifier, dimension_column, retry_forever, token_share, write_failures};

@@ -11,6 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use scylla::client::session::Session;
+use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlTimestamp;
 use uuid::Uuid;
@@ -33,7 +34,10 @@ pub struct CassandraSink {
     session: Arc<Session>,
     keyspace: String,
     insert_user: PreparedStatement,
+    /// Only for computing a row's token (statements with the same partition key share it).
+    select_user: PreparedStatement,
     insert_aggregate: Vec<(String, PreparedStatement)>,
+    select_aggregate: Vec<PreparedStatement>,
     insert_offset: PreparedStatement,
     select_offsets: PreparedStatement,
     scan_users: PreparedStatement,
@@ -87,12 +91,14 @@ impl CassandraSink {
         ))
         .await?;
         let mut insert_aggregate = Vec::new();
+        let mut select_aggregate = Vec::new();
         for (name, dimension) in aggregates {
             check_identifier("aggregate table", name)?;
             let column = dimension_column(*dimension);
             ddl(format!("CREATE TABLE IF NOT EXISTS {keyspace}.{name} ({column} text PRIMARY KEY, users bigint)")).await?;
             let insert = format!("INSERT INTO {keyspace}.{name} ({column}, users) VALUES (?, ?) USING TIMESTAMP ?");
             insert_aggregate.push((name.clone(), prepare(&session, insert).await?));
+            select_aggregate.push(prepare(&session, format!("SELECT {column}, users FROM {keyspace}.{name}")).await?);
         }
         session.await_schema_agreement().await.map_err(ServiceError::cassandra)?;
         let insert_user = prepare(
@@ -103,6 +109,7 @@ impl CassandraSink {
             ),
         )
         .await?;
+        let select_user = prepare(&session, format!("SELECT id FROM {keyspace}.{table} WHERE id = ?")).await?;
         let insert_offset = prepare(
             &session,
             format!("INSERT INTO {keyspace}.offsets (topic, partition, next_offset, epoch) VALUES (?, ?, ?, ?) USING TIMESTAMP ?"),
@@ -119,7 +126,9 @@ impl CassandraSink {
             session,
             keyspace: keyspace.to_string(),
             insert_user,
+            select_user,
             insert_aggregate,
+            select_aggregate,
             insert_offset,
             select_offsets,
             scan_users,
@@ -133,32 +142,47 @@ impl CassandraSink {
 
     /// Upserts one row; `timestamp` is the write time in microseconds.
     pub async fn write_user(&self, user: &User, timestamp: i64) -> Result<(), ServiceError> {
-        let date = |text: &Option<String>| {
-            text.as_deref().and_then(crate::engine::checks::parse_date).map(|t| CqlTimestamp(t.timestamp_millis()))
-        };
-        let values = (
-            user.id,
-            &user.first_name,
-            &user.last_name,
-            &user.gender,
-            &user.address,
-            &user.post_code,
-            &user.email,
-            &user.username,
-            date(&user.dob),
-            date(&user.registered_date),
-            &user.phone,
-            &user.picture,
-            &user.country,
-            timestamp,
-        );
-        self.session.execute_unpaged(&self.insert_user, values).await.map(|_| ()).map_err(ServiceError::cassandra)
+        self.session.execute_unpaged(&self.insert_user, user_values(user, timestamp)).await.map(|_| ()).map_err(ServiceError::cassandra)
+    }
+
+    /// Upserts rows in one unlogged batch: one request instead of one per row. Rows close on
+    /// the token ring (see [`CassandraSink::token`]) share replicas, so the batch is routed
+    /// to the replica of its first row and mostly applies there.
+    pub async fn write_users<'a>(&self, users: impl ExactSizeIterator<Item = &'a User>, timestamp: i64) -> Result<(), ServiceError> {
+        let mut batch = Batch::new(BatchType::Unlogged);
+        let values: Vec<_> = users.map(|user| user_values(user, timestamp)).collect();
+        for _ in 0..values.len() {
+            batch.append_statement(self.insert_user.clone());
+        }
+        self.session.batch(&batch, values).await.map(|_| ()).map_err(ServiceError::cassandra)
+    }
+
+    /// The Murmur3 token of a row id, to group rows by replica.
+    pub fn token(&self, id: Uuid) -> i64 {
+        self.select_user.calculate_token(&(id,)).ok().flatten().map_or(0, |token| token.value())
     }
 
     /// Upserts an aggregate's current value for one key.
     pub async fn write_aggregate(&self, aggregate: usize, key: &str, users: i64, timestamp: i64) -> Result<(), ServiceError> {
         let statement = &self.insert_aggregate[aggregate].1;
         self.session.execute_unpaged(statement, (key, users, timestamp)).await.map(|_| ()).map_err(ServiceError::cassandra)
+    }
+
+    /// Every aggregate's current values: (table name, [(key, users)]), keys sorted.
+    pub async fn read_aggregates(&self) -> Result<Vec<(String, Vec<(String, i64)>)>, ServiceError> {
+        let mut all = Vec::new();
+        for ((name, _), select) in self.insert_aggregate.iter().zip(&self.select_aggregate) {
+            let pager = self.session.execute_iter(select.clone(), &[]).await.map_err(ServiceError::cassandra)?;
+            let mut values: Vec<(String, i64)> = pager
+                .rows_stream::<(String, Option<i64>)>()
+                .map_err(ServiceError::cassandra)?
+                .map(|row| row.map(|(key, users)| (key, users.unwrap_or(0))).map_err(ServiceError::cassandra))
+                .try_collect()
+                .await?;
+            values.sort();
+            all.push((name.clone(), values));
+        }
+        Ok(all)
     }
 
     /// Records that `partition` is durable up to (not including) `next_offset` as of `epoch`.
@@ -198,6 +222,46 @@ impl CassandraSink {
     }
 }
 
+/// A row's values for the insert statement, `timestamp` last.
+#[allow(clippy::type_complexity)]
+fn user_values(
+    user: &User,
+    timestamp: i64,
+) -> (
+    Uuid,
+    &Option<String>,
+    &Option<String>,
+    &Option<String>,
+    &Option<String>,
+    &Option<String>,
+    &Option<String>,
+    &Option<String>,
+    Option<CqlTimestamp>,
+    Option<CqlTimestamp>,
+    &Option<String>,
+    &Option<String>,
+    &Option<String>,
+    i64,
+) {
+    let date = |text: &Option<String>| text.as_deref().and_then(crate::engine::checks::parse_date).map(|t| CqlTimestamp(t.timestamp_millis()));
+    (
+        user.id,
+        &user.first_name,
+        &user.last_name,
+        &user.gender,
+        &user.address,
+        &user.post_code,
+        &user.email,
+        &user.username,
+        date(&user.dob),
+        date(&user.registered_date),
+        &user.phone,
+        &user.picture,
+        &user.country,
+        timestamp,
+    )
+}
+
 /// Share `index` of `shares` equal slices of the Murmur3 token ring, inclusive bounds.
 pub fn token_share(index: usize, shares: usize) -> (i64, i64) {
     let span = (u64::MAX / shares as u64) as i128;
@@ -223,6 +287,7 @@ where
         match write().await {
             Ok(()) => return,
             Err(e) => {
+                WRITE_FAILURES.fetch_add(1, Ordering::Relaxed);
                 if let Some(failures) = FAILURE_LOG.note() {
                     tracing::warn!(error = %e, what, failures, "Cassandra write failed; retrying");
                 }
@@ -231,6 +296,14 @@ where
             }
         }
     }
+}
+
+/// Write attempts of this process that failed (and were retried).
+static WRITE_FAILURES: AtomicU64 = AtomicU64::new(0);
+
+/// Cassandra write attempts of this process that failed and were retried, so far.
+pub fn write_failures() -> u64 {
+    WRITE_FAILURES.load(Ordering::Relaxed)
 }
 
 /// Counts failures and says when to log them: at most once per interval.

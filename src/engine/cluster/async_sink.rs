@@ -1,12 +1,14 @@
 //! An operator that writes each epoch's updates with async I/O and holds the epoch open until
 //! the writes are acknowledged.
 //!
-//! Updates are stashed by their epoch. Once the input frontier passes an epoch, its updates
-//! are handed to `write` on the tokio runtime, and a capability for the epoch is kept on the
-//! (data-less) output until `write` finishes. A probe after every sink therefore sees an
-//! epoch pass only when every sink of every worker has made it durable.
+//! Updates are stashed by their epoch. Once the input frontier passes an epoch it is ready.
+//! One write round is in flight at a time: it takes every ready epoch at once (oldest first)
+//! and a capability for each is kept on the (data-less) output until the round finishes. A
+//! probe after every sink therefore sees an epoch pass only when every sink of every worker
+//! has made it durable. Under light load a round is one short epoch, so latency stays low;
+//! under heavy load rounds grow, so writes batch up instead of queueing round after round.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -16,8 +18,9 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::{Capability, Operator};
 use timely::dataflow::{Scope, Stream};
 
-/// Writes the `(data, epoch, diff)` updates of `stream` epoch by epoch with `write`, which
-/// must retry until it succeeds. The returned stream carries no data; its frontier is the
+/// Writes the `(data, epoch, diff)` updates of `stream` with `write(epoch, updates)`, which
+/// must retry until it succeeds. A call may cover several epochs: `epoch` is the newest, and
+/// `updates` come in epoch order. The returned stream carries no data; its frontier is the
 /// epoch before which everything is written.
 pub fn async_sink<'scope, D, F, Fut>(
     scope: Scope<'scope, u64>,
@@ -33,31 +36,45 @@ where
 {
     stream.unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(Pipeline, name, move |_capability, info| {
         let activator = Arc::new(scope.worker().sync_activator_for(info.address.to_vec()));
-        let (done_tx, done_rx) = mpsc::channel::<u64>();
+        let (done_tx, done_rx) = mpsc::channel::<()>();
         let mut stash: BTreeMap<u64, (Capability<u64>, Vec<(D, isize)>)> = BTreeMap::new();
-        let mut writing: HashMap<u64, Capability<u64>> = HashMap::new();
+        // Capabilities of the epochs in the round in flight.
+        let mut writing: Vec<Capability<u64>> = Vec::new();
         move |(input, frontier), _output| {
             input.for_each(|cap, data| {
                 for (datum, epoch, diff) in data.drain(..) {
                     stash.entry(epoch).or_insert_with(|| (cap.delayed(&epoch, 0), Vec::new())).1.push((datum, diff));
                 }
             });
+            if done_rx.try_recv().is_ok() {
+                writing.clear();
+            }
+            if !writing.is_empty() {
+                return;
+            }
+            let mut updates = Vec::new();
+            let mut newest = None;
             while let Some(entry) = stash.first_entry() {
                 if frontier.less_equal(entry.key()) {
                     break;
                 }
-                let (epoch, (capability, updates)) = entry.remove_entry();
-                writing.insert(epoch, capability);
+                let (epoch, (capability, mut epoch_updates)) = entry.remove_entry();
+                if updates.is_empty() {
+                    updates = epoch_updates;
+                } else {
+                    updates.append(&mut epoch_updates);
+                }
+                writing.push(capability);
+                newest = Some(epoch);
+            }
+            if let Some(epoch) = newest {
                 let (done, activator) = (done_tx.clone(), activator.clone());
                 let future = write(epoch, updates);
                 runtime.spawn(async move {
                     future.await;
-                    let _ = done.send(epoch);
+                    let _ = done.send(());
                     let _ = activator.activate();
                 });
-            }
-            while let Ok(epoch) = done_rx.try_recv() {
-                writing.remove(&epoch);
             }
         }
     })

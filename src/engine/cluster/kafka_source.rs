@@ -108,6 +108,7 @@ pub fn kafka_source<'scope>(
                 read_in_epoch = 0;
                 epoch = now;
                 cap.downgrade(&epoch);
+                state.counters.epoch.fetch_max(epoch, Ordering::Relaxed);
             }
 
             // With --idle-exit: finish once nothing arrived for that long, all is durable, and

@@ -18,9 +18,10 @@
 
 mod async_sink;
 mod kafka_source;
+mod report;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -43,6 +44,10 @@ use crate::model::{Rejected, User};
 
 pub use async_sink::async_sink;
 pub use kafka_source::{kafka_source, owned_partitions};
+pub use report::{REPORT_PREFIX, WorkerReport, drain_histogram};
+
+/// How often a process records its durable offsets at most.
+const OFFSETS_EVERY: Duration = Duration::from_millis(100);
 
 /// The current epoch: wall-clock milliseconds over the epoch length.
 pub fn epoch_now(epoch_ms: u64) -> u64 {
@@ -104,7 +109,10 @@ pub struct WorkerOptions {
     pub dataflow: Dataflow,
     /// Finish once no record arrived for this long and everything read is durable.
     pub idle_exit: Option<Duration>,
+    /// Draw a progress line on stderr.
     pub progress: bool,
+    /// Print a [`WorkerReport`] line on stdout every second, for a supervisor.
+    pub report: bool,
 }
 
 /// Counters of one worker process.
@@ -115,6 +123,8 @@ pub struct ProcessCounters {
     pub aggregate_writes: AtomicU64,
     pub rejected: AtomicU64,
     pub durable_epoch: AtomicU64,
+    /// The epoch sources stamp new records with.
+    pub epoch: AtomicU64,
     pub state_rows_loaded: AtomicU64,
 }
 
@@ -135,15 +145,30 @@ pub struct ProcessState {
     pub idle_exit: Option<Duration>,
     pub today: NaiveDate,
     /// Produce-to-acknowledged-write latency of every row, in milliseconds.
-    pub latency: std::sync::Mutex<hdrhistogram::Histogram<u64>>,
+    pub latency: Mutex<hdrhistogram::Histogram<u64>>,
+    /// The same, since the last report.
+    pub interval_latency: Mutex<hdrhistogram::Histogram<u64>>,
+    /// Cassandra write request latency since the last report, in microseconds.
+    pub write_latency: Mutex<hdrhistogram::Histogram<u64>>,
+    /// Partitions owned by this process's workers.
+    pub owned: Mutex<Vec<i32>>,
 }
 
 impl ProcessState {
-    fn record_latencies(&self, latencies: &[u64]) {
-        let mut histogram = self.latency.lock().expect("latency histogram");
-        for latency in latencies {
-            histogram.saturating_record(*latency);
+    fn record_latencies<'a>(&self, latencies: impl Iterator<Item = &'a u64> + Clone) {
+        for histogram in [&self.latency, &self.interval_latency] {
+            let mut histogram = histogram.lock().expect("latency histogram");
+            for latency in latencies.clone() {
+                histogram.saturating_record(*latency);
+            }
         }
+    }
+
+    /// Times one Cassandra write request (all its retries included).
+    async fn timed<F: std::future::Future<Output = ()>>(&self, write: F) {
+        let started = std::time::Instant::now();
+        write.await;
+        self.write_latency.lock().expect("write latency histogram").saturating_record(started.elapsed().as_micros() as u64);
     }
 }
 
@@ -208,14 +233,41 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
     ))?;
     let dlq = RowProducer::new(&options.kafka, &source_plan.topic)?;
 
-    // Durable offsets are written by one task per process, newest epoch winning.
+    // Durable offsets are written by one task per process: whatever arrived since its last
+    // round, newest per partition, at most every OFFSETS_EVERY (epochs are short; offsets only
+    // decide where a restart resumes).
     let (offsets_tx, mut offsets_rx) = tokio::sync::mpsc::unbounded_channel::<(i32, i64, u64)>();
     let offsets_writer = {
         let (sink, topic, epoch_ms) = (sink.clone(), source_plan.topic.clone(), source_plan.epoch_ms);
         runtime.spawn(async move {
-            while let Some((partition, next, epoch)) = offsets_rx.recv().await {
-                let timestamp = write_time(epoch, epoch_ms);
-                retry_forever("offsets", || sink.write_offset(&topic, partition, next, epoch, timestamp)).await;
+            let mut open = true;
+            while open {
+                let Some(first) = offsets_rx.recv().await else { break };
+                let round_started = tokio::time::Instant::now();
+                let mut newest: HashMap<i32, (i64, u64)> = HashMap::from([(first.0, (first.1, first.2))]);
+                loop {
+                    match offsets_rx.try_recv() {
+                        Ok((partition, next, epoch)) => {
+                            newest.insert(partition, (next, epoch));
+                        }
+                        Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
+                        Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => {
+                            open = false;
+                            break;
+                        }
+                    }
+                }
+                futures::stream::iter(newest)
+                    .for_each_concurrent(None, |(partition, (next, epoch))| {
+                        let (sink, topic) = (sink.clone(), topic.clone());
+                        async move {
+                            retry_forever("offsets", || sink.write_offset(&topic, partition, next, epoch, write_time(epoch, epoch_ms))).await
+                        }
+                    })
+                    .await;
+                if open {
+                    tokio::time::sleep_until(round_started + OFFSETS_EVERY).await;
+                }
             }
         })
     };
@@ -235,7 +287,10 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
         counters: ProcessCounters::default(),
         idle_exit: options.idle_exit,
         today: Utc::now().date_naive(),
-        latency: std::sync::Mutex::new(hdrhistogram::Histogram::new_with_bounds(1, 3_600_000, 3).expect("valid bounds")),
+        latency: Mutex::new(hdrhistogram::Histogram::new_with_bounds(1, 3_600_000, 3).expect("valid bounds")),
+        interval_latency: Mutex::new(hdrhistogram::Histogram::new_with_bounds(1, 3_600_000, 3).expect("valid bounds")),
+        write_latency: Mutex::new(hdrhistogram::Histogram::new_with_bounds(1, 600_000_000, 2).expect("valid bounds")),
+        owned: Mutex::new(Vec::new()),
     });
     let started = std::time::Instant::now();
     tracing::info!(topic = %source_plan.topic, partitions, keyspace = %sink_plan.keyspace, "worker process starting");
@@ -245,6 +300,12 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
         let state = worker_state.clone();
         let durable = ProbeHandle::new();
         let first_epoch = epoch_now(state.source.epoch_ms);
+        let mut owned = owned_partitions(state.partitions, worker.index(), worker.peers());
+        {
+            let mut all = state.owned.lock().expect("owned partitions");
+            all.append(&mut owned);
+            all.sort_unstable();
+        }
         let loaded = load_state(&state, worker.index(), worker.peers());
         worker.dataflow::<u64, _, _>(|scope| build(scope, state.clone(), durable.clone(), first_epoch, loaded));
         while worker.step_or_park(Some(Duration::from_millis(100))) {}
@@ -252,10 +313,12 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
     .map_err(ClusterError::Timely)?;
 
     let progress = options.progress.then(|| spawn_progress(state.clone()));
+    let reporter = options.report.then(|| report::spawn_reporter(state.clone()));
     for result in guards.join() {
         result.map_err(ClusterError::Timely)?;
     }
     drop(progress);
+    drop(reporter);
     let summary = {
         let c = &state.counters;
         let latency = state.latency.lock().expect("latency histogram");
@@ -328,27 +391,37 @@ fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u
     let epoch_ms = state.source.epoch_ms;
     let concurrency = state.sink_plan.concurrency.max(1);
 
-    // Rows: idempotent upserts, written by the worker that read them.
+    // Rows: idempotent upserts, written by the worker that read them, in unlogged batches of
+    // rows near on the token ring.
     let rows_state = state.clone();
+    let batch_rows = state.sink_plan.batch_rows.max(1);
     let rows_done = async_sink(scope, rows.clone(), "RowsSink", runtime.clone(), move |epoch, updates: Vec<((User, Option<i64>), isize)>| {
         let state = rows_state.clone();
         async move {
             let timestamp = write_time(epoch, epoch_ms);
             let written = updates.len() as u64;
-            let latencies: Vec<u64> = futures::stream::iter(updates)
-                .map(|((user, produced_ms), _)| {
-                    let sink = state.sink.clone();
+            let mut rows: Vec<(i64, User, Option<i64>)> =
+                updates.into_iter().map(|((user, produced_ms), _)| (state.sink.token(user.id), user, produced_ms)).collect();
+            rows.sort_unstable_by_key(|(token, _, _)| *token);
+            let mut batches = Vec::with_capacity(rows.len().div_ceil(batch_rows));
+            let mut rows = rows.into_iter().peekable();
+            while rows.peek().is_some() {
+                batches.push(rows.by_ref().take(batch_rows).map(|(_, user, produced_ms)| (user, produced_ms)).collect::<Vec<_>>());
+            }
+            let latencies: Vec<Vec<u64>> = futures::stream::iter(batches)
+                .map(|batch| {
+                    let (sink, state) = (state.sink.clone(), &state);
                     async move {
-                        retry_forever("row", || sink.write_user(&user, timestamp)).await;
+                        state.timed(retry_forever("rows", || sink.write_users(batch.iter().map(|(user, _)| user), timestamp))).await;
                         // Produce to acknowledged write, the pipeline's end-to-end latency.
-                        produced_ms.map(|p| (Utc::now().timestamp_millis() - p).max(0) as u64)
+                        let now = Utc::now().timestamp_millis();
+                        batch.iter().filter_map(|(_, produced_ms)| produced_ms.map(|p| (now - p).max(0) as u64)).collect()
                     }
                 })
                 .buffer_unordered(concurrency)
-                .filter_map(|latency| async move { latency })
                 .collect()
                 .await;
-            state.record_latencies(&latencies);
+            state.record_latencies(latencies.iter().flatten());
             state.counters.rows_written.fetch_add(written, Ordering::Relaxed);
         }
     });
@@ -399,13 +472,14 @@ fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u
             let state = agg_state.clone();
             async move {
                 let timestamp = write_time(epoch, epoch_ms);
-                let latest: Vec<(String, i64)> =
+                // A round may span epochs: the last count of a key is its current one.
+                let latest: HashMap<String, i64> =
                     updates.into_iter().filter(|(_, diff)| *diff > 0).map(|((key, count), _)| (key, count as i64)).collect();
                 let writes = latest.len() as u64;
                 futures::stream::iter(latest)
                     .for_each_concurrent(concurrency, |(key, count)| {
-                        let sink = state.sink.clone();
-                        async move { retry_forever("aggregate", || sink.write_aggregate(index, &key, count, timestamp)).await }
+                        let (sink, state) = (state.sink.clone(), &state);
+                        async move { state.timed(retry_forever("aggregate", || sink.write_aggregate(index, &key, count, timestamp))).await }
                     })
                     .await;
                 state.counters.aggregate_writes.fetch_add(writes, Ordering::Relaxed);

@@ -1,0 +1,186 @@
+//! `rtds worker --master HOST:PORT`: a worker machine's agent, the Spark-worker counterpart.
+//!
+//! It registers with the master, and for every assignment the master hands out it runs one
+//! `rtds worker -w N -n P -p I -h HOSTFILE --report …` process, forwards the process's
+//! reports and its exit, and stops it when the master says so. When the master goes away
+//! it stops the process and registers again once the master is back.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::cluster::WorkerReport;
+use super::control::{self, HEARTBEAT, ToAgent, ToMaster};
+
+/// How to run an agent.
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    /// The master's control address, `host:port`.
+    pub master: String,
+    /// The `host:port` this machine's worker process listens on for timely, as the other
+    /// processes reach it.
+    pub advertise: String,
+    /// The `rtds` binary to start the worker process with.
+    pub program: PathBuf,
+}
+
+/// Why an agent stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("cannot start the worker process ({program}): {source}")]
+    Spawn { program: String, source: std::io::Error },
+}
+
+/// The worker process of the current assignment.
+type Current = Arc<Mutex<Option<(u64, Child)>>>;
+
+/// Serves the master until it says the cluster finished.
+pub fn run_agent(options: &AgentOptions) -> Result<(), AgentError> {
+    let hostfile = std::env::temp_dir().join(format!("rtds-hostfile-agent-{}", std::process::id()));
+    let mut wait = Duration::from_millis(200);
+    let mut said_waiting = false;
+    loop {
+        match TcpStream::connect(&options.master) {
+            Ok(stream) => {
+                wait = Duration::from_millis(200);
+                said_waiting = false;
+                eprintln!("rtds worker: registered with master {} as {}", options.master, options.advertise);
+                let finished = serve(stream, options, &hostfile)?;
+                if finished {
+                    let _ = std::fs::remove_file(&hostfile);
+                    eprintln!("rtds worker: the master says the cluster finished");
+                    return Ok(());
+                }
+                eprintln!("rtds worker: lost the master {}; registering again when it is back", options.master);
+            }
+            Err(e) => {
+                if !said_waiting {
+                    eprintln!("rtds worker: master {} not reachable ({e}); retrying", options.master);
+                    said_waiting = true;
+                }
+            }
+        }
+        std::thread::sleep(wait);
+        wait = (wait * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// One connection to the master; true when the master said the cluster finished.
+fn serve(stream: TcpStream, options: &AgentOptions, hostfile: &std::path::Path) -> Result<bool, AgentError> {
+    let Ok(writer) = stream.try_clone() else { return Ok(false) };
+    let writer = Arc::new(Mutex::new(writer));
+    let say = {
+        let writer = writer.clone();
+        move |message: &ToMaster| control::send(&mut writer.lock().expect("master connection"), message).is_ok()
+    };
+    if !say(&ToMaster::Register { address: options.advertise.clone() }) {
+        return Ok(false);
+    }
+    let current: Current = Arc::default();
+    let connected = Arc::new(AtomicBool::new(true));
+    watch_process(current.clone(), connected.clone(), say.clone());
+
+    let mut finished = false;
+    for message in control::messages::<ToAgent>(stream) {
+        match message {
+            Ok(ToAgent::Start(assignment)) => {
+                stop(&current);
+                if let Err(source) = std::fs::write(hostfile, assignment.hostfile.join("\n") + "\n") {
+                    eprintln!("rtds worker: cannot write the hostfile {}: {source}", hostfile.display());
+                    say(&ToMaster::Exited { generation: assignment.generation, success: false, status: source.to_string() });
+                    continue;
+                }
+                let mut child = Command::new(&options.program)
+                    .args(assignment.worker_args(hostfile))
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::inherit())
+                    .spawn()
+                    .map_err(|source| AgentError::Spawn { program: options.program.display().to_string(), source })?;
+                eprintln!(
+                    "rtds worker: running process {} of {} (pid {}, generation {})",
+                    assignment.index,
+                    assignment.processes,
+                    child.id(),
+                    assignment.generation
+                );
+                forward_reports(child.stdout.take(), assignment.generation, say.clone());
+                *current.lock().expect("current process") = Some((assignment.generation, child));
+            }
+            Ok(ToAgent::Stop { generation }) => {
+                let mut current = current.lock().expect("current process");
+                if current.as_ref().is_some_and(|(g, _)| *g <= generation) {
+                    if let Some((_, mut child)) = current.take() {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                    }
+                }
+            }
+            Ok(ToAgent::Finish) => {
+                finished = true;
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    connected.store(false, Ordering::Relaxed);
+    stop(&current);
+    Ok(finished)
+}
+
+fn stop(current: &Current) {
+    if let Some((_, mut child)) = current.lock().expect("current process").take() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// Tells the master when the process ends, and that the agent lives, until disconnected.
+fn watch_process(current: Current, connected: Arc<AtomicBool>, say: impl Fn(&ToMaster) -> bool + Send + 'static) {
+    std::thread::spawn(move || {
+        let mut last_said = Instant::now();
+        while connected.load(Ordering::Relaxed) {
+            let exited = {
+                let mut current = current.lock().expect("current process");
+                let exit = current.as_mut().and_then(|(generation, child)| match child.try_wait() {
+                    Ok(Some(exit)) => Some((*generation, exit.success(), exit.to_string())),
+                    Ok(None) => None,
+                    Err(e) => Some((*generation, false, e.to_string())),
+                });
+                if exit.is_some() {
+                    *current = None;
+                }
+                exit
+            };
+            if let Some((generation, success, status)) = exited {
+                say(&ToMaster::Exited { generation, success, status });
+                last_said = Instant::now();
+            }
+            if last_said.elapsed() >= HEARTBEAT {
+                say(&ToMaster::Heartbeat);
+                last_said = Instant::now();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+}
+
+/// Sends the process's report lines to the master and prints its other output.
+fn forward_reports(stream: Option<impl std::io::Read + Send + 'static>, generation: u64, say: impl Fn(&ToMaster) -> bool + Send + 'static) {
+    if let Some(stream) = stream {
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                match WorkerReport::parse_line(&line) {
+                    Some(report) => {
+                        say(&ToMaster::Report { generation, report });
+                    }
+                    None => println!("{line}"),
+                }
+            }
+        });
+    }
+}

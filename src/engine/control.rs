@@ -1,0 +1,99 @@
+//! The master's control protocol with remote workers (`rtds worker --master HOST:PORT`):
+//! JSON lines over one TCP connection per worker machine's agent.
+//!
+//! ```text
+//! agent                                   master
+//!   ── {"register":{"address":"h:2101"}} ─►   waits until --processes agents have registered
+//!   ◄─ {"start":{generation, index, …}} ──    the index, the hostfile and the pipeline flags
+//!   ── {"report":{generation, report}} ───►   every second, from the worker process's stdout
+//!   ── {"exited":{generation, …}} ────────►   the worker process ended
+//!   ◄─ {"stop":{"generation":g}} ─────────    another process died: stop, wait for a new start
+//!   ◄─ {"finish":null} ───────────────────    every process finished (--idle-exit): exit
+//! ```
+//!
+//! An agent that says nothing for [`SILENCE_LIMIT`] counts as dead (it sends a heartbeat
+//! every [`HEARTBEAT`] while its process starts up).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::cluster::WorkerReport;
+
+/// How often an agent speaks when it has nothing else to say.
+pub const HEARTBEAT: Duration = Duration::from_secs(2);
+/// How long the master waits for a word from an agent before it counts it as dead.
+pub const SILENCE_LIMIT: Duration = Duration::from_secs(15);
+
+/// What a worker process is told to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assignment {
+    /// The cluster's (re)start count; messages of older generations are ignored.
+    pub generation: u64,
+    /// This process's index, timely's `-p`.
+    pub index: usize,
+    /// Processes in the cluster, timely's `-n`.
+    pub processes: usize,
+    /// Worker threads per process, timely's `-w`.
+    pub workers: usize,
+    /// Line i is process i's `host:port`, timely's hostfile.
+    pub hostfile: Vec<String>,
+    /// The pipeline flags (`--kafka`, `--topic`, …) every worker process gets.
+    pub pipeline_args: Vec<String>,
+}
+
+impl Assignment {
+    /// The `rtds worker` arguments for this assignment, given where the hostfile was written.
+    pub fn worker_args(&self, hostfile: &std::path::Path) -> Vec<String> {
+        let mut args = vec![
+            "worker".to_string(),
+            "-w".into(),
+            self.workers.to_string(),
+            "-n".into(),
+            self.processes.to_string(),
+            "-p".into(),
+            self.index.to_string(),
+            "-h".into(),
+            hostfile.display().to_string(),
+            "--report".into(),
+        ];
+        args.extend(self.pipeline_args.iter().cloned());
+        args
+    }
+}
+
+/// A message from the master to an agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToAgent {
+    Start(Assignment),
+    Stop { generation: u64 },
+    Finish,
+}
+
+/// A message from an agent to the master.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToMaster {
+    /// The `host:port` the agent's worker process will listen on for timely.
+    Register { address: String },
+    Report { generation: u64, report: WorkerReport },
+    Exited { generation: u64, success: bool, status: String },
+    Heartbeat,
+}
+
+/// Writes one message as a JSON line.
+pub fn send<T: Serialize>(stream: &mut TcpStream, message: &T) -> std::io::Result<()> {
+    let mut line = serde_json::to_vec(message).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    stream.write_all(&line)
+}
+
+/// Reads JSON-line messages until the connection ends or sends something unreadable.
+pub fn messages<T: for<'de> Deserialize<'de>>(stream: TcpStream) -> impl Iterator<Item = std::io::Result<T>> {
+    BufReader::new(stream)
+        .lines()
+        .map(|line| line.and_then(|line| serde_json::from_str(&line).map_err(std::io::Error::other)))
+}

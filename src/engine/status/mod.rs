@@ -1,0 +1,91 @@
+//! The master's view of the pipeline, served over HTTP:
+//!
+//! - `/` — the live status page (one self-contained HTML file, refreshing every second);
+//! - `/status` — everything the page shows, as JSON;
+//! - `/metrics` — Prometheus text format (names in README.md).
+//!
+//! Progress comes from three places: the worker processes' reports (counters, latency), the
+//! durable offsets in Cassandra against Kafka's high watermarks (lag), and the tables and
+//! topics the pipeline writes (aggregates, dead letters), polled once a second.
+
+mod poll;
+mod prometheus;
+mod telemetry;
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use serde::Serialize;
+
+use super::master::ClusterStatus;
+pub use poll::{AggregateValue, DeadLetter, DeadLetters, PartitionStatus, PipelineStatus, poll_pipeline};
+pub use prometheus::prometheus_text;
+pub use telemetry::{LatencySummary, Sample, Telemetry, Totals};
+
+/// Everything `/status` shows.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Status {
+    pub cluster: ClusterStatus,
+    pub pipeline: PipelineStatus,
+    /// Each aggregate table's current values.
+    pub aggregates: std::collections::BTreeMap<String, Vec<AggregateValue>>,
+    pub dead_letters: DeadLetters,
+    /// Counters over every worker process, restarts included.
+    pub totals: Totals,
+    /// Produce to acknowledged row, since the master started.
+    pub latency_ms: LatencySummary,
+    /// One sample a second, oldest first.
+    pub history: Vec<Sample>,
+}
+
+/// Shared state of the status server.
+#[derive(Clone, Default)]
+pub struct StatusState {
+    pub cluster: Arc<Mutex<ClusterStatus>>,
+    pub pipeline: Arc<Mutex<PipelineStatus>>,
+    pub telemetry: Arc<Telemetry>,
+}
+
+impl StatusState {
+    /// The status as of now.
+    pub fn snapshot(&self) -> Status {
+        let cluster = self.cluster.lock().expect("status").clone();
+        let pipeline = self.pipeline.lock().expect("status").clone();
+        Status {
+            totals: self.telemetry.totals(&cluster.processes),
+            latency_ms: self.telemetry.latency(),
+            history: self.telemetry.history(),
+            aggregates: pipeline.aggregates.clone(),
+            dead_letters: pipeline.dead_letters.clone(),
+            cluster,
+            pipeline,
+        }
+    }
+}
+
+/// The status page: no build step, no resources from elsewhere.
+const PAGE: &str = include_str!("../status_page.html");
+
+/// Serves `/`, `/status` and `/metrics` on a bound listener.
+pub async fn serve(listener: tokio::net::TcpListener, state: StatusState) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/", get(|| async { Html(PAGE) }))
+        .route("/status", get(status))
+        .route("/metrics", get(metrics))
+        .with_state(state);
+    eprintln!("rtds master: status page on http://{}/ (JSON on /status, Prometheus on /metrics)", listener.local_addr()?);
+    axum::serve(listener, app).await
+}
+
+async fn status(State(state): State<StatusState>) -> impl IntoResponse {
+    axum::Json(state.snapshot())
+}
+
+async fn metrics(State(state): State<StatusState>) -> impl IntoResponse {
+    let text = prometheus_text(&state.snapshot(), &state.telemetry);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}

@@ -1,0 +1,197 @@
+//! Polls, once a second, what the pipeline has made durable: offsets in Cassandra against
+//! Kafka's high watermarks (lag per partition), the aggregate tables, and the tail of the
+//! dead-letter topic.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Serialize;
+
+use super::StatusState;
+use crate::connectors::cassandra::CassandraSink;
+use crate::connectors::kafka::{REASON_HEADER, SOURCE_HEADER, dlq_topic, partition_count};
+
+/// Dead letters shown on the page.
+const RECENT_DEAD_LETTERS: i64 = 20;
+
+/// One partition's progress.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartitionStatus {
+    pub partition: i32,
+    /// Records of the partition durable in Cassandra (the next offset to read).
+    pub durable_offset: i64,
+    /// Kafka's high watermark: the offset the next produced record gets.
+    pub high_watermark: i64,
+    pub lag: i64,
+    /// The epoch the durable offset belongs to.
+    pub epoch: i64,
+}
+
+/// One key of an aggregate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AggregateValue {
+    pub key: String,
+    pub count: i64,
+}
+
+/// A record in the dead-letter topic.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetter {
+    pub reason: String,
+    /// Where it came from: `topic/partition@offset`, or the API page for ingest.
+    pub source: String,
+    pub at_ms: i64,
+}
+
+/// The dead-letter topic: its size and newest records.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DeadLetters {
+    pub topic: String,
+    pub total: i64,
+    /// Newest first.
+    pub recent: Vec<DeadLetter>,
+}
+
+/// The pipeline's progress as the master last saw it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PipelineStatus {
+    pub topic: String,
+    pub keyspace: String,
+    pub partitions: Vec<PartitionStatus>,
+    pub durable_records: i64,
+    pub high_watermark: i64,
+    pub total_lag: i64,
+    /// Durable records per second over the last poll interval.
+    pub records_per_second: f64,
+    /// The oldest partition's durable epoch.
+    pub durable_epoch: i64,
+    /// Why the last poll failed, if it did.
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub aggregates: BTreeMap<String, Vec<AggregateValue>>,
+    #[serde(skip)]
+    pub dead_letters: DeadLetters,
+}
+
+/// Polls every second into `state` (and adds a history sample each time).
+pub async fn poll_pipeline(state: StatusState, sink: Arc<CassandraSink>, brokers: String, topic: String) {
+    let consumer = crate::connectors::kafka::client_config(&brokers)
+        .set("group.id", "rtds-master")
+        .set("enable.auto.commit", "false")
+        .create::<BaseConsumer>()
+        .map(Arc::new);
+    let consumer = match consumer {
+        Ok(consumer) => consumer,
+        Err(e) => {
+            state.pipeline.lock().expect("status").error = Some(e.to_string());
+            return;
+        }
+    };
+    let mut last: Option<(Instant, i64)> = None;
+    loop {
+        let started = tokio::time::Instant::now();
+        let mut next = PipelineStatus { topic: topic.clone(), keyspace: sink.keyspace().to_string(), ..Default::default() };
+        let (offsets, aggregates) = tokio::join!(sink.offsets(&topic), sink.read_aggregates());
+        let kafka = {
+            let (consumer, brokers, topic) = (consumer.clone(), brokers.clone(), topic.clone());
+            tokio::task::spawn_blocking(move || kafka_side(&consumer, &brokers, &topic)).await.expect("the Kafka poll does not panic")
+        };
+        match (offsets, kafka) {
+            (Ok(offsets), Ok((watermarks, dead_letters))) => {
+                for (partition, high_watermark) in watermarks.into_iter().enumerate() {
+                    let (durable_offset, epoch) = offsets
+                        .iter()
+                        .find(|(p, _, _)| *p == partition as i32)
+                        .map_or((0, 0), |(_, offset, epoch)| (*offset, *epoch));
+                    next.partitions.push(PartitionStatus {
+                        partition: partition as i32,
+                        durable_offset,
+                        high_watermark,
+                        lag: (high_watermark - durable_offset).max(0),
+                        epoch,
+                    });
+                }
+                next.durable_records = next.partitions.iter().map(|p| p.durable_offset).sum();
+                next.high_watermark = next.partitions.iter().map(|p| p.high_watermark.max(0)).sum();
+                next.total_lag = next.partitions.iter().map(|p| p.lag).sum();
+                next.durable_epoch = next.partitions.iter().map(|p| p.epoch).min().unwrap_or(0);
+                next.dead_letters = dead_letters;
+                let now = Instant::now();
+                if let Some((at, records)) = last {
+                    next.records_per_second = (next.durable_records - records) as f64 / now.duration_since(at).as_secs_f64().max(1e-3);
+                }
+                last = Some((now, next.durable_records));
+            }
+            (Err(e), _) => next.error = Some(e.to_string()),
+            (_, Err(e)) => next.error = Some(e),
+        }
+        match aggregates {
+            Ok(aggregates) => {
+                next.aggregates = aggregates
+                    .into_iter()
+                    .map(|(name, values)| (name, values.into_iter().map(|(key, count)| AggregateValue { key, count }).collect()))
+                    .collect();
+            }
+            Err(e) => next.error = next.error.or(Some(e.to_string())),
+        }
+        let rejected = state.telemetry.totals(&state.cluster.lock().expect("status").processes).rejected;
+        state.telemetry.sample(chrono::Utc::now().timestamp_millis(), next.records_per_second, next.total_lag, rejected);
+        *state.pipeline.lock().expect("status") = next;
+        tokio::time::sleep_until(started + Duration::from_secs(1)).await;
+    }
+}
+
+/// The topic's high watermarks by partition, and the dead-letter topic's tail.
+fn kafka_side(consumer: &BaseConsumer, brokers: &str, topic: &str) -> Result<(Vec<i64>, DeadLetters), String> {
+    let timeout = Duration::from_secs(5);
+    let count = partition_count(brokers, topic, timeout).map_err(|e| e.to_string())?.ok_or(format!("topic {topic} does not exist yet"))?;
+    let watermarks = (0..count as i32).map(|p| consumer.fetch_watermarks(topic, p, timeout).map(|(_, high)| high).unwrap_or(-1)).collect();
+    let dead_letters = dead_letters(consumer, brokers, &dlq_topic(topic)).unwrap_or_else(|| DeadLetters { topic: dlq_topic(topic), ..Default::default() });
+    Ok((watermarks, dead_letters))
+}
+
+/// The size of the dead-letter topic and its newest records; `None` if it cannot be read.
+fn dead_letters(consumer: &BaseConsumer, brokers: &str, dlq: &str) -> Option<DeadLetters> {
+    let timeout = Duration::from_secs(2);
+    let mut result = DeadLetters { topic: dlq.to_string(), ..Default::default() };
+    let Some(count) = partition_count(brokers, dlq, timeout).ok()? else { return Some(result) };
+    let mut assignment = TopicPartitionList::new();
+    let mut expected = 0;
+    for partition in 0..count as i32 {
+        let (low, high) = consumer.fetch_watermarks(dlq, partition, timeout).ok()?;
+        result.total += high - low;
+        let from = low.max(high - RECENT_DEAD_LETTERS);
+        if from < high {
+            expected += high - from;
+            assignment.add_partition_offset(dlq, partition, Offset::Offset(from)).ok()?;
+        }
+    }
+    if expected == 0 {
+        return Some(result);
+    }
+    consumer.assign(&assignment).ok()?;
+    let deadline = Instant::now() + timeout;
+    let mut read = 0;
+    while read < expected && Instant::now() < deadline {
+        let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) else { continue };
+        read += 1;
+        let header = |name: &str| {
+            message.headers().and_then(|headers| {
+                headers.iter().find(|h| h.key == name).and_then(|h| h.value).map(|v| String::from_utf8_lossy(v).into_owned())
+            })
+        };
+        result.recent.push(DeadLetter {
+            reason: header(REASON_HEADER).unwrap_or_else(|| "(no reason header)".into()),
+            source: header(SOURCE_HEADER).unwrap_or_default(),
+            at_ms: message.timestamp().to_millis().unwrap_or(0),
+        });
+    }
+    let _ = consumer.unassign();
+    result.recent.sort_by_key(|d| std::cmp::Reverse(d.at_ms));
+    result.recent.truncate(RECENT_DEAD_LETTERS as usize);
+    Some(result)
+}

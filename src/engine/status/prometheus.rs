@@ -1,0 +1,95 @@
+//! The status in Prometheus text format. README.md lists every metric.
+
+use std::fmt::Write as _;
+
+use super::{Status, Telemetry};
+
+/// End-to-end latency bucket bounds, milliseconds.
+const LATENCY_BOUNDS_MS: [u64; 14] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 30_000];
+/// Cassandra write bucket bounds, microseconds.
+const WRITE_BOUNDS_US: [u64; 12] = [250, 500, 1000, 2500, 5000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000, 5_000_000];
+
+/// Renders every metric of `status` (histograms from `telemetry`).
+pub fn prometheus_text(status: &Status, telemetry: &Telemetry) -> String {
+    let mut out = Metrics(String::new());
+    let cluster = &status.cluster;
+    let pipeline = &status.pipeline;
+    let per_process = |value: &dyn Fn(&crate::engine::master::ProcessStatus) -> f64| -> Vec<(String, f64)> {
+        cluster.processes.iter().map(|p| (format!("process=\"{}\"", p.index), value(p))).collect()
+    };
+    let per_partition = |value: &dyn Fn(&super::PartitionStatus) -> f64| -> Vec<(String, f64)> {
+        pipeline.partitions.iter().map(|p| (format!("partition=\"{}\"", p.partition), value(p))).collect()
+    };
+    let one = |value: f64| vec![(String::new(), value)];
+
+    out.metric("rtds_process_up", "gauge", "1 while the worker process runs", per_process(&|p| p.up as u8 as f64));
+    out.metric("rtds_restarts_total", "counter", "Cluster restarts after a worker process died", one(cluster.restarts as f64));
+    out.metric("rtds_records_read_total", "counter", "Source stage: records read from Kafka (replays included)", per_process(&|p| p.report.records_in as f64));
+    out.metric("rtds_records_rejected_total", "counter", "Check stage: records that failed parsing or checks, sent to the dead-letter topic", per_process(&|p| p.report.rejected as f64));
+    out.metric("rtds_rows_written_total", "counter", "Rows sink: rows acknowledged by Cassandra", per_process(&|p| p.report.rows_written as f64));
+    out.metric("rtds_aggregate_writes_total", "counter", "Aggregates sink: aggregate values written to Cassandra", per_process(&|p| p.report.aggregate_writes as f64));
+    out.metric("rtds_cassandra_write_errors_total", "counter", "Cassandra write attempts that failed and were retried", per_process(&|p| p.report.cassandra_write_errors as f64));
+    out.metric("rtds_epoch", "gauge", "Epoch the worker process's sources stamp new records with", per_process(&|p| p.report.epoch as f64));
+    out.metric("rtds_durable_epoch", "gauge", "Newest epoch the worker process made durable in every sink", per_process(&|p| p.report.durable_epoch as f64));
+    out.metric("rtds_epochs_in_flight", "gauge", "Epochs read but not yet durable", per_process(&|p| p.report.epoch.saturating_sub(p.report.durable_epoch) as f64));
+    out.metric("rtds_process_resident_memory_bytes", "gauge", "Worker process resident memory", per_process(&|p| p.report.rss_bytes as f64));
+    out.metric("rtds_process_cpu_seconds_total", "counter", "Worker process CPU time, user + system", per_process(&|p| p.report.cpu_seconds));
+    out.metric("rtds_kafka_high_watermark", "gauge", "Kafka's high watermark of the partition", per_partition(&|p| p.high_watermark as f64));
+    out.metric("rtds_durable_offset", "gauge", "Next offset to read after the last durable epoch", per_partition(&|p| p.durable_offset as f64));
+    out.metric("rtds_kafka_lag_records", "gauge", "Records of the partition not yet durable in Cassandra", per_partition(&|p| p.lag as f64));
+    out.metric("rtds_durable_records", "gauge", "Records durable in Cassandra, all partitions", one(pipeline.durable_records as f64));
+    out.metric("rtds_records_per_second", "gauge", "Durable records per second over the last second", one(pipeline.records_per_second));
+    out.metric("rtds_dead_letters", "gauge", "Records in the dead-letter topic", one(status.dead_letters.total as f64));
+    let aggregates = status
+        .aggregates
+        .iter()
+        .flat_map(|(name, values)| values.iter().map(move |v| (format!("aggregate=\"{name}\",key=\"{}\"", escape(&v.key)), v.count as f64)))
+        .collect();
+    out.metric("rtds_aggregate_users", "gauge", "Current value of an aggregate (users per key)", aggregates);
+
+    let (counts, count, sum_ms) = telemetry.buckets(true, &LATENCY_BOUNDS_MS);
+    out.histogram(
+        "rtds_end_to_end_latency_seconds",
+        "Produce to acknowledged row in Cassandra",
+        LATENCY_BOUNDS_MS.iter().map(|ms| *ms as f64 / 1e3).zip(counts),
+        count,
+        sum_ms / 1e3,
+    );
+    let (counts, count, sum_us) = telemetry.buckets(false, &WRITE_BOUNDS_US);
+    out.histogram(
+        "rtds_cassandra_write_seconds",
+        "Cassandra write requests (a batch of rows or an aggregate value), retries included",
+        WRITE_BOUNDS_US.iter().map(|us| *us as f64 / 1e6).zip(counts),
+        count,
+        sum_us / 1e6,
+    );
+    out.0
+}
+
+struct Metrics(String);
+
+impl Metrics {
+    fn metric(&mut self, name: &str, kind: &str, help: &str, samples: Vec<(String, f64)>) {
+        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, value) in samples {
+            if labels.is_empty() {
+                let _ = writeln!(self.0, "{name} {value}");
+            } else {
+                let _ = writeln!(self.0, "{name}{{{labels}}} {value}");
+            }
+        }
+    }
+
+    fn histogram(&mut self, name: &str, help: &str, buckets: impl Iterator<Item = (f64, u64)>, count: u64, sum: f64) {
+        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (bound, cumulative) in buckets {
+            let _ = writeln!(self.0, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        let _ = writeln!(self.0, "{name}_bucket{{le=\"+Inf\"}} {count}\n{name}_sum {sum}\n{name}_count {count}");
+    }
+}
+
+/// A label value with `\`, `"` and newlines escaped.
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
