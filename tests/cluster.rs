@@ -100,6 +100,12 @@ impl Pipeline {
         self.rt.block_on(async { serde_json::from_str(&reqwest::get(&url).await.ok()?.text().await.ok()?).ok() })
     }
 
+    /// The master's `/metrics`.
+    fn metrics(&self, http: u16) -> String {
+        let url = format!("http://127.0.0.1:{http}/metrics");
+        self.rt.block_on(async { reqwest::get(&url).await.unwrap().text().await.unwrap() })
+    }
+
     /// PostgreSQL's rows.
     fn postgres_rows(&self) -> BTreeMap<Uuid, Row> {
         self.rt.block_on(async {
@@ -260,14 +266,107 @@ fn master_local_cluster_moves_every_user_to_cassandra() {
     let summary = pipeline.ingest(20_000, &[]);
     assert_eq!(summary["stored"], 20_000);
     let http = free_ports(1);
-    let master = pipeline.start_master(http);
+    let master = pipeline.start_master_idle(http, "8s");
     let status = wait_durable(&pipeline, http, 1);
     assert_eq!(status["cluster"]["processes"].as_array().unwrap().len(), 2);
     assert_eq!(status["cluster"]["workers_per_process"], 2);
     assert_eq!(status["pipeline"]["partitions"].as_array().unwrap().len(), 8);
+
+    // Once all is durable, the workers' reports and the polled tables agree with it.
+    let status = wait_for(&pipeline, http, |s| s["totals"]["rows_written"] == 20_000 && gender_total(s) == 20_000);
+    let owned: Vec<i64> = status["cluster"]["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["partitions"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()))
+        .collect();
+    assert_eq!(owned.len(), 8, "every partition is owned by exactly one process: {owned:?}");
+    assert_eq!(status["totals"]["records_in"], 20_000);
+    assert_eq!(status["totals"]["rejected"], 0);
+    assert_eq!(status["latency_ms"]["count"], 20_000, "every row's latency is recorded once");
+    assert_eq!(status["pipeline"]["total_lag"], 0);
+    let metrics = pipeline.metrics(http);
+    assert_eq!(metric_sum(&metrics, "rtds_rows_written_total"), 20_000.0, "{metrics}");
+    assert_eq!(metric_sum(&metrics, "rtds_records_read_total"), 20_000.0);
+    assert_eq!(metric_sum(&metrics, "rtds_end_to_end_latency_seconds_count"), 20_000.0);
+    assert_eq!(metric_sum(&metrics, "rtds_aggregate_users{aggregate=\"users_by_gender\""), 20_000.0);
+    assert_eq!(metric_sum(&metrics, "rtds_kafka_lag_records"), 0.0);
+    assert!(metrics.contains("rtds_process_up{process=\"1\"} 1"), "{metrics}");
+
     let stderr = finish(master, "rtds master", Duration::from_secs(180));
     assert!(stderr.contains("every worker process finished"), "{}", tail(&stderr));
     pipeline.assert_cassandra_equals_postgres(20_000);
+}
+
+/// Users counted by the gender aggregate on the status.
+fn gender_total(status: &Value) -> i64 {
+    status["aggregates"]["users_by_gender"].as_array().map_or(0, |values| values.iter().map(|v| v["count"].as_i64().unwrap()).sum())
+}
+
+/// The sum of every sample of the metrics whose line starts with `prefix`.
+fn metric_sum(metrics: &str, prefix: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|line| line.starts_with(prefix) && !line.starts_with('#'))
+        .filter(|line| line[prefix.len()..].starts_with([' ', '{', ',']))
+        .map(|line| line.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
+#[test]
+#[ignore = "needs PostgreSQL, Kafka and Cassandra: run scripts/test"]
+fn remote_workers_register_with_the_master_and_survive_a_crash() {
+    let _stack = stack_lock();
+    let pipeline = Pipeline::new("remote");
+    pipeline.ingest(5_000, &[]);
+    let (http, listen) = (free_ports(1), free_ports(1));
+    let mut command = rtds();
+    command
+        .args(["master", "-n", "2", "-w", "2", "--listen", &format!("127.0.0.1:{listen}"), "--http", &format!("127.0.0.1:{http}")])
+        .args(pipeline.pipeline_args_idle("6s"));
+    let master = Running::spawn(command);
+    let waiting = wait_for(&pipeline, http, |s| s["cluster"]["state"] == "waiting");
+    assert_eq!(waiting["cluster"]["registered"], 0);
+    // Two worker machines' agents; the second advertises its own timely address.
+    let agents: Vec<Running> = [None, Some(free_ports(1))]
+        .into_iter()
+        .map(|port| {
+            let mut command = rtds();
+            command.args(["worker", "--master", &format!("127.0.0.1:{listen}")]);
+            if let Some(port) = port {
+                command.args(["--advertise", &format!("127.0.0.1:{port}")]);
+            }
+            Running::spawn(command)
+        })
+        .collect();
+    let mut more = pipeline.ingest_in_background(30_000, 2_000);
+    let status = wait_durable(&pipeline, http, 2_000);
+    assert_eq!(status["cluster"]["state"], "running");
+    let status = wait_for(&pipeline, http, |s| s["cluster"]["processes"][1]["pid"].is_u64());
+    let victim = status["cluster"]["processes"][1]["pid"].as_u64().unwrap();
+    assert!(more.child.try_wait().unwrap().is_none(), "the kill comes mid-stream, while users still arrive");
+    Command::new("kill").args(["-9", &victim.to_string()]).status().unwrap();
+    finish(more, "background ingest", Duration::from_secs(120));
+    let stderr = finish(master, "rtds master", Duration::from_secs(240));
+    assert!(stderr.contains("registered (2 of 2)"), "{}", tail(&stderr));
+    assert!(stderr.contains("restarting the cluster from the last durable epoch"), "{}", tail(&stderr));
+    for (index, agent) in agents.into_iter().enumerate() {
+        let log = finish(agent, &format!("agent {index}"), Duration::from_secs(30));
+        assert!(log.contains("the master says the cluster finished"), "{}", tail(&log));
+    }
+    pipeline.assert_cassandra_equals_postgres(35_000);
+}
+
+/// Waits until the master's status satisfies `done`.
+fn wait_for(pipeline: &Pipeline, http: u16, done: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = pipeline.status(http).filter(|s| done(s)) {
+            return status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "the status never got there: {:?}", pipeline.status(http));
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]

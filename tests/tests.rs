@@ -10,4 +10,5 @@ mod embedded;
 mod ingest;
 mod model;
 mod services;
+mod status;
 mod util;

@@ -65,7 +65,7 @@ pub fn master(args: MasterArgs) -> anyhow::Result<()> {
 
     let runtime = super::runtime()?;
     let (cassandra, kafka, topic) = (args.pipeline.cassandra.clone(), args.pipeline.kafka.clone(), source.topic.clone());
-    let (keyspace, table) = (sink.keyspace.clone(), sink.table.clone());
+    let (keyspace, table, epoch_ms) = (sink.keyspace.clone(), sink.table.clone(), source.epoch_ms);
     let aggregates: Vec<_> = dataflow.aggregates.iter().map(|a| (a.name.clone(), a.by)).collect();
     let poll_state = state.clone();
     runtime.spawn(async move {
@@ -74,7 +74,7 @@ pub fn master(args: MasterArgs) -> anyhow::Result<()> {
             crate::connectors::cassandra::CassandraSink::prepare(session, &keyspace, &table, &aggregates).await
         };
         match prepared.await {
-            Ok(sink) => poll_pipeline(poll_state, Arc::new(sink), kafka, topic).await,
+            Ok(sink) => poll_pipeline(poll_state, Arc::new(sink), kafka, topic, epoch_ms).await,
             Err(e) => poll_state.pipeline.lock().expect("status").error = Some(e.to_string()),
         }
     });

@@ -94,7 +94,7 @@ fn serve(stream: TcpStream, options: &AgentOptions, hostfile: &std::path::Path) 
                     say(&ToMaster::Exited { generation: assignment.generation, success: false, status: source.to_string() });
                     continue;
                 }
-                let mut child = Command::new(&options.program)
+                let mut child = control::die_with_parent(&mut Command::new(&options.program))
                     .args(assignment.worker_args(hostfile))
                     .stdin(Stdio::null())
                     .stdout(Stdio::piped())

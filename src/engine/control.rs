@@ -97,3 +97,18 @@ pub fn messages<T: for<'de> Deserialize<'de>>(stream: TcpStream) -> impl Iterato
         .lines()
         .map(|line| line.and_then(|line| serde_json::from_str(&line).map_err(std::io::Error::other)))
 }
+
+/// Makes a worker process die with the thread that started it (Linux's parent-death
+/// signal), so a master or agent that is killed leaves no worker processes behind.
+pub fn die_with_parent(command: &mut std::process::Command) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+}

@@ -196,7 +196,9 @@ fn watch(
                 if let Some(index) = launcher.index_of(from) {
                     telemetry.record(&mut report);
                     last_report[index] = Some(Instant::now());
-                    status.lock().expect("status").processes[index].report = report;
+                    let process = &mut status.lock().expect("status").processes[index];
+                    process.pid = Some(report.pid);
+                    process.report = report;
                 }
             }
             Some(Event::Exited { from, generation: g, success, status }) if g == generation => {
@@ -299,7 +301,7 @@ impl Launcher {
                     .map_err(|source| MasterError::Hostfile { path: hostfile.display().to_string(), source })?;
                 children.clear();
                 for index in 0..options.processes {
-                    let mut child = Command::new(&*program)
+                    let mut child = control::die_with_parent(&mut Command::new(&*program))
                         .args(assignment(index).worker_args(hostfile))
                         .stdin(Stdio::null())
                         .stdout(Stdio::piped())

@@ -19,6 +19,8 @@ pub const REPORT_PREFIX: &str = "rtds-report ";
 /// those recorded since the previous report, as (value, count) pairs of an hdrhistogram.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WorkerReport {
+    /// The worker process's pid, on its machine.
+    pub pid: u32,
     /// Kafka partitions this process's workers own.
     pub partitions: Vec<i32>,
     /// Records read from Kafka (replays after a restart included).
@@ -76,6 +78,7 @@ pub fn report(state: &ProcessState) -> WorkerReport {
     let c = &state.counters;
     let (rss_bytes, cpu_seconds) = crate::metrics::process_usage();
     WorkerReport {
+        pid: std::process::id(),
         partitions: state.owned.lock().expect("owned partitions").clone(),
         records_in: c.records_in.load(Ordering::Relaxed),
         rows_written: c.rows_written.load(Ordering::Relaxed),

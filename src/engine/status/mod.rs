@@ -68,7 +68,7 @@ impl StatusState {
 }
 
 /// The status page: no build step, no resources from elsewhere.
-const PAGE: &str = include_str!("../status_page.html");
+const PAGE: &str = include_str!("page.html");
 
 /// Serves `/`, `/status` and `/metrics` on a bound listener.
 pub async fn serve(listener: tokio::net::TcpListener, state: StatusState) -> std::io::Result<()> {

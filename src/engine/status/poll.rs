@@ -15,6 +15,9 @@ use super::StatusState;
 use crate::connectors::cassandra::CassandraSink;
 use crate::connectors::kafka::{REASON_HEADER, SOURCE_HEADER, dlq_topic, partition_count};
 
+/// Polls the throughput is averaged over.
+const RATE_WINDOW: usize = 3;
+
 /// Dead letters shown on the page.
 const RECENT_DEAD_LETTERS: i64 = 20;
 
@@ -65,8 +68,10 @@ pub struct PipelineStatus {
     pub durable_records: i64,
     pub high_watermark: i64,
     pub total_lag: i64,
-    /// Durable records per second over the last poll interval.
+    /// Durable records per second over the last few seconds.
     pub records_per_second: f64,
+    /// Length of an epoch (the unit of durability), milliseconds.
+    pub epoch_ms: u64,
     /// The oldest partition's durable epoch.
     pub durable_epoch: i64,
     /// Why the last poll failed, if it did.
@@ -78,7 +83,7 @@ pub struct PipelineStatus {
 }
 
 /// Polls every second into `state` (and adds a history sample each time).
-pub async fn poll_pipeline(state: StatusState, sink: Arc<CassandraSink>, brokers: String, topic: String) {
+pub async fn poll_pipeline(state: StatusState, sink: Arc<CassandraSink>, brokers: String, topic: String, epoch_ms: u64) {
     let consumer = crate::connectors::kafka::client_config(&brokers)
         .set("group.id", "rtds-master")
         .set("enable.auto.commit", "false")
@@ -91,10 +96,12 @@ pub async fn poll_pipeline(state: StatusState, sink: Arc<CassandraSink>, brokers
             return;
         }
     };
-    let mut last: Option<(Instant, i64)> = None;
+    // Durable records at the last few polls: offsets are recorded every 100 ms per process,
+    // so a rate over one second jitters.
+    let mut last: std::collections::VecDeque<(Instant, i64)> = std::collections::VecDeque::new();
     loop {
         let started = tokio::time::Instant::now();
-        let mut next = PipelineStatus { topic: topic.clone(), keyspace: sink.keyspace().to_string(), ..Default::default() };
+        let mut next = PipelineStatus { topic: topic.clone(), keyspace: sink.keyspace().to_string(), epoch_ms, ..Default::default() };
         let (offsets, aggregates) = tokio::join!(sink.offsets(&topic), sink.read_aggregates());
         let kafka = {
             let (consumer, brokers, topic) = (consumer.clone(), brokers.clone(), topic.clone());
@@ -121,10 +128,13 @@ pub async fn poll_pipeline(state: StatusState, sink: Arc<CassandraSink>, brokers
                 next.durable_epoch = next.partitions.iter().map(|p| p.epoch).min().unwrap_or(0);
                 next.dead_letters = dead_letters;
                 let now = Instant::now();
-                if let Some((at, records)) = last {
-                    next.records_per_second = (next.durable_records - records) as f64 / now.duration_since(at).as_secs_f64().max(1e-3);
+                if let Some((at, records)) = last.front() {
+                    next.records_per_second = (next.durable_records - records) as f64 / now.duration_since(*at).as_secs_f64().max(1e-3);
                 }
-                last = Some((now, next.durable_records));
+                if last.len() == RATE_WINDOW {
+                    last.pop_front();
+                }
+                last.push_back((now, next.durable_records));
             }
             (Err(e), _) => next.error = Some(e.to_string()),
             (_, Err(e)) => next.error = Some(e),
