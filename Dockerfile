@@ -16,6 +16,7 @@ RUN mkdir -p src benches tests \
  && echo 'fn main() {}' > src/main.rs \
  && touch src/lib.rs \
  && echo 'fn main() {}' > benches/records.rs \
+ && echo 'fn main() {}' > benches/cassandra_ceiling.rs \
  && touch tests/tests.rs \
  && cargo build --release --locked \
  && rm -rf src

@@ -148,3 +148,20 @@ fn dockerfile_builds_every_target() {
         }
     }
 }
+
+#[test]
+fn compose_workers_register_with_the_master_it_runs() {
+    let services = services();
+    let master = strings(services["master"].get("command").unwrap(), "master's command");
+    let worker = services.get("worker").expect("docker-compose.yml has a worker service");
+    let args = strings(worker.get("command").unwrap(), "worker's command");
+    let value = |args: &[String], flag: &str| args.iter().position(|a| a == flag).map(|i| args[i + 1].clone());
+    assert!(!master.contains(&"--local".to_string()), "the master waits for the worker services instead of spawning processes");
+    let listen_port = value(&master, "--listen").expect("the master has --listen").rsplit(':').next().unwrap().to_string();
+    assert_eq!(value(&args, "--master"), Some(format!("master:{listen_port}")), "workers register where the master listens");
+    let replicas = worker.get("deploy").and_then(|d| d.get("replicas")).map(|r| match r {
+        Value::String(s) => with_defaults(s),
+        other => format!("{other:?}"),
+    });
+    assert_eq!(replicas, value(&master, "--processes"), "as many worker services as the master waits for");
+}

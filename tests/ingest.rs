@@ -135,3 +135,42 @@ fn ingest_names_the_service_it_cannot_reach() {
     assert!(stderr.contains("PostgreSQL is not reachable at postgres://postgres@127.0.0.1:1/rtds"), "{stderr}");
     assert!(stderr.contains("scripts/stack up"), "{stderr}");
 }
+
+#[test]
+#[ignore = "needs PostgreSQL and Kafka: run scripts/test"]
+fn ingest_serves_its_metrics_while_it_runs() {
+    let _stack = stack_lock();
+    let brokers = kafka();
+    let rt = runtime();
+    let (api, _) = rt.block_on(spawn_local(Faults::default())).unwrap();
+    let database = rt.block_on(fresh_database("ingestmetrics"));
+    let port = crate::util::free_ports(1);
+    let mut child = rtds()
+        .args(["ingest", "--api", &api, "--postgres", &database, "--kafka", &brokers, "--topic", &unique("metrics")])
+        .args(["--users", "4000", "--rate", "1000", "--batch", "200", "--json", "--metrics-addr", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Scrape while it runs: the stored count rises and never passes the total.
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let mut seen = Vec::new();
+    while child.try_wait().unwrap().is_none() {
+        if let Ok(text) = rt.block_on(async { reqwest::get(&url).await?.text().await }) {
+            let stored = text
+                .lines()
+                .find_map(|l| l.strip_prefix("rtds_ingest_rows_stored_total "))
+                .map(|v| v.parse::<f64>().unwrap())
+                .expect("the stored counter is there");
+            assert!(text.contains("# TYPE rtds_ingest_rows_produced_total counter"), "{text}");
+            seen.push(stored);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["stored"], 4000);
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "counters only rise: {seen:?}");
+    assert!(seen.iter().any(|s| *s > 0.0 && *s < 4000.0), "a scrape mid-run saw partial progress: {seen:?}");
+}

@@ -54,6 +54,9 @@ pub struct IngestArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Serve Prometheus metrics on this address (/metrics), e.g. 127.0.0.1:9101.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
@@ -78,6 +81,20 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         progress: !args.json,
     };
     let runtime = super::runtime()?;
+    let counters = Arc::new(crate::ingest::Counters::default());
+    if let Some(addr) = args.metrics_addr {
+        let listener = runtime.block_on(tokio::net::TcpListener::bind(addr)).with_context(|| format!("cannot listen on {addr}"))?;
+        let counters = counters.clone();
+        let app = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let text = counters.prometheus_text();
+                async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
+            }),
+        );
+        eprintln!("rtds ingest: metrics on http://{addr}/metrics");
+        runtime.spawn(async move { axum::serve(listener, app).await });
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let on_signal = stop.clone();
     let summary = runtime.block_on(async move {
@@ -89,7 +106,7 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
                 std::process::exit(130);
             }
         });
-        crate::ingest::run(options, stop).await
+        crate::ingest::run(options, stop, counters).await
     });
     let summary = summary.context("ingest failed")?;
     if args.json {

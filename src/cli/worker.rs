@@ -88,7 +88,7 @@ pub struct WorkerArgs {
     #[arg(long, value_name = "HOST:PORT", conflicts_with_all = ["processes", "process", "hostfile"])]
     pub master: Option<String>,
     /// With --master: the HOST:PORT other worker processes reach this one on for timely
-    /// [default: 127.0.0.1 and a free port].
+    /// [default: the address this machine reaches the master from, and a free port].
     #[arg(long, value_name = "HOST:PORT", requires = "master")]
     pub advertise: Option<String>,
     /// Print a report line on stdout every second for a supervisor (the master sets it).
@@ -122,15 +122,8 @@ impl WorkerArgs {
 
 pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     if let Some(master) = args.master {
-        let advertise = match args.advertise {
-            Some(address) => address,
-            None => {
-                let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-                format!("127.0.0.1:{port}")
-            }
-        };
         let program = std::env::current_exe().context("cannot find the rtds binary")?;
-        return Ok(run_agent(&AgentOptions { master, advertise, program })?);
+        return Ok(run_agent(&AgentOptions { master, advertise: args.advertise, program })?);
     }
     anyhow::ensure!(args.process < args.processes.max(1), "-p {} is not below -n {}", args.process, args.processes);
     let options = WorkerOptions {

@@ -22,8 +22,9 @@ pub struct AgentOptions {
     /// The master's control address, `host:port`.
     pub master: String,
     /// The `host:port` this machine's worker process listens on for timely, as the other
-    /// processes reach it.
-    pub advertise: String,
+    /// processes reach it; `None`: the address this machine reaches the master from, and a
+    /// free port.
+    pub advertise: Option<String>,
     /// The `rtds` binary to start the worker process with.
     pub program: PathBuf,
 }
@@ -48,8 +49,9 @@ pub fn run_agent(options: &AgentOptions) -> Result<(), AgentError> {
             Ok(stream) => {
                 wait = Duration::from_millis(200);
                 said_waiting = false;
-                eprintln!("rtds worker: registered with master {} as {}", options.master, options.advertise);
-                let finished = serve(stream, options, &hostfile)?;
+                let Some(advertise) = options.advertise.clone().or_else(|| reachable_address(&stream)) else { continue };
+                eprintln!("rtds worker: registering with master {} as {advertise}", options.master);
+                let finished = serve(stream, &advertise, options, &hostfile)?;
                 if finished {
                     let _ = std::fs::remove_file(&hostfile);
                     eprintln!("rtds worker: the master says the cluster finished");
@@ -70,14 +72,14 @@ pub fn run_agent(options: &AgentOptions) -> Result<(), AgentError> {
 }
 
 /// One connection to the master; true when the master said the cluster finished.
-fn serve(stream: TcpStream, options: &AgentOptions, hostfile: &std::path::Path) -> Result<bool, AgentError> {
+fn serve(stream: TcpStream, advertise: &str, options: &AgentOptions, hostfile: &std::path::Path) -> Result<bool, AgentError> {
     let Ok(writer) = stream.try_clone() else { return Ok(false) };
     let writer = Arc::new(Mutex::new(writer));
     let say = {
         let writer = writer.clone();
         move |message: &ToMaster| control::send(&mut writer.lock().expect("master connection"), message).is_ok()
     };
-    if !say(&ToMaster::Register { address: options.advertise.clone() }) {
+    if !say(&ToMaster::Register { address: advertise.to_string() }) {
         return Ok(false);
     }
     let current: Current = Arc::default();
@@ -130,6 +132,14 @@ fn serve(stream: TcpStream, options: &AgentOptions, hostfile: &std::path::Path) 
     connected.store(false, Ordering::Relaxed);
     stop(&current);
     Ok(finished)
+}
+
+/// The address this machine reaches the master from (so the master's network reaches it
+/// there too), with a port free on it.
+fn reachable_address(stream: &TcpStream) -> Option<String> {
+    let ip = stream.local_addr().ok()?.ip();
+    let port = std::net::TcpListener::bind((ip, 0)).ok()?.local_addr().ok()?.port();
+    Some(std::net::SocketAddr::new(ip, port).to_string())
 }
 
 fn stop(current: &Current) {

@@ -87,18 +87,53 @@ pub enum IngestError {
     GaveUp { service: &'static str, attempts: u32, last: ServiceError },
 }
 
-#[derive(Default)]
-struct Counters {
-    fetched: AtomicU64,
-    stored: AtomicU64,
-    produced: AtomicU64,
-    rejected: AtomicU64,
-    api_errors: AtomicU64,
-    store_retries: AtomicU64,
+/// What ingest has done so far, shared with its metrics endpoint (`--metrics-addr`).
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Users and rejected records taken from API answers.
+    pub fetched: AtomicU64,
+    /// New rows in PostgreSQL.
+    pub stored: AtomicU64,
+    /// Rows acknowledged by Kafka.
+    pub produced: AtomicU64,
+    /// Records sent to rejected_users and the dead-letter topic.
+    pub rejected: AtomicU64,
+    /// API requests that failed after their retries.
+    pub api_errors: AtomicU64,
+    /// Page stores retried after PostgreSQL or Kafka failed.
+    pub store_retries: AtomicU64,
+    /// Rounds started.
+    pub rounds: AtomicU64,
+}
+
+impl Counters {
+    /// The counters in Prometheus text format (names in README.md).
+    ///
+    /// ```
+    /// let counters = rtds::ingest::Counters::default();
+    /// counters.stored.fetch_add(3, std::sync::atomic::Ordering::Relaxed);
+    /// assert!(counters.prometheus_text().contains("rtds_ingest_rows_stored_total 3"));
+    /// ```
+    pub fn prometheus_text(&self) -> String {
+        let (rss, cpu) = crate::metrics::process_usage();
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed) as f64;
+        let metrics = [
+            ("rtds_ingest_users_fetched_total", "counter", "Users and rejected records taken from API answers", get(&self.fetched)),
+            ("rtds_ingest_rows_stored_total", "counter", "New rows in PostgreSQL created_users", get(&self.stored)),
+            ("rtds_ingest_rows_produced_total", "counter", "Rows acknowledged by Kafka", get(&self.produced)),
+            ("rtds_ingest_rejected_total", "counter", "Records sent to rejected_users and the dead-letter topic", get(&self.rejected)),
+            ("rtds_ingest_api_errors_total", "counter", "API requests that failed after their retries", get(&self.api_errors)),
+            ("rtds_ingest_store_retries_total", "counter", "Page stores retried after PostgreSQL or Kafka failed", get(&self.store_retries)),
+            ("rtds_ingest_rounds_total", "counter", "Ingest rounds started", get(&self.rounds)),
+            ("rtds_ingest_resident_memory_bytes", "gauge", "Resident memory of the ingest process", rss as f64),
+            ("rtds_ingest_cpu_seconds_total", "counter", "CPU time of the ingest process, user + system", cpu),
+        ];
+        metrics.iter().map(|(name, kind, help, value)| format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n")).collect()
+    }
 }
 
 /// Runs ingest to the end: one round, or rounds `every` interval until `stop` is set.
-pub async fn run(options: IngestOptions, stop: Arc<AtomicBool>) -> Result<IngestSummary, IngestError> {
+pub async fn run(options: IngestOptions, stop: Arc<AtomicBool>, counters: Arc<Counters>) -> Result<IngestSummary, IngestError> {
     let client = ApiClient::new(&options.api, RetryPolicy { max_attempts: options.attempts, ..Default::default() })?;
     let mut idle = Vec::with_capacity(STORES_IN_FLIGHT);
     for _ in 0..STORES_IN_FLIGHT {
@@ -109,7 +144,6 @@ pub async fn run(options: IngestOptions, stop: Arc<AtomicBool>) -> Result<Ingest
     let producer = RowProducer::new(&options.kafka, &options.topic)?;
     tracing::info!(api = %options.api, topic = %options.topic, partitions, "ingest started");
 
-    let counters = Counters::default();
     let started = Instant::now();
     let mut progress = Progress::new();
     let mut rounds = 0;
@@ -117,6 +151,7 @@ pub async fn run(options: IngestOptions, stop: Arc<AtomicBool>) -> Result<Ingest
     loop {
         let round_started = Instant::now();
         rounds += 1;
+        counters.rounds.fetch_add(1, Ordering::Relaxed);
         let seed = options.seed.clone().unwrap_or_else(random_seed);
         let pages = plan_pages(&options, &seed, &mut next_page, round_started, stop.clone());
         // Each fetch runs as its own task and splits its answer on the blocking pool, so pages
@@ -162,7 +197,7 @@ pub async fn run(options: IngestOptions, stop: Arc<AtomicBool>) -> Result<Ingest
                     };
                     counters.fetched.fetch_add(batch.users.len() as u64 + batch.rejected.len() as u64, Ordering::Relaxed);
                     let mut store = idle.pop().expect("an idle connection");
-                    let (producer, options, counters) = (&producer, &options, &counters);
+                    let (producer, options, counters) = (&producer, &options, &*counters);
                     storing.push(async move {
                         store_batch(&mut store, producer, options, &batch, counters).await.map(|()| store)
                     });
