@@ -300,7 +300,7 @@ impl Launcher {
                 std::fs::write(&*hostfile, addresses.join("\n") + "\n")
                     .map_err(|source| MasterError::Hostfile { path: hostfile.display().to_string(), source })?;
                 children.clear();
-                for index in 0..options.processes {
+                for (index, address) in addresses.iter().enumerate() {
                     let mut child = control::die_with_parent(&mut Command::new(&*program))
                         .args(assignment(index).worker_args(hostfile))
                         .stdin(Stdio::null())
@@ -310,7 +310,7 @@ impl Launcher {
                         .map_err(|source| MasterError::Spawn { index, program: program.display().to_string(), source })?;
                     relay_reports(child.stdout.take(), index, generation, events.clone());
                     relay_lines(child.stderr.take(), format!("[worker {index}]"));
-                    eprintln!("rtds master: started worker process {index} (pid {}) on {}", child.id(), addresses[index]);
+                    eprintln!("rtds master: started worker process {index} (pid {}) on {address}", child.id());
                     children.push(Some(child));
                 }
             }

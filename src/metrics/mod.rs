@@ -102,3 +102,14 @@ pub fn process_usage() -> (u64, f64) {
         .unwrap_or(0.0);
     (rss, cpu)
 }
+
+/// This process's peak resident memory (VmHWM) in bytes; 0 where /proc is not there.
+pub fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+        })
+        .unwrap_or(0)
+}

@@ -146,7 +146,7 @@ impl Generator {
         let has = |name: &str| fields & field_bit(name).unwrap_or(0) != 0;
         GeneratedUser {
             gender: has("gender").then_some(gender),
-            name: has("name").then(|| Name { title, first: first_text, last: last_text }),
+            name: has("name").then_some(Name { title, first: first_text, last: last_text }),
             location: has("location").then_some(location),
             email: has("email").then_some(email),
             login: has("login").then_some(login),

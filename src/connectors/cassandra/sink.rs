@@ -168,6 +168,17 @@ impl CassandraSink {
         self.session.execute_unpaged(statement, (key, users, timestamp)).await.map(|_| ()).map_err(ServiceError::cassandra)
     }
 
+    /// Upserts several keys of an aggregate in one unlogged batch.
+    pub async fn write_aggregates(&self, aggregate: usize, values: &[(String, i64)], timestamp: i64) -> Result<(), ServiceError> {
+        let statement = &self.insert_aggregate[aggregate].1;
+        let mut batch = Batch::new(BatchType::Unlogged);
+        for _ in values {
+            batch.append_statement(statement.clone());
+        }
+        let values: Vec<_> = values.iter().map(|(key, users)| (key.as_str(), *users, timestamp)).collect();
+        self.session.batch(&batch, values).await.map(|_| ()).map_err(ServiceError::cassandra)
+    }
+
     /// Every aggregate's current values: (table name, [(key, users)]), keys sorted.
     pub async fn read_aggregates(&self) -> Result<Vec<(String, Vec<(String, i64)>)>, ServiceError> {
         let mut all = Vec::new();

@@ -12,21 +12,27 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::{Capability, Operator};
 use timely::dataflow::{Scope, Stream};
 
+/// An epoch's capability and its updates, waiting for the frontier to pass it.
+type Stashed<D> = (Capability<u64>, Vec<(D, isize)>);
+
 /// Writes the `(data, epoch, diff)` updates of `stream` with `write(epoch, updates)`, which
 /// must retry until it succeeds. A call may cover several epochs: `epoch` is the newest, and
-/// `updates` come in epoch order. The returned stream carries no data; its frontier is the
-/// epoch before which everything is written.
+/// `updates` come in epoch order. Rounds start at most every `every` (zero: as soon as the
+/// last one finished). The returned stream carries no data; its frontier is the epoch before
+/// which everything is written.
 pub fn async_sink<'scope, D, F, Fut>(
     scope: Scope<'scope, u64>,
     stream: Stream<'scope, u64, Vec<(D, u64, isize)>>,
     name: &str,
     runtime: tokio::runtime::Handle,
+    every: Duration,
     write: F,
 ) -> Stream<'scope, u64, Vec<()>>
 where
@@ -36,8 +42,10 @@ where
 {
     stream.unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(Pipeline, name, move |_capability, info| {
         let activator = Arc::new(scope.worker().sync_activator_for(info.address.to_vec()));
+        let timer = scope.activator_for(info.address.clone());
+        let mut last_round: Option<Instant> = None;
         let (done_tx, done_rx) = mpsc::channel::<()>();
-        let mut stash: BTreeMap<u64, (Capability<u64>, Vec<(D, isize)>)> = BTreeMap::new();
+        let mut stash: BTreeMap<u64, Stashed<D>> = BTreeMap::new();
         // Capabilities of the epochs in the round in flight.
         let mut writing: Vec<Capability<u64>> = Vec::new();
         move |(input, frontier), _output| {
@@ -50,6 +58,12 @@ where
                 writing.clear();
             }
             if !writing.is_empty() {
+                return;
+            }
+            if let Some(wait) = last_round.map(|at| every.saturating_sub(at.elapsed())).filter(|w| !w.is_zero()) {
+                if !stash.is_empty() {
+                    timer.activate_after(wait);
+                }
                 return;
             }
             let mut updates = Vec::new();
@@ -68,6 +82,7 @@ where
                 newest = Some(epoch);
             }
             if let Some(epoch) = newest {
+                last_round = Some(Instant::now());
                 let (done, activator) = (done_tx.clone(), activator.clone());
                 let future = write(epoch, updates);
                 runtime.spawn(async move {

@@ -46,6 +46,10 @@ pub use async_sink::async_sink;
 pub use kafka_source::{kafka_source, owned_partitions};
 pub use report::{REPORT_PREFIX, WorkerReport, drain_histogram};
 
+/// How often an aggregate's changed values are written at most: each round writes every key
+/// that changed since the last, so fewer rounds mean fewer writes for the same result.
+const AGGREGATES_EVERY: Duration = Duration::from_millis(100);
+
 /// How often a process records its durable offsets at most.
 const OFFSETS_EVERY: Duration = Duration::from_millis(100);
 
@@ -150,6 +154,8 @@ pub struct ProcessState {
     pub interval_latency: Mutex<hdrhistogram::Histogram<u64>>,
     /// Cassandra write request latency since the last report, in microseconds.
     pub write_latency: Mutex<hdrhistogram::Histogram<u64>>,
+    /// The same, since the process started.
+    pub all_write_latency: Mutex<hdrhistogram::Histogram<u64>>,
     /// Partitions owned by this process's workers.
     pub owned: Mutex<Vec<i32>>,
 }
@@ -168,7 +174,10 @@ impl ProcessState {
     async fn timed<F: std::future::Future<Output = ()>>(&self, write: F) {
         let started = std::time::Instant::now();
         write.await;
-        self.write_latency.lock().expect("write latency histogram").saturating_record(started.elapsed().as_micros() as u64);
+        let micros = started.elapsed().as_micros() as u64;
+        for histogram in [&self.write_latency, &self.all_write_latency] {
+            histogram.lock().expect("write latency histogram").saturating_record(micros);
+        }
     }
 }
 
@@ -187,6 +196,12 @@ pub struct WorkerSummary {
     pub latency_ms_p99: u64,
     pub latency_ms_p999: u64,
     pub latency_ms_max: u64,
+    /// Cassandra write requests (a batch of rows or an aggregate value), microseconds.
+    pub write_us_p50: u64,
+    pub write_us_p99: u64,
+    pub write_requests: u64,
+    pub peak_rss_bytes: u64,
+    pub cpu_seconds: f64,
 }
 
 /// Why a worker process failed.
@@ -290,6 +305,7 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
         latency: Mutex::new(hdrhistogram::Histogram::new_with_bounds(1, 3_600_000, 3).expect("valid bounds")),
         interval_latency: Mutex::new(hdrhistogram::Histogram::new_with_bounds(1, 3_600_000, 3).expect("valid bounds")),
         write_latency: Mutex::new(hdrhistogram::Histogram::new_with_bounds(1, 600_000_000, 2).expect("valid bounds")),
+        all_write_latency: Mutex::new(hdrhistogram::Histogram::new_with_bounds(1, 600_000_000, 2).expect("valid bounds")),
         owned: Mutex::new(Vec::new()),
     });
     let started = std::time::Instant::now();
@@ -322,6 +338,7 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
     let summary = {
         let c = &state.counters;
         let latency = state.latency.lock().expect("latency histogram");
+        let writes = state.all_write_latency.lock().expect("write latency histogram");
         WorkerSummary {
             process: options.timely_args.join(" "),
             records_in: c.records_in.load(Ordering::Relaxed),
@@ -334,6 +351,11 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
             latency_ms_p99: latency.value_at_quantile(0.99),
             latency_ms_p999: latency.value_at_quantile(0.999),
             latency_ms_max: latency.max(),
+            write_us_p50: writes.value_at_quantile(0.5),
+            write_us_p99: writes.value_at_quantile(0.99),
+            write_requests: writes.len(),
+            peak_rss_bytes: crate::metrics::peak_rss(),
+            cpu_seconds: crate::metrics::process_usage().1,
         }
     };
     println!("{}", serde_json::to_string(&summary).expect("summary serializes"));
@@ -395,7 +417,7 @@ fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u
     // rows near on the token ring.
     let rows_state = state.clone();
     let batch_rows = state.sink_plan.batch_rows.max(1);
-    let rows_done = async_sink(scope, rows.clone(), "RowsSink", runtime.clone(), move |epoch, updates: Vec<((User, Option<i64>), isize)>| {
+    let rows_done = async_sink(scope, rows.clone(), "RowsSink", runtime.clone(), Duration::ZERO, move |epoch, updates: Vec<((User, Option<i64>), isize)>| {
         let state = rows_state.clone();
         async move {
             let timestamp = write_time(epoch, epoch_ms);
@@ -428,7 +450,7 @@ fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u
 
     // Dead letters: to TOPIC.dlq with the reason, acknowledged before the epoch closes.
     let dlq_state = state.clone();
-    let dead_done = async_sink(scope, rejected, "DeadLetterSink", runtime.clone(), move |_epoch, updates: Vec<((Rejected, String), isize)>| {
+    let dead_done = async_sink(scope, rejected, "DeadLetterSink", runtime.clone(), Duration::ZERO, move |_epoch, updates: Vec<((Rejected, String), isize)>| {
         let state = dlq_state.clone();
         async move {
             let count = updates.len() as u64;
@@ -468,7 +490,7 @@ fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u
         let counts = unique.clone().map(move |(_, dims)| dims.value(dimension)).count();
         let agg_state = state.clone();
         let name = name.clone();
-        done.push(async_sink(scope, counts.inner, &format!("Aggregate:{name}"), runtime.clone(), move |epoch, updates: Vec<((String, isize), isize)>| {
+        done.push(async_sink(scope, counts.inner, &format!("Aggregate:{name}"), runtime.clone(), AGGREGATES_EVERY, move |epoch, updates: Vec<((String, isize), isize)>| {
             let state = agg_state.clone();
             async move {
                 let timestamp = write_time(epoch, epoch_ms);
@@ -476,12 +498,12 @@ fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u
                 let latest: HashMap<String, i64> =
                     updates.into_iter().filter(|(_, diff)| *diff > 0).map(|((key, count), _)| (key, count as i64)).collect();
                 let writes = latest.len() as u64;
-                futures::stream::iter(latest)
-                    .for_each_concurrent(concurrency, |(key, count)| {
-                        let (sink, state) = (state.sink.clone(), &state);
-                        async move { state.timed(retry_forever("aggregate", || sink.write_aggregate(index, &key, count, timestamp))).await }
-                    })
-                    .await;
+                // A few dozen keys at most: one batch request per round.
+                let latest: Vec<(String, i64)> = latest.into_iter().collect();
+                if !latest.is_empty() {
+                    let sink = state.sink.clone();
+                    state.timed(retry_forever("aggregate", || sink.write_aggregates(index, &latest, timestamp))).await;
+                }
                 state.counters.aggregate_writes.fetch_add(writes, Ordering::Relaxed);
             }
         }));
