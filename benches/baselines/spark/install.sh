@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# benches/baselines/spark/install.sh: installs the Spark baseline, once, outside the repository.
+#
+#   benches/baselines/spark/install.sh        # idempotent; prints the cache folder on stdout
+#
+# - a Python venv with pyspark $SPARK_VERSION and matplotlib (for benches/compare.sh's chart),
+#   from PyPI, in $RTDS_SPARK_CACHE/venv (default ~/.cache/rtds/spark/venv);
+# - the connector jars from Maven Central, in $RTDS_SPARK_CACHE/jars: spark-sql-kafka-0-10 with
+#   spark-token-provider-kafka-0-10, kafka-clients and commons-pool2, and spark-cassandra-connector
+#   with its driver (DataStax Java driver 4.18). They are resolved by Maven (a throwaway pom and
+#   maven-dependency-plugin's copy-dependencies, like scripts/stack), not by Spark's Ivy
+#   (`spark.jars.packages`); the job passes them with `spark.jars`.
+# A marker file holding the versions makes later runs return at once; change a version and the
+# part it belongs to is installed again. Needs python3 (3.8-3.11), java 17 and mvn.
+set -euo pipefail
+export LC_ALL=C
+SPARK_VERSION=${SPARK_VERSION:-3.5.7} # the newest 3.5 whose spark-sql-kafka jar is on Maven Central
+SCC_VERSION=${SCC_VERSION:-3.5.1}
+MATPLOTLIB_VERSION=${MATPLOTLIB_VERSION:-3.9.4}
+CACHE=${RTDS_SPARK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rtds/spark}
+say() { printf 'spark install: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+command -v java >/dev/null || die "java is missing (scripts/stack up installs openjdk-17)"
+command -v mvn >/dev/null || die "mvn is missing (scripts/stack up installs maven)"
+mkdir -p "$CACHE"
+
+# ---------------------------------------------------------------- Python: pyspark + matplotlib
+want_py="pyspark==$SPARK_VERSION matplotlib==$MATPLOTLIB_VERSION"
+if [[ ! -f $CACHE/venv/.complete || $(<"$CACHE/venv/.complete") != "$want_py" ]]; then
+  say "creating $CACHE/venv with $want_py (once; pyspark is a ~320 MB download)"
+  rm -rf "$CACHE/venv"
+  python3 -m venv "$CACHE/venv"
+  # shellcheck disable=SC2086
+  "$CACHE/venv/bin/pip" install -q --disable-pip-version-check $want_py >"$CACHE/pip.log" 2>&1 ||
+    { tail -n 30 "$CACHE/pip.log" >&2; die "pip install failed (see $CACHE/pip.log)"; }
+  printf '%s' "$want_py" >"$CACHE/venv/.complete"
+fi
+
+# ---------------------------------------------------------------- jars from Maven Central
+# spark-sql-kafka-0-10 for the Kafka source and spark-cassandra-connector for the sink, with what
+# they need at run time, minus every artifact pyspark already ships in its jars folder (Spark,
+# Scala, Hadoop client, lz4, snappy, slf4j...): a second copy on the class path could only clash.
+# That is what the tutorial's `spark.jars.packages` resolves, fetched here by Maven instead of Ivy.
+# (The connector's one-jar assembly, spark-cassandra-connector-assembly_2.12:3.5.1, is not on the
+# Maven Central this machine reaches (404), so the plain connector and its dependencies are used:
+# the same classes, the DataStax Java driver 4.18 among them.)
+dep() { printf '    <dependency><groupId>%s</groupId><artifactId>%s</artifactId><version>%s</version></dependency>\n' "$@"; }
+deps="$(dep org.apache.spark spark-sql-kafka-0-10_2.12 "$SPARK_VERSION")
+$(dep com.datastax.spark spark-cassandra-connector_2.12 "$SCC_VERSION")"
+if [[ ! -f $CACHE/jars/.complete || $(<"$CACHE/jars/.complete") != "$deps" ]]; then
+  say "fetching the Kafka and Cassandra connector jars with Maven into $CACHE/jars (once)"
+  rm -rf "$CACHE/jars" "$CACHE/pom"
+  mkdir -p "$CACHE/pom" "$CACHE/jars"
+  cat >"$CACHE/pom/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
+  <groupId>rtds.bench</groupId><artifactId>spark-baseline</artifactId><version>1</version><packaging>pom</packaging>
+  <dependencies>
+$deps
+  </dependencies>
+</project>
+POM
+  # stripVersion: the file names are the artifact ids, to compare with pyspark's jars.
+  (cd "$CACHE/pom" && mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
+    -DincludeScope=runtime -Dmdep.stripVersion=true -DoutputDirectory="$CACHE/pom/all") >"$CACHE/mvn.log" 2>&1 ||
+    { tail -n 30 "$CACHE/mvn.log" >&2; die "Maven could not fetch the jars (see $CACHE/mvn.log)"; }
+  pyspark_jars=$("$CACHE/venv/bin/python" -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))')
+  [[ -d $pyspark_jars ]] || die "no jars folder in the pyspark package ($pyspark_jars)"
+  for jar in "$CACHE/pom/all"/*.jar; do
+    artifact=$(basename "$jar" .jar)
+    if ! compgen -G "$pyspark_jars/$artifact-[0-9]*.jar" >/dev/null; then cp "$jar" "$CACHE/jars/"; fi
+  done
+  for need in spark-sql-kafka-0-10_2.12 spark-token-provider-kafka-0-10_2.12 kafka-clients commons-pool2 \
+    spark-cassandra-connector_2.12 spark-cassandra-connector-driver_2.12 java-driver-core-shaded; do
+    [[ -f $CACHE/jars/$need.jar ]] || die "$need.jar is missing from $CACHE/jars"
+  done
+  rm -rf "$CACHE/pom/all"
+  printf '%s' "$deps" >"$CACHE/jars/.complete"
+fi
+say "ready: pyspark $SPARK_VERSION in $CACHE/venv, $(ls "$CACHE/jars"/*.jar | wc -l) jars in $CACHE/jars"
+echo "$CACHE"
