@@ -230,7 +230,7 @@ fn build(scope: Scope<'_, u64>, plan: &Dataflow, shared: Arc<Shared>, now: DateT
             .count()
             .inspect(move |((key, count), _time, diff)| {
                 let mut values = shared.aggregates.lock().expect("aggregates");
-                *values.entry((name.clone(), key.clone())).or_default() += (*count as i64) * (*diff as i64);
+                *values.entry((name.clone(), key.to_string())).or_default() += (*count as i64) * (*diff as i64);
             });
     }
 

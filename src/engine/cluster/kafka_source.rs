@@ -169,7 +169,8 @@ fn assign(state: &ProcessState, partitions: &[i32]) -> Option<BaseConsumer> {
         .set("group.id", "rtds-workers")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
-        .set("queued.max.messages.kbytes", "16384")
+        .set("queued.max.messages.kbytes", "4096")
+        .set("queued.min.messages", "10000")
         .set("fetch.max.bytes", "8388608")
         .create()
         .expect("Kafka consumer configuration is valid");

@@ -26,12 +26,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
+use compact_str::CompactString;
 use differential_dataflow::AsCollection;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::generic::operator::source;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
+use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Concatenate, OkErr, Probe};
 use timely::dataflow::Scope;
 use uuid::Uuid;
@@ -71,35 +73,41 @@ pub struct Incoming {
 /// What the aggregates group a user by, computed once per user.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Dims {
-    pub country: Option<String>,
-    pub gender: Option<String>,
-    pub age_band: Option<String>,
+    // Inline strings (up to 24 bytes without a heap allocation): dims are cloned and
+    // compared a lot in the dedupe and count operators.
+    pub country: Option<CompactString>,
+    pub gender: Option<CompactString>,
+    pub age_band: Option<CompactString>,
 }
 
 impl Dims {
     /// A formatted row's dimensions.
     pub fn of_user(user: &User, today: NaiveDate) -> Dims {
         let dob = user.dob.as_deref().and_then(crate::engine::checks::parse_date);
-        Dims { country: user.country.clone(), gender: user.gender.clone(), age_band: dob.map(|d| age_band(d.date_naive(), today)) }
+        Dims {
+            country: user.country.as_deref().map(CompactString::from),
+            gender: user.gender.as_deref().map(CompactString::from),
+            age_band: dob.map(|d| age_band(d.date_naive(), today).into()),
+        }
     }
 
     /// A stored row's dimensions (the recovery scan).
     pub fn of_stored(user: &StoredUser, today: NaiveDate) -> Dims {
         Dims {
-            country: user.country.clone(),
-            gender: user.gender.clone(),
-            age_band: user.dob.map(|d| age_band(d.date_naive(), today)),
+            country: user.country.as_deref().map(CompactString::from),
+            gender: user.gender.as_deref().map(CompactString::from),
+            age_band: user.dob.map(|d| age_band(d.date_naive(), today).into()),
         }
     }
 
     /// The value for one aggregate; absent values count under "unknown".
-    pub fn value(&self, dimension: Dimension) -> String {
+    pub fn value(&self, dimension: Dimension) -> CompactString {
         let value = match dimension {
             Dimension::Country => &self.country,
             Dimension::Gender => &self.gender,
             Dimension::AgeBand => &self.age_band,
         };
-        value.clone().unwrap_or_else(|| "unknown".to_string())
+        value.clone().unwrap_or_else(|| CompactString::const_new("unknown"))
     }
 }
 
@@ -398,9 +406,12 @@ fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u
     // Parse and check; rejected records keep their raw text and the reason.
     let (checks, today, max_bytes) = (state.checks.clone(), state.today, state.source.max_message_bytes);
     let topic = state.source.topic.clone();
-    let (rows, rejected) = records.ok_err::<Vec<_>, _, Vec<_>, _, _>(move |(incoming, epoch, diff): (Incoming, u64, isize)| {
+    let (parsed, rejected) = records.ok_err::<Vec<_>, _, Vec<_>, _, _>(move |(incoming, epoch, diff): (Incoming, u64, isize)| {
         match parse_row(&incoming.payload, max_bytes, &checks) {
-            Ok(user) => Ok(((user, incoming.produced_ms), epoch, diff)),
+            Ok(user) => {
+                let dims = Dims::of_user(&user, today);
+                Ok(((user, incoming.produced_ms, dims), epoch, diff))
+            }
             Err(reason) => {
                 let source = format!("{topic}/{}@{}", incoming.partition, incoming.offset);
                 let raw = String::from_utf8_lossy(&incoming.payload[..incoming.payload.len().min(max_bytes)]).into_owned();
@@ -408,6 +419,16 @@ fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u
             }
         }
     });
+
+    // Rows to the rows sink, (id, dims) to the dedupe: split rather than shared, so no row
+    // is cloned for a second consumer.
+    type Split = Result<((User, Option<i64>), u64, isize), ((Uuid, Dims), u64, isize)>;
+    let (rows, fresh) = parsed
+        .flat_map(|((user, produced_ms, dims), epoch, diff): ((User, Option<i64>, Dims), u64, isize)| -> [Split; 2] {
+            let id = user.id;
+            [Ok(((user, produced_ms), epoch, diff)), Err(((id, dims), epoch, diff))]
+        })
+        .ok_err::<Vec<_>, _, Vec<_>, _, _>(|split| split);
 
     let runtime = state.runtime.clone();
     let epoch_ms = state.source.epoch_ms;
@@ -417,7 +438,7 @@ fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u
     // rows near on the token ring.
     let rows_state = state.clone();
     let batch_rows = state.sink_plan.batch_rows.max(1);
-    let rows_done = async_sink(scope, rows.clone(), "RowsSink", runtime.clone(), Duration::ZERO, move |epoch, updates: Vec<((User, Option<i64>), isize)>| {
+    let rows_done = async_sink(scope, rows, "RowsSink", runtime.clone(), Duration::ZERO, move |epoch, updates: Vec<((User, Option<i64>), isize)>| {
         let state = rows_state.clone();
         async move {
             let timestamp = write_time(epoch, epoch_ms);
@@ -479,10 +500,9 @@ fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u
             cap = None;
         }
     });
-    let fresh = rows.as_collection().map(move |(user, _): (User, Option<i64>)| (user.id, Dims::of_user(&user, today)));
     let unique = loaded
         .as_collection()
-        .concat(fresh)
+        .concat(fresh.as_collection())
         .reduce(|_id: &Uuid, versions: &[(&Dims, isize)], output: &mut Vec<(Dims, isize)>| output.push((versions[0].0.clone(), 1)));
     let mut done = vec![rows_done, dead_done];
     for (index, (name, dimension)) in state.aggregates.iter().enumerate() {
@@ -490,13 +510,13 @@ fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u
         let counts = unique.clone().map(move |(_, dims)| dims.value(dimension)).count();
         let agg_state = state.clone();
         let name = name.clone();
-        done.push(async_sink(scope, counts.inner, &format!("Aggregate:{name}"), runtime.clone(), AGGREGATES_EVERY, move |epoch, updates: Vec<((String, isize), isize)>| {
+        done.push(async_sink(scope, counts.inner, &format!("Aggregate:{name}"), runtime.clone(), AGGREGATES_EVERY, move |epoch, updates: Vec<((CompactString, isize), isize)>| {
             let state = agg_state.clone();
             async move {
                 let timestamp = write_time(epoch, epoch_ms);
                 // A round may span epochs: the last count of a key is its current one.
                 let latest: HashMap<String, i64> =
-                    updates.into_iter().filter(|(_, diff)| *diff > 0).map(|((key, count), _)| (key, count as i64)).collect();
+                    updates.into_iter().filter(|(_, diff)| *diff > 0).map(|((key, count), _)| (key.into_string(), count as i64)).collect();
                 let writes = latest.len() as u64;
                 // A few dozen keys at most: one batch request per round.
                 let latest: Vec<(String, i64)> = latest.into_iter().collect();
