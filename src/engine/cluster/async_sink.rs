@@ -2,13 +2,14 @@
 //! the writes are acknowledged.
 //!
 //! Updates are stashed by their epoch. Once the input frontier passes an epoch it is ready.
-//! One write round is in flight at a time: it takes every ready epoch at once (oldest first)
-//! and a capability for each is kept on the (data-less) output until the round finishes. A
-//! probe after every sink therefore sees an epoch pass only when every sink of every worker
-//! has made it durable. Under light load a round is one short epoch, so latency stays low;
-//! under heavy load rounds grow, so writes batch up instead of queueing round after round.
+//! A write round takes every ready epoch at once (oldest first), and a capability for each is
+//! kept on the (data-less) output until the round finishes. A probe after every sink
+//! therefore sees an epoch pass only when every sink of every worker has made it durable.
+//! Under light load a round is one short epoch, so latency stays low; under heavy load rounds
+//! grow, so writes batch up instead of queueing round after round. A few rounds may be in
+//! flight at once, so one slow write delays its own rows, not the epochs behind it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -24,14 +25,15 @@ type Stashed<D> = (Capability<u64>, Vec<(D, isize)>);
 
 /// Writes the `(data, epoch, diff)` updates of `stream` with `write(epoch, updates)`, which
 /// must retry until it succeeds. A call may cover several epochs: `epoch` is the newest, and
-/// `updates` come in epoch order. Rounds start at most every `every` (zero: as soon as the
-/// last one finished). The returned stream carries no data; its frontier is the epoch before
+/// `updates` come in epoch order. At most `rounds` rounds are in flight, and they start at
+/// most every `every` (zero: whenever one may). The returned stream carries no data; its frontier is the epoch before
 /// which everything is written.
 pub fn async_sink<'scope, D, F, Fut>(
     scope: Scope<'scope, u64>,
     stream: Stream<'scope, u64, Vec<(D, u64, isize)>>,
     name: &str,
     runtime: tokio::runtime::Handle,
+    rounds: usize,
     every: Duration,
     write: F,
 ) -> Stream<'scope, u64, Vec<()>>
@@ -44,20 +46,20 @@ where
         let activator = Arc::new(scope.worker().sync_activator_for(info.address.to_vec()));
         let timer = scope.activator_for(info.address.clone());
         let mut last_round: Option<Instant> = None;
-        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let (done_tx, done_rx) = mpsc::channel::<u64>();
         let mut stash: BTreeMap<u64, Stashed<D>> = BTreeMap::new();
-        // Capabilities of the epochs in the round in flight.
-        let mut writing: Vec<Capability<u64>> = Vec::new();
+        // Capabilities of the epochs of each round in flight, by the round's newest epoch.
+        let mut writing: HashMap<u64, Vec<Capability<u64>>> = HashMap::new();
         move |(input, frontier), _output| {
             input.for_each(|cap, data| {
                 for (datum, epoch, diff) in data.drain(..) {
                     stash.entry(epoch).or_insert_with(|| (cap.delayed(&epoch, 0), Vec::new())).1.push((datum, diff));
                 }
             });
-            if done_rx.try_recv().is_ok() {
-                writing.clear();
+            while let Ok(round) = done_rx.try_recv() {
+                writing.remove(&round);
             }
-            if !writing.is_empty() {
+            if writing.len() >= rounds.max(1) {
                 return;
             }
             if let Some(wait) = last_round.map(|at| every.saturating_sub(at.elapsed())).filter(|w| !w.is_zero()) {
@@ -67,6 +69,7 @@ where
                 return;
             }
             let mut updates = Vec::new();
+            let mut capabilities = Vec::new();
             let mut newest = None;
             while let Some(entry) = stash.first_entry() {
                 if frontier.less_equal(entry.key()) {
@@ -78,16 +81,17 @@ where
                 } else {
                     updates.append(&mut epoch_updates);
                 }
-                writing.push(capability);
+                capabilities.push(capability);
                 newest = Some(epoch);
             }
             if let Some(epoch) = newest {
                 last_round = Some(Instant::now());
+                writing.insert(epoch, capabilities);
                 let (done, activator) = (done_tx.clone(), activator.clone());
                 let future = write(epoch, updates);
                 runtime.spawn(async move {
                     future.await;
-                    let _ = done.send(());
+                    let _ = done.send(epoch);
                     let _ = activator.activate();
                 });
             }

@@ -48,6 +48,9 @@ pub use async_sink::async_sink;
 pub use kafka_source::{kafka_source, owned_partitions};
 pub use report::{REPORT_PREFIX, WorkerReport, drain_histogram};
 
+/// Row write rounds in flight per worker: a slow write holds back its own rows only.
+const ROW_ROUNDS: usize = 4;
+
 /// How often an aggregate's changed values are written at most: each round writes every key
 /// that changed since the last, so fewer rounds mean fewer writes for the same result.
 const AGGREGATES_EVERY: Duration = Duration::from_millis(100);
@@ -438,7 +441,7 @@ fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u
     // rows near on the token ring.
     let rows_state = state.clone();
     let batch_rows = state.sink_plan.batch_rows.max(1);
-    let rows_done = async_sink(scope, rows, "RowsSink", runtime.clone(), Duration::ZERO, move |epoch, updates: Vec<((User, Option<i64>), isize)>| {
+    let rows_done = async_sink(scope, rows, "RowsSink", runtime.clone(), ROW_ROUNDS, Duration::ZERO, move |epoch, updates: Vec<((User, Option<i64>), isize)>| {
         let state = rows_state.clone();
         async move {
             let timestamp = write_time(epoch, epoch_ms);
@@ -471,7 +474,7 @@ fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u
 
     // Dead letters: to TOPIC.dlq with the reason, acknowledged before the epoch closes.
     let dlq_state = state.clone();
-    let dead_done = async_sink(scope, rejected, "DeadLetterSink", runtime.clone(), Duration::ZERO, move |_epoch, updates: Vec<((Rejected, String), isize)>| {
+    let dead_done = async_sink(scope, rejected, "DeadLetterSink", runtime.clone(), 1, Duration::ZERO, move |_epoch, updates: Vec<((Rejected, String), isize)>| {
         let state = dlq_state.clone();
         async move {
             let count = updates.len() as u64;
@@ -510,7 +513,7 @@ fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u
         let counts = unique.clone().map(move |(_, dims)| dims.value(dimension)).count();
         let agg_state = state.clone();
         let name = name.clone();
-        done.push(async_sink(scope, counts.inner, &format!("Aggregate:{name}"), runtime.clone(), AGGREGATES_EVERY, move |epoch, updates: Vec<((CompactString, isize), isize)>| {
+        done.push(async_sink(scope, counts.inner, &format!("Aggregate:{name}"), runtime.clone(), 1, AGGREGATES_EVERY, move |epoch, updates: Vec<((CompactString, isize), isize)>| {
             let state = agg_state.clone();
             async move {
                 let timestamp = write_time(epoch, epoch_ms);
