@@ -4,7 +4,7 @@
 #
 #   scripts/stack up && cargo build --release && benches/compare.sh [--json FILE] [--png FILE]
 #
-# Environment: USERS (100000), RATE (5000 users/s offered in the latency runs), DURATION (20 s of
+# Environment: USERS (300000), RATE (5000 users/s offered in the latency runs), DURATION (20 s of
 # offered load), ONLY (a comma list of parts to run: kcat,ceiling,rtds,scaling,spark,latency;
 # default all), KEEP=1 keeps the keyspaces, topics and database, RTDS_BIN (target/release/rtds).
 # Results: a table on stdout, JSON in benches/results/compare.json and a chart in
@@ -30,7 +30,7 @@ export LC_ALL=C
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-USERS=${USERS:-100000}
+USERS=${USERS:-300000}
 RATE=${RATE:-5000}
 DURATION=${DURATION:-20}
 ONLY=${ONLY:-kcat,ceiling,rtds,scaling,spark,latency}
