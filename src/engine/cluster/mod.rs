@@ -446,22 +446,20 @@ fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u
         async move {
             let timestamp = write_time(epoch, epoch_ms);
             let written = updates.len() as u64;
-            let mut rows: Vec<(i64, User, Option<i64>)> =
-                updates.into_iter().map(|((user, produced_ms), _)| (state.sink.token(user.id), user, produced_ms)).collect();
-            rows.sort_unstable_by_key(|(token, _, _)| *token);
-            let mut batches = Vec::with_capacity(rows.len().div_ceil(batch_rows));
-            let mut rows = rows.into_iter().peekable();
-            while rows.peek().is_some() {
-                batches.push(rows.by_ref().take(batch_rows).map(|(_, user, produced_ms)| (user, produced_ms)).collect::<Vec<_>>());
-            }
-            let latencies: Vec<Vec<u64>> = futures::stream::iter(batches)
-                .map(|batch| {
+            // Sorted in place and written in slices: a round can hold tens of thousands of rows
+            // while catching up, and a copy of them is what a heap profile found most of.
+            let mut rows = updates;
+            rows.sort_by_cached_key(|((user, _), _)| state.sink.token(user.id));
+            let rows = &rows;
+            let latencies: Vec<Vec<u64>> = futures::stream::iter((0..rows.len()).step_by(batch_rows))
+                .map(|start| {
                     let (sink, state) = (state.sink.clone(), &state);
+                    let batch = &rows[start..(start + batch_rows).min(rows.len())];
                     async move {
-                        state.timed(retry_forever("rows", || sink.write_users(batch.iter().map(|(user, _)| user), timestamp))).await;
+                        state.timed(retry_forever("rows", || sink.write_users(batch.iter().map(|((user, _), _)| user), timestamp))).await;
                         // Produce to acknowledged write, the pipeline's end-to-end latency.
                         let now = Utc::now().timestamp_millis();
-                        batch.iter().filter_map(|(_, produced_ms)| produced_ms.map(|p| (now - p).max(0) as u64)).collect()
+                        batch.iter().filter_map(|((_, produced_ms), _)| produced_ms.map(|p| (now - p).max(0) as u64)).collect()
                     }
                 })
                 .buffer_unordered(concurrency)
