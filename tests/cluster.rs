@@ -241,16 +241,7 @@ fn tail(text: &str) -> String {
 
 /// Waits until the master's status says at least `records` are durable.
 fn wait_durable(pipeline: &Pipeline, http: u16, records: i64) -> Value {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = pipeline.status(http) {
-            if status["pipeline"]["durable_records"].as_i64().unwrap_or(0) >= records {
-                return status;
-            }
-        }
-        assert!(started.elapsed() < Duration::from_secs(120), "the cluster made no progress");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for(pipeline, http, |status| status["pipeline"]["durable_records"].as_i64().unwrap_or(0) >= records)
 }
 
 fn stack(args: &[&str]) {

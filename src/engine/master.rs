@@ -190,7 +190,7 @@ fn watch(
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => unreachable!("the master holds a sender"),
         };
-        let mut exits = launcher.poll_exits(generation);
+        let mut exits = launcher.poll_exits();
         match event {
             Some(Event::Report { from, generation: g, mut report }) if g == generation => {
                 if let Some(index) = launcher.index_of(from) {
@@ -343,7 +343,7 @@ impl Launcher {
     }
 
     /// Local processes that ended since the last call: (index, success, status).
-    fn poll_exits(&mut self, _generation: u64) -> Vec<(usize, bool, String)> {
+    fn poll_exits(&mut self) -> Vec<(usize, bool, String)> {
         let Launcher::Local { children, .. } = self else { return Vec::new() };
         let mut exits = Vec::new();
         for (index, slot) in children.iter_mut().enumerate() {

@@ -128,7 +128,11 @@ impl Counters {
             ("rtds_ingest_resident_memory_bytes", "gauge", "Resident memory of the ingest process", rss as f64),
             ("rtds_ingest_cpu_seconds_total", "counter", "CPU time of the ingest process, user + system", cpu),
         ];
-        metrics.iter().map(|(name, kind, help, value)| format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n")).collect()
+        let mut text = crate::metrics::prometheus::PrometheusText::default();
+        for (name, kind, help, value) in metrics {
+            text.metric(name, kind, help, vec![(String::new(), value)]);
+        }
+        text.finish()
     }
 }
 

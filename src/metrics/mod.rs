@@ -1,5 +1,7 @@
 //! Counters shared by a pipeline's workers, and the progress line drawn from them.
 
+pub mod prometheus;
+
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};

@@ -27,6 +27,11 @@ pub fn ping(brokers: &str, timeout: Duration) -> Result<usize, ServiceError> {
 /// Partitions of `topic`, or `None` when it does not exist.
 pub fn partition_count(brokers: &str, topic: &str, timeout: Duration) -> Result<Option<usize>, ServiceError> {
     let consumer: BaseConsumer = client_config(brokers).create().map_err(ServiceError::kafka)?;
+    partitions_of(&consumer, brokers, topic, timeout)
+}
+
+/// [`partition_count`] through a client that is already connected (for repeated polls).
+pub fn partitions_of(consumer: &BaseConsumer, brokers: &str, topic: &str, timeout: Duration) -> Result<Option<usize>, ServiceError> {
     let metadata = consumer.fetch_metadata(Some(topic), timeout).map_err(|e| unreachable(brokers, e))?;
     Ok(metadata
         .topics()

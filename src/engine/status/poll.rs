@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::StatusState;
 use crate::connectors::cassandra::CassandraSink;
-use crate::connectors::kafka::{REASON_HEADER, SOURCE_HEADER, dlq_topic, partition_count};
+use crate::connectors::kafka::{REASON_HEADER, SOURCE_HEADER, dlq_topic, partitions_of};
 
 /// Polls the throughput is averaged over.
 const RATE_WINDOW: usize = 3;
@@ -158,7 +158,7 @@ pub async fn poll_pipeline(state: StatusState, sink: Arc<CassandraSink>, brokers
 /// The topic's high watermarks by partition, and the dead-letter topic's tail.
 fn kafka_side(consumer: &BaseConsumer, brokers: &str, topic: &str) -> Result<(Vec<i64>, DeadLetters), String> {
     let timeout = Duration::from_secs(5);
-    let count = partition_count(brokers, topic, timeout).map_err(|e| e.to_string())?.ok_or(format!("topic {topic} does not exist yet"))?;
+    let count = partitions_of(consumer, brokers, topic, timeout).map_err(|e| e.to_string())?.ok_or(format!("topic {topic} does not exist yet"))?;
     let watermarks = (0..count as i32).map(|p| consumer.fetch_watermarks(topic, p, timeout).map(|(_, high)| high).unwrap_or(-1)).collect();
     let dead_letters = dead_letters(consumer, brokers, &dlq_topic(topic)).unwrap_or_else(|| DeadLetters { topic: dlq_topic(topic), ..Default::default() });
     Ok((watermarks, dead_letters))
@@ -168,7 +168,7 @@ fn kafka_side(consumer: &BaseConsumer, brokers: &str, topic: &str) -> Result<(Ve
 fn dead_letters(consumer: &BaseConsumer, brokers: &str, dlq: &str) -> Option<DeadLetters> {
     let timeout = Duration::from_secs(2);
     let mut result = DeadLetters { topic: dlq.to_string(), ..Default::default() };
-    let Some(count) = partition_count(brokers, dlq, timeout).ok()? else { return Some(result) };
+    let Some(count) = partitions_of(consumer, brokers, dlq, timeout).ok()? else { return Some(result) };
     let mut assignment = TopicPartitionList::new();
     let mut expected = 0;
     for partition in 0..count as i32 {

@@ -1,8 +1,7 @@
 //! The status in Prometheus text format. README.md lists every metric.
 
-use std::fmt::Write as _;
-
 use super::{Status, Telemetry};
+use crate::metrics::prometheus::{PrometheusText, escape};
 
 /// End-to-end latency bucket bounds, milliseconds.
 const LATENCY_BOUNDS_MS: [u64; 14] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 30_000];
@@ -11,7 +10,7 @@ const WRITE_BOUNDS_US: [u64; 12] = [250, 500, 1000, 2500, 5000, 10_000, 25_000, 
 
 /// Renders every metric of `status` (histograms from `telemetry`).
 pub fn prometheus_text(status: &Status, telemetry: &Telemetry) -> String {
-    let mut out = Metrics(String::new());
+    let mut out = PrometheusText::default();
     let cluster = &status.cluster;
     let pipeline = &status.pipeline;
     let per_process = |value: &dyn Fn(&crate::engine::master::ProcessStatus) -> f64| -> Vec<(String, f64)> {
@@ -63,33 +62,5 @@ pub fn prometheus_text(status: &Status, telemetry: &Telemetry) -> String {
         count,
         sum_us / 1e6,
     );
-    out.0
-}
-
-struct Metrics(String);
-
-impl Metrics {
-    fn metric(&mut self, name: &str, kind: &str, help: &str, samples: Vec<(String, f64)>) {
-        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (labels, value) in samples {
-            if labels.is_empty() {
-                let _ = writeln!(self.0, "{name} {value}");
-            } else {
-                let _ = writeln!(self.0, "{name}{{{labels}}} {value}");
-            }
-        }
-    }
-
-    fn histogram(&mut self, name: &str, help: &str, buckets: impl Iterator<Item = (f64, u64)>, count: u64, sum: f64) {
-        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} histogram");
-        for (bound, cumulative) in buckets {
-            let _ = writeln!(self.0, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
-        }
-        let _ = writeln!(self.0, "{name}_bucket{{le=\"+Inf\"}} {count}\n{name}_sum {sum}\n{name}_count {count}");
-    }
-}
-
-/// A label value with `\`, `"` and newlines escaped.
-fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    out.finish()
 }
