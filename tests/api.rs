@@ -214,3 +214,31 @@ fn write_json_writes_what_serde_json_writes_for_every_nationality_and_field_subs
         }
     }
 }
+
+#[test]
+fn faults_fall_where_the_seed_says() {
+    let rt = runtime();
+    let faults = |seed| Faults { error_rate: 0.3, malformed_rate: 0.05, seed, ..Faults::default() };
+    // Statuses of 40 requests, and the body of page 2 once it is answered.
+    let answers = |faults: Faults| {
+        rt.block_on(async {
+            let (url, stats) = spawn_local(faults).await.unwrap();
+            let mut statuses = Vec::new();
+            let mut body = None;
+            for _ in 0..40 {
+                let response = reqwest::get(format!("{url}?results=200&seed=faults&page=2")).await.unwrap();
+                statuses.push(response.status().as_u16());
+                let text = response.text().await.unwrap();
+                if statuses.last() == Some(&200) {
+                    assert_eq!(body.get_or_insert_with(|| text.clone()), &text, "a page retried brings the same records");
+                }
+            }
+            (statuses, body.unwrap(), stats.malformed_records.load(std::sync::atomic::Ordering::Relaxed))
+        })
+    };
+    let (statuses, body, malformed) = answers(faults(7));
+    assert!(statuses.contains(&200) && statuses.iter().any(|s| *s >= 500), "{statuses:?}");
+    assert!(malformed > 0, "some records were corrupted");
+    assert_eq!(answers(faults(7)), (statuses.clone(), body.clone(), malformed), "the same seed, the same faults");
+    assert_ne!(answers(faults(8)).0, statuses, "another seed, other faults");
+}

@@ -12,7 +12,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use rand::Rng;
 
 use super::generator::{self, GeneratedUser, Generator};
 use super::query::ApiQuery;
@@ -35,6 +34,39 @@ pub struct Faults {
     pub latency: Duration,
     /// Share (0–1) of records sent with a field of the wrong type (`"name": 12345`).
     pub malformed_rate: f64,
+    /// Where the faults fall is drawn from this seed, not from chance: the n-th request of a
+    /// server fails, or a page's record is corrupted, the same way on every run, so a test or
+    /// benchmark that relies on faults gets the same ones every time.
+    pub seed: u64,
+}
+
+impl Faults {
+    /// Whether request number `n` (from 0) of this server is answered with an error.
+    fn fails_request(&self, n: u64) -> bool {
+        self.error_rate > 0.0 && draw(self.seed, &[b"request", &n.to_le_bytes()[..]]) < self.error_rate
+    }
+
+    /// Whether record `index` of `page` under API seed `seed` is sent corrupted: the same
+    /// records of a page on every request, so a retried page brings the same bad records.
+    fn corrupts_record(&self, seed: &str, page: u32, index: usize) -> bool {
+        self.malformed_rate > 0.0
+            && draw(self.seed, &[b"record", seed.as_bytes(), &page.to_le_bytes()[..], &(index as u64).to_le_bytes()[..]])
+                < self.malformed_rate
+    }
+}
+
+/// A number in [0, 1) fixed by the fault seed and `parts` (SHA-256: stable across builds and
+/// platforms, unlike std's hasher).
+fn draw(seed: u64, parts: &[&[u8]]) -> f64 {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(seed.to_le_bytes());
+    for part in parts {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    let bytes: [u8; 8] = hasher.finalize()[..8].try_into().expect("8 bytes");
+    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// What the server has answered, for logs and tests.
@@ -106,7 +138,7 @@ async fn versioned(
 
 async fn answer(state: &AppState, params: &HashMap<String, String>) -> Response {
     let stats = &state.stats;
-    stats.requests.fetch_add(1, Ordering::Relaxed);
+    let request = stats.requests.fetch_add(1, Ordering::Relaxed);
     if !state.faults.latency.is_zero() {
         tokio::time::sleep(state.faults.latency).await;
     }
@@ -118,9 +150,9 @@ async fn answer(state: &AppState, params: &HashMap<String, String>) -> Response 
             return response;
         }
     }
-    if state.faults.error_rate > 0.0 && rand::rng().random_bool(state.faults.error_rate.min(1.0)) {
+    if state.faults.fails_request(request) {
         stats.injected_errors.fetch_add(1, Ordering::Relaxed);
-        let status = if rand::random() { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::SERVICE_UNAVAILABLE };
+        let status = if request % 2 == 0 { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::SERVICE_UNAVAILABLE };
         return json(status, ERROR_BODY.to_string());
     }
     let query = match ApiQuery::from_params(params) {
@@ -128,12 +160,12 @@ async fn answer(state: &AppState, params: &HashMap<String, String>) -> Response 
         Err(e) => return json(StatusCode::BAD_REQUEST, serde_json::json!({ "error": e.to_string() }).to_string()),
     };
     let generator = state.generator.clone();
-    let malformed_rate = state.faults.malformed_rate;
+    let faults = state.faults.clone();
     let stats = state.stats.clone();
     let body = tokio::task::spawn_blocking(move || {
         let users = generator.page(&query.request);
         stats.users.fetch_add(users.len() as u64, Ordering::Relaxed);
-        render(&query, &users, malformed_rate, &stats)
+        render(&query, &users, &faults, &stats)
     })
     .await
     .expect("generator task");
@@ -152,15 +184,14 @@ fn over_rate(window: &std::sync::Mutex<(Instant, u32)>, limit: u32) -> bool {
 
 /// The response body: `{"results": [...], "info": {...}}`, records written one by one so a
 /// share of them can be corrupted on purpose.
-fn render(query: &ApiQuery, users: &[GeneratedUser], malformed_rate: f64, stats: &ServerStats) -> String {
-    let mut rng = rand::rng();
+fn render(query: &ApiQuery, users: &[GeneratedUser], faults: &Faults, stats: &ServerStats) -> String {
     let mut out = Vec::with_capacity(users.len() * 1200 + 100);
     out.extend_from_slice(b"{\"results\":[");
     for (i, user) in users.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        if malformed_rate > 0.0 && rng.random_bool(malformed_rate.min(1.0)) {
+        if faults.corrupts_record(&query.request.seed, query.request.page, i) {
             stats.malformed_records.fetch_add(1, Ordering::Relaxed);
             out.extend_from_slice(generator::malformed_json(user).as_bytes());
         } else {

@@ -66,6 +66,10 @@ pub struct ServeArgs {
     /// Share of records (0-1) sent with a field of the wrong type.
     #[arg(long, default_value_t = 0.0)]
     pub malformed_rate: f64,
+    /// Seed that decides which requests fail and which records are corrupted (the same seed
+    /// gives the same faults).
+    #[arg(long, default_value_t = 0)]
+    pub fault_seed: u64,
 }
 
 #[derive(Debug, Args)]
@@ -116,6 +120,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         rate_limit: args.rate_limit,
         latency: Duration::from_millis(args.latency_ms),
         malformed_rate: args.malformed_rate,
+        seed: args.fault_seed,
     };
     eprintln!("rtds api serve: randomuser-compatible API on http://{}/api/", args.addr);
     runtime()?.block_on(crate::api::server::serve(args.addr, faults))?;

@@ -10,10 +10,26 @@ use rdkafka::types::RDKafkaErrorCode;
 
 use super::ServiceError;
 
+/// How long a client may go without metadata before it starts again from
+/// `bootstrap.servers`.
+///
+/// Why it matters: a KRaft broker that is starting up answers metadata requests with its
+/// topics but no brokers (it lists only unfenced ones). librdkafka (2.10 and later) then
+/// decommissions every broker it knew, the bootstrap ones included, and is left with nothing
+/// to ask for metadata; partitions keep no leader and a consumer reads nothing, without an
+/// error, until the client re-bootstraps. librdkafka waits 5 minutes for that by default,
+/// which is how a one-broker restart used to stall the cluster for minutes.
+pub const REBOOTSTRAP_AFTER_MS: &str = "5000";
+
 /// A client configuration for `brokers` with rtds's common settings.
 pub fn client_config(brokers: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", brokers).set("client.id", "rtds").set("socket.timeout.ms", "10000");
+    config
+        .set("bootstrap.servers", brokers)
+        .set("client.id", "rtds")
+        .set("socket.timeout.ms", "10000")
+        .set("metadata.recovery.strategy", "rebootstrap")
+        .set("metadata.recovery.rebootstrap.trigger.ms", REBOOTSTRAP_AFTER_MS);
     config
 }
 

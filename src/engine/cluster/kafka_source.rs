@@ -18,9 +18,6 @@ use super::{Incoming, ProcessState, epoch_now};
 /// Most messages read in one activation, so other operators get their turn.
 const POLL_BATCH: usize = 5000;
 
-/// How long partitions with records waiting may yield nothing before they are assigned again.
-const STALL: Duration = Duration::from_secs(5);
-
 /// Partitions owned by global worker `index` of `workers`: p with p mod workers == index.
 ///
 /// ```
@@ -55,7 +52,6 @@ pub fn kafka_source<'scope>(
         let mut open: BTreeMap<u64, (usize, HashMap<i32, i64>)> = BTreeMap::new();
         let mut read_in_epoch = 0usize;
         let mut last_message = Instant::now();
-        let mut last_stall_check = Instant::now();
         move |output| {
             let Some(cap) = capability.as_mut() else { return };
             // Offsets of epochs now durable everywhere: record the newest.
@@ -113,17 +109,6 @@ pub fn kafka_source<'scope>(
                 epoch = now;
                 cap.downgrade(&epoch);
                 state.counters.epoch.fetch_max(epoch, Ordering::Relaxed);
-            }
-
-            // A partition with records waiting that yields nothing for a while has lost its
-            // fetcher (seen after a broker restart): assign the partitions again from where
-            // they are.
-            if in_flight < plan.max_in_flight && last_message.elapsed() >= STALL && last_stall_check.elapsed() >= STALL {
-                last_stall_check = Instant::now();
-                if let Some(consumer) = consumer.as_ref().filter(|c| !caught_up(Some(c), &state.source.topic, &next_offsets)) {
-                    tracing::warn!(partitions = ?partitions, "records wait but none arrived for {STALL:?}; assigning the partitions again");
-                    reassign(consumer, &state, &partitions, &next_offsets);
-                }
             }
 
             // With --idle-exit: finish once nothing arrived for that long, all is durable, and
