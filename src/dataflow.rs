@@ -122,7 +122,27 @@ pub struct CassandraSinkPlan {
     pub concurrency: usize,
     /// Rows per unlogged batch request.
     pub batch_rows: usize,
+    /// Most bytes of row data per batch request (estimated as CQL sizes them), so a batch
+    /// stays under Cassandra's `batch_size_warn_threshold` (5 KiB by default) whatever the
+    /// rows hold; a row larger than this goes alone, as a plain statement.
+    #[serde(default = "default_batch_bytes")]
+    pub batch_bytes: usize,
 }
+
+fn default_batch_bytes() -> usize {
+    4000
+}
+
+/// The allowed range of each numeric setting, checked when a definition is loaded.
+const RANGES: &[(&str, u64, u64, &str)] = &[
+    ("source.kafka.epoch_ms", 1, 60_000, "milliseconds"),
+    ("source.kafka.max_message_bytes", 64, 16 << 20, "bytes"),
+    ("source.kafka.max_in_flight", 1, 10_000_000, "records per worker"),
+    ("source.generator.page_size", 1, crate::api::MAX_RESULTS as u64, "users per page"),
+    ("sink.cassandra.concurrency", 1, 1024, "requests in flight per worker"),
+    ("sink.cassandra.batch_rows", 1, 100, "rows per batch"),
+    ("sink.cassandra.batch_bytes", 256, 50 << 10, "bytes per batch (Cassandra refuses batches over 50 KiB by default)"),
+];
 
 /// Why a definition could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -155,6 +175,7 @@ impl Dataflow {
     pub fn parse(text: &str, origin: &str) -> Result<Dataflow, DataflowError> {
         let invalid = |message: String| DataflowError::Invalid { path: origin.to_string(), message };
         let dataflow: Dataflow = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        dataflow.check_settings().map_err(invalid)?;
         for field in &dataflow.checks.required {
             if !crate::engine::checks::ROW_FIELDS.contains(&field.as_str()) {
                 return Err(invalid(format!(
@@ -164,5 +185,40 @@ impl Dataflow {
             }
         }
         Ok(dataflow)
+    }
+
+    /// Checks every numeric setting against its allowed range; the error names the key, the
+    /// value and the range.
+    fn check_settings(&self) -> Result<(), String> {
+        let mut values: Vec<(&str, f64)> = Vec::new();
+        match &self.source {
+            Source::Kafka(k) => values.extend([
+                ("source.kafka.epoch_ms", k.epoch_ms as f64),
+                ("source.kafka.max_message_bytes", k.max_message_bytes as f64),
+                ("source.kafka.max_in_flight", k.max_in_flight as f64),
+            ]),
+            Source::Generator(g) => {
+                values.push(("source.generator.page_size", g.page_size as f64));
+                for (key, share) in [("source.generator.replay", g.replay), ("source.generator.malformed", g.malformed)] {
+                    if !(0.0..=1.0).contains(&share) {
+                        return Err(format!("{key} = {share} is out of range: a share from 0 to 1"));
+                    }
+                }
+            }
+        }
+        if let Sink::Cassandra(c) = &self.sink {
+            values.extend([
+                ("sink.cassandra.concurrency", c.concurrency as f64),
+                ("sink.cassandra.batch_rows", c.batch_rows as f64),
+                ("sink.cassandra.batch_bytes", c.batch_bytes as f64),
+            ]);
+        }
+        for (key, value) in values {
+            let (_, low, high, unit) = RANGES.iter().find(|r| r.0 == key).expect("every checked key has a range");
+            if value < *low as f64 || value > *high as f64 {
+                return Err(format!("{key} = {value} is out of range: allowed {low} to {high} ({unit})"));
+            }
+        }
+        Ok(())
     }
 }

@@ -6,6 +6,7 @@
 mod api;
 mod cluster;
 mod compose;
+mod dataflow;
 mod embedded;
 mod ingest;
 mod model;
