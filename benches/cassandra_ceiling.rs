@@ -12,7 +12,7 @@
 //! in flight (256). With `--batch K` (> 1) it also measures unlogged batches of K rows
 //! (`CassandraSink::write_users`), the rows sorted by token first so a batch's rows share
 //! replicas, with `--batch-concurrency` batches in flight. Failed writes are retried
-//! (`retry_forever`), and counted.
+//! (`rtds::connectors::retry::forever`), and counted.
 //!
 //! Prints one JSON line on stdout: rows/s of each mode and the best of them (`rows_per_second`),
 //! with this process's CPU seconds. Flags: `--rows N` (100000), `--concurrency C` (256),
@@ -25,7 +25,8 @@ use std::time::Instant;
 
 use futures::StreamExt;
 use rtds::api::generator::{Generator, Request, write_json};
-use rtds::connectors::cassandra::{CassandraSink, connect, retry_forever, write_failures};
+use rtds::connectors::cassandra::{CassandraSink, connect};
+use rtds::connectors::retry;
 use rtds::model::User;
 
 struct Options {
@@ -104,9 +105,9 @@ fn cpu_seconds() -> f64 {
 
 /// Times `write` and counts the Cassandra write attempts that failed (and were retried) in it.
 async fn measure(write: impl std::future::Future<Output = ()>) -> Measured {
-    let (start, cpu, failures) = (Instant::now(), cpu_seconds(), write_failures());
+    let (start, cpu, failures) = (Instant::now(), cpu_seconds(), retry::failures());
     write.await;
-    Measured { seconds: start.elapsed().as_secs_f64(), cpu_seconds: cpu_seconds() - cpu, retries: write_failures() - failures }
+    Measured { seconds: start.elapsed().as_secs_f64(), cpu_seconds: cpu_seconds() - cpu, retries: retry::failures() - failures }
 }
 
 /// One row per write, `concurrency` writes in flight.
@@ -114,7 +115,7 @@ async fn single(sink: &CassandraSink, users: &[User], concurrency: usize) -> Mea
     let timestamp = chrono::Utc::now().timestamp_micros();
     measure(
         futures::stream::iter(users)
-            .map(|user| retry_forever("ceiling row", move || sink.write_user(user, timestamp)))
+            .map(|user| retry::forever("ceiling row", move || sink.write_user(user, timestamp)))
             .buffer_unordered(concurrency.max(1))
             .collect::<()>(),
     )
@@ -129,7 +130,7 @@ async fn batched(sink: &CassandraSink, users: &[User], size: usize, concurrency:
         let mut by_token: Vec<&User> = users.iter().collect();
         by_token.sort_by_cached_key(|user| sink.token(user.id));
         futures::stream::iter(by_token.chunks(size))
-            .map(|chunk| retry_forever("ceiling batch", move || sink.write_users(chunk.iter().copied(), timestamp)))
+            .map(|chunk| retry::forever("ceiling batch", move || sink.write_users(chunk.iter().copied(), timestamp)))
             .buffer_unordered(concurrency.max(1))
             .collect::<()>()
             .await

@@ -497,3 +497,55 @@ fn malformed_and_oversized_messages_go_to_the_dlq_and_the_rest_goes_on() {
     }
     assert!(dead.iter().all(|m| m.header("rtds-source").is_some_and(|s| s.contains(&format!("{}/3@", pipeline.topic)))));
 }
+
+#[test]
+#[ignore = "needs Kafka and Cassandra: run scripts/test"]
+fn a_batch_cassandra_refuses_is_split_and_large_rows_still_land() {
+    let _stack = stack_lock();
+    let brokers = kafka();
+    let rt = runtime();
+    let (topic, keyspace) = (unique("bigrows"), unique("ks"));
+    // 200 valid users whose picture is a 6 KB URL: ten of them make a 60 KB batch, over
+    // Cassandra's batch_size_fail_threshold (50 KiB), which it refuses as invalid.
+    let generator = rtds::api::generator::Generator::new();
+    let request = rtds::api::generator::Request { seed: unique("big"), page: 1, results: 200, ..Default::default() };
+    let users: Vec<(rtds::model::User, String)> = generator
+        .page(&request)
+        .iter()
+        .map(|generated| {
+            let mut json = Vec::new();
+            rtds::api::generator::write_json(generated, &mut json);
+            let mut user = rtds::model::User::from_json(std::str::from_utf8(&json).unwrap()).unwrap();
+            user.picture = Some(format!("https://randomuser.me/api/portraits/{}.jpg", "x".repeat(6000)));
+            (user, String::new())
+        })
+        .collect();
+    rt.block_on(async {
+        rtds::connectors::kafka::ensure_topic(&brokers, &topic, 4).await.unwrap();
+        rtds::connectors::kafka::RowProducer::new(&brokers, &topic).unwrap().send(&users, &[], "test").await.unwrap();
+    });
+    // The largest batches the settings allow (10 rows, 50 KiB), so the refusal happens.
+    let dir = tempfile::tempdir().unwrap();
+    let dataflow = dir.path().join("big.toml");
+    std::fs::write(&dataflow, rtds::dataflow::USERS_TOML.replace("batch_bytes = 4000", "batch_bytes = 51200")).unwrap();
+    let mut command = rtds();
+    command
+        .args(["worker", "-w", "2", "--kafka", &brokers, "--cassandra", &service("RTDS_CASSANDRA"), "--topic", &topic])
+        .args(["--keyspace", &keyspace, "--idle-exit", "4s", "--dataflow"])
+        .arg(&dataflow);
+    let stderr = finish(Running::spawn(command), "rtds worker", Duration::from_secs(120));
+    assert!(stderr.contains("Batch too large"), "Cassandra refused the big batches, and the sink split them:\n{}", tail(&stderr));
+
+    let stored: BTreeMap<Uuid, usize> = rt.block_on(async {
+        let session = cassandra().await;
+        let result = session.query_unpaged(format!("select id, picture from {keyspace}.created_users"), &[]).await.unwrap();
+        let rows = result.into_rows_result().unwrap();
+        rows.rows::<(Uuid, Option<String>)>().unwrap().map(|r| r.unwrap()).map(|(id, p)| (id, p.map_or(0, |p| p.len()))).collect()
+    });
+    assert_eq!(stored.len(), users.len(), "every big row is in Cassandra");
+    for (user, _) in &users {
+        assert_eq!(stored.get(&user.id), Some(&user.picture.as_ref().unwrap().len()), "row {}", user.id);
+    }
+    let dead = consume_all(&brokers, &format!("{topic}.dlq"), 0);
+    assert!(dead.is_empty(), "no row was refused alone: {:?}", dead.iter().map(|m| m.header("rtds-reason")).collect::<Vec<_>>());
+}

@@ -7,11 +7,16 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A captured randomuser.me response from `../shared/fixtures/randomuser/`.
+/// A captured randomuser.me response: from the folder `RTDS_FIXTURES` names, by default
+/// `../shared/fixtures/randomuser/` beside the repository.
 pub fn fixture(name: &str) -> String {
-    let path = root().join("../shared/fixtures/randomuser").join(name);
+    let folder = std::env::var_os("RTDS_FIXTURES").map_or_else(|| root().join("../shared/fixtures/randomuser"), PathBuf::from);
+    let path = folder.join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("fixture {} is missing ({e}); the tests expect the shared/ folder beside the repository", path.display())
+        panic!(
+            "fixture {} is missing ({e}); the tests expect the shared/ folder beside the repository, or RTDS_FIXTURES set to a folder of randomuser responses",
+            path.display()
+        )
     })
 }
 

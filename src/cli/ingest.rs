@@ -120,7 +120,7 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
 fn print_summary(s: &IngestSummary) {
     println!("rtds ingest: {} round(s), {:.2} s", s.rounds, s.seconds);
     println!("  fetched       {:>10}  users from the API", s.fetched);
-    println!("  stored        {:>10}  new rows in PostgreSQL", s.stored);
+    println!("  stored        {:>10}  new or changed rows in PostgreSQL", s.stored);
     println!("  produced      {:>10}  rows acknowledged by Kafka", s.produced);
     println!("  rejected      {:>10}  -> rejected_users and the .dlq topic", s.rejected);
     println!("  api errors    {:>10}  requests that failed after retries", s.api_errors);

@@ -32,9 +32,13 @@ pub struct MasterArgs {
     /// Address of the status page, /status JSON and /metrics.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub http: SocketAddr,
-    /// Give up after this many cluster restarts.
+    /// Give up when the cluster had to restart this many times within --restart-window.
     #[arg(long, default_value_t = 100)]
     pub max_restarts: u32,
+    /// The window --max-restarts counts over: a cluster that crashed now and then over a
+    /// week is not one crash from giving up.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub restart_window: std::time::Duration,
     #[command(flatten)]
     pub pipeline: PipelineArgs,
 }
@@ -60,6 +64,7 @@ pub fn master(args: MasterArgs) -> anyhow::Result<()> {
         workers: args.workers.max(1),
         pipeline_args: args.pipeline.to_args(),
         max_restarts: args.max_restarts,
+        restart_window: args.restart_window,
     };
     let state = StatusState::default();
 
@@ -69,14 +74,21 @@ pub fn master(args: MasterArgs) -> anyhow::Result<()> {
     let aggregates: Vec<_> = dataflow.aggregates.iter().map(|a| (a.name.clone(), a.by)).collect();
     let poll_state = state.clone();
     runtime.spawn(async move {
-        let prepared = async {
-            let session = Arc::new(crate::connectors::cassandra::connect(&cassandra).await?);
-            crate::connectors::cassandra::CassandraSink::prepare(session, &keyspace, &table, &aggregates).await
+        // Until Cassandra answers, the status says why; once connected, the driver and the
+        // Kafka client reconnect by themselves when a service goes away and comes back.
+        let sink = loop {
+            let prepared = async {
+                let session = Arc::new(crate::connectors::cassandra::connect(&cassandra).await?);
+                crate::connectors::cassandra::CassandraSink::prepare(session, &keyspace, &table, &aggregates).await
+            };
+            match prepared.await {
+                Ok(sink) => break sink,
+                Err(e) => poll_state.pipeline.lock().expect("status").error = Some(format!("{e}; trying again")),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         };
-        match prepared.await {
-            Ok(sink) => poll_pipeline(poll_state, Arc::new(sink), kafka, topic, epoch_ms).await,
-            Err(e) => poll_state.pipeline.lock().expect("status").error = Some(e.to_string()),
-        }
+        poll_state.pipeline.lock().expect("status").error = None;
+        poll_pipeline(poll_state, Arc::new(sink), kafka, topic, epoch_ms).await
     });
     let listener = runtime.block_on(tokio::net::TcpListener::bind(args.http)).with_context(|| format!("cannot listen on {}", args.http))?;
     runtime.spawn(serve(listener, state.clone()));

@@ -36,8 +36,9 @@ pub struct MasterOptions {
     pub workers: usize,
     /// Pipeline flags handed to every worker.
     pub pipeline_args: Vec<String>,
-    /// Give up after this many restarts.
+    /// Give up after this many restarts within `restart_window`.
     pub max_restarts: u32,
+    pub restart_window: Duration,
 }
 
 /// One worker process as the status shows it.
@@ -79,8 +80,8 @@ pub enum MasterError {
     Spawn { index: usize, program: String, source: std::io::Error },
     #[error("cannot listen for workers on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
-    #[error("worker processes kept failing: gave up after {0} restarts")]
-    TooManyRestarts(u32),
+    #[error("worker processes kept failing: gave up after {restarts} restarts within {window}; see the worker errors above (raise --max-restarts or --restart-window to keep trying)", window = humantime::format_duration(*.window))]
+    TooManyRestarts { restarts: u32, window: Duration },
 }
 
 /// Who an event is about: a local process by index, or a remote agent by id.
@@ -121,6 +122,7 @@ pub fn supervise(options: &MasterOptions, status: Arc<Mutex<ClusterStatus>>, tel
         }
     };
     let mut restarts = 0;
+    let mut budget = RestartBudget::new(options.max_restarts, options.restart_window);
     let mut backoff = Duration::from_secs(1);
     for generation in 1.. {
         set_state(&status, "waiting", restarts);
@@ -150,8 +152,8 @@ pub fn supervise(options: &MasterOptions, status: Arc<Mutex<ClusterStatus>>, tel
                     process.up = false;
                 }
                 set_state(&status, "restarting", restarts);
-                if restarts >= options.max_restarts {
-                    return Err(MasterError::TooManyRestarts(restarts));
+                if !budget.allow(Instant::now()) {
+                    return Err(MasterError::TooManyRestarts { restarts: options.max_restarts, window: options.restart_window });
                 }
                 restarts += 1;
                 // A cluster that ran a while restarts at once; one that keeps dying waits longer.
@@ -165,6 +167,43 @@ pub fn supervise(options: &MasterOptions, status: Arc<Mutex<ClusterStatus>>, tel
         }
     }
     unreachable!("generations never run out")
+}
+
+/// At most `max` restarts within any `window`: restarts older than the window no longer
+/// count, so a long-lived cluster that fails now and then keeps its budget.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let mut budget = rtds::engine::master::RestartBudget::new(2, Duration::from_secs(60));
+/// let t0 = Instant::now();
+/// assert!(budget.allow(t0));
+/// assert!(budget.allow(t0 + Duration::from_secs(1)));
+/// assert!(!budget.allow(t0 + Duration::from_secs(2)), "a third restart within the minute");
+/// assert!(budget.allow(t0 + Duration::from_secs(61)), "the first has left the window");
+/// ```
+#[derive(Debug)]
+pub struct RestartBudget {
+    max: u32,
+    window: Duration,
+    recent: std::collections::VecDeque<Instant>,
+}
+
+impl RestartBudget {
+    pub fn new(max: u32, window: Duration) -> RestartBudget {
+        RestartBudget { max, window, recent: std::collections::VecDeque::new() }
+    }
+
+    /// Counts a restart at `now` if the budget allows it.
+    pub fn allow(&mut self, now: Instant) -> bool {
+        while self.recent.front().is_some_and(|at| now.saturating_duration_since(*at) >= self.window) {
+            self.recent.pop_front();
+        }
+        if self.recent.len() >= self.max as usize {
+            return false;
+        }
+        self.recent.push_back(now);
+        true
+    }
 }
 
 enum Outcome {

@@ -21,7 +21,7 @@ use crate::connectors::kafka::{RowProducer, dlq_topic, ensure_topic};
 use crate::connectors::postgres::{Batch, UserStore};
 use crate::metrics::Progress;
 
-pub use batch::split_response;
+pub use batch::{postgres_refuses, split_response};
 
 /// Pages fetched (and split into rows) ahead of the ones being stored.
 const FETCHES_IN_FLIGHT: usize = 3;
@@ -62,7 +62,7 @@ pub struct IngestSummary {
     pub rounds: u64,
     /// Records received from the API (good and bad).
     pub fetched: u64,
-    /// Users new to PostgreSQL's `created_users`.
+    /// Users new to PostgreSQL's `created_users`, or changed there (latest version wins).
     pub stored: u64,
     /// Rows acknowledged by Kafka.
     pub produced: u64,
@@ -92,7 +92,7 @@ pub enum IngestError {
 pub struct Counters {
     /// Users and rejected records taken from API answers.
     pub fetched: AtomicU64,
-    /// New rows in PostgreSQL.
+    /// New or changed rows in PostgreSQL.
     pub stored: AtomicU64,
     /// Rows acknowledged by Kafka.
     pub produced: AtomicU64,
@@ -119,7 +119,7 @@ impl Counters {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed) as f64;
         let metrics = [
             ("rtds_ingest_users_fetched_total", "counter", "Users and rejected records taken from API answers", get(&self.fetched)),
-            ("rtds_ingest_rows_stored_total", "counter", "New rows in PostgreSQL created_users", get(&self.stored)),
+            ("rtds_ingest_rows_stored_total", "counter", "New or changed rows in PostgreSQL created_users", get(&self.stored)),
             ("rtds_ingest_rows_produced_total", "counter", "Rows acknowledged by Kafka", get(&self.produced)),
             ("rtds_ingest_rejected_total", "counter", "Records sent to rejected_users and the dead-letter topic", get(&self.rejected)),
             ("rtds_ingest_api_errors_total", "counter", "API requests that failed after their retries", get(&self.api_errors)),

@@ -28,5 +28,7 @@ pub async fn connect(nodes: &str) -> Result<Session, ServiceError> {
 }
 
 mod sink;
+mod split;
 
-pub use sink::{CassandraSink, StoredUser, check_identifier, dimension_column, retry_forever, token_share, write_failures};
+pub use sink::{CassandraSink, StoredUser, check_identifier, dimension_column, row_size, token_share};
+pub use split::{batches, write_splitting};

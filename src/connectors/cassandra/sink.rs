@@ -5,8 +5,6 @@
 //! different epochs may land in any order and a replay after a crash leaves the same state.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
@@ -142,19 +140,24 @@ impl CassandraSink {
 
     /// Upserts one row; `timestamp` is the write time in microseconds.
     pub async fn write_user(&self, user: &User, timestamp: i64) -> Result<(), ServiceError> {
-        self.session.execute_unpaged(&self.insert_user, user_values(user, timestamp)).await.map(|_| ()).map_err(ServiceError::cassandra)
+        self.session.execute_unpaged(&self.insert_user, user_values(user, timestamp)).await.map(|_| ()).map_err(ServiceError::cassandra_request)
     }
 
     /// Upserts rows in one unlogged batch: one request instead of one per row. Rows close on
     /// the token ring (see [`CassandraSink::token`]) share replicas, so the batch is routed
     /// to the replica of its first row and mostly applies there.
+    ///
+    /// One row goes as a plain statement: a batch of one only adds the batch limits.
     pub async fn write_users<'a>(&self, users: impl ExactSizeIterator<Item = &'a User>, timestamp: i64) -> Result<(), ServiceError> {
-        let mut batch = Batch::new(BatchType::Unlogged);
         let values: Vec<_> = users.map(|user| user_values(user, timestamp)).collect();
+        if let [one] = &values[..] {
+            return self.session.execute_unpaged(&self.insert_user, one).await.map(|_| ()).map_err(ServiceError::cassandra_request);
+        }
+        let mut batch = Batch::new(BatchType::Unlogged);
         for _ in 0..values.len() {
             batch.append_statement(self.insert_user.clone());
         }
-        self.session.batch(&batch, values).await.map(|_| ()).map_err(ServiceError::cassandra)
+        self.session.batch(&batch, values).await.map(|_| ()).map_err(ServiceError::cassandra_request)
     }
 
     /// The Murmur3 token of a row id, to group rows by replica.
@@ -165,7 +168,7 @@ impl CassandraSink {
     /// Upserts an aggregate's current value for one key.
     pub async fn write_aggregate(&self, aggregate: usize, key: &str, users: i64, timestamp: i64) -> Result<(), ServiceError> {
         let statement = &self.insert_aggregate[aggregate].1;
-        self.session.execute_unpaged(statement, (key, users, timestamp)).await.map(|_| ()).map_err(ServiceError::cassandra)
+        self.session.execute_unpaged(statement, (key, users, timestamp)).await.map(|_| ()).map_err(ServiceError::cassandra_request)
     }
 
     /// Upserts several keys of an aggregate in one unlogged batch.
@@ -176,7 +179,7 @@ impl CassandraSink {
             batch.append_statement(statement.clone());
         }
         let values: Vec<_> = values.iter().map(|(key, users)| (key.as_str(), *users, timestamp)).collect();
-        self.session.batch(&batch, values).await.map(|_| ()).map_err(ServiceError::cassandra)
+        self.session.batch(&batch, values).await.map(|_| ()).map_err(ServiceError::cassandra_request)
     }
 
     /// Every aggregate's current values: (table name, [(key, users)]), keys sorted.
@@ -202,7 +205,7 @@ impl CassandraSink {
             .execute_unpaged(&self.insert_offset, (topic, partition, next_offset, epoch as i64, timestamp))
             .await
             .map(|_| ())
-            .map_err(ServiceError::cassandra)
+            .map_err(ServiceError::cassandra_request)
     }
 
     /// The durable offsets of `topic`: (partition, next offset, epoch).
@@ -231,6 +234,24 @@ impl CassandraSink {
         .try_collect()
         .await
     }
+}
+
+/// About how many bytes a row adds to a batch, as Cassandra sizes batches (the data of its
+/// cells, plus a little per cell): what `batch_bytes` bounds.
+pub fn row_size(user: &User) -> usize {
+    let text = [
+        &user.first_name,
+        &user.last_name,
+        &user.gender,
+        &user.address,
+        &user.post_code,
+        &user.email,
+        &user.username,
+        &user.phone,
+        &user.picture,
+        &user.country,
+    ];
+    16 + 2 * 8 + text.iter().map(|t| t.as_deref().map_or(0, str::len)).sum::<usize>() + 13 * 12
 }
 
 /// A row's values for the insert statement, `timestamp` last.
@@ -283,57 +304,4 @@ pub fn token_share(index: usize, shares: usize) -> (i64, i64) {
 
 async fn prepare(session: &Session, cql: String) -> Result<PreparedStatement, ServiceError> {
     session.prepare(cql).await.map_err(ServiceError::cassandra)
-}
-
-/// Runs `write` until it succeeds, backing off up to 5 s between attempts; a Cassandra that
-/// is away for a while holds the epoch back instead of losing it. Failures are logged at
-/// most every few seconds per process, with how many there were.
-pub async fn retry_forever<F, Fut>(what: &str, mut write: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), ServiceError>>,
-{
-    let mut wait = Duration::from_millis(50);
-    loop {
-        match write().await {
-            Ok(()) => return,
-            Err(e) => {
-                WRITE_FAILURES.fetch_add(1, Ordering::Relaxed);
-                if let Some(failures) = FAILURE_LOG.note() {
-                    tracing::warn!(error = %e, what, failures, "Cassandra write failed; retrying");
-                }
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
-}
-
-/// Write attempts of this process that failed (and were retried).
-static WRITE_FAILURES: AtomicU64 = AtomicU64::new(0);
-
-/// Cassandra write attempts of this process that failed and were retried, so far.
-pub fn write_failures() -> u64 {
-    WRITE_FAILURES.load(Ordering::Relaxed)
-}
-
-/// Counts failures and says when to log them: at most once per interval.
-struct LogLimiter {
-    failures: AtomicU64,
-    last_logged_ms: AtomicI64,
-}
-
-static FAILURE_LOG: LogLimiter = LogLimiter { failures: AtomicU64::new(0), last_logged_ms: AtomicI64::new(0) };
-
-impl LogLimiter {
-    /// Notes a failure; returns the failures since the last log line when one is due.
-    fn note(&self) -> Option<u64> {
-        self.failures.fetch_add(1, Ordering::Relaxed);
-        let now = Utc::now().timestamp_millis();
-        let last = self.last_logged_ms.load(Ordering::Relaxed);
-        if now - last < 3000 || self.last_logged_ms.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err() {
-            return None;
-        }
-        Some(self.failures.swap(0, Ordering::Relaxed))
-    }
 }

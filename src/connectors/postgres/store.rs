@@ -3,8 +3,9 @@
 //! Each batch is COPYed (binary) straight into the tables in one transaction. When some id is
 //! already stored, that transaction fails whole and the batch is COPYed into session-local
 //! staging tables instead, then moved into the real tables with
-//! `INSERT … SELECT … ON CONFLICT (id) DO NOTHING`, again in one transaction: a batch is
-//! stored whole or not at all, and storing it again adds nothing.
+//! `INSERT … SELECT … ON CONFLICT (id) DO UPDATE` (the latest version of an id wins; an
+//! unchanged row is left alone), again in one transaction: a batch is stored whole or not at
+//! all, and storing it again changes nothing.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use chrono::{DateTime, Utc};
@@ -74,7 +75,7 @@ pub struct Batch {
 /// What storing a batch changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Stored {
-    /// Users new to `created_users` (an already stored id adds nothing).
+    /// Users new to `created_users` or changed there (an unchanged stored row counts nothing).
     pub users: u64,
     /// Rejected records new to `rejected_users`.
     pub rejected: u64,
@@ -108,8 +109,8 @@ impl UserStore {
     /// The batch is first COPYed straight into the tables, which is the cheapest path when
     /// every id is new (the common case). If an id is already stored, that transaction fails
     /// whole and the batch goes through the staging tables instead, whose
-    /// `INSERT … ON CONFLICT (id) DO NOTHING` skips what is there: either way the batch is
-    /// stored whole or not at all, and storing it again adds nothing.
+    /// `INSERT … ON CONFLICT (id) DO UPDATE` replaces what changed: either way the batch is
+    /// stored whole or not at all, and storing it again changes nothing.
     pub async fn store(&mut self, batch: &Batch, source: &str) -> Result<Stored, ServiceError> {
         if self.staged_left == 0 {
             match self.store_direct(batch, source).await {
@@ -138,18 +139,35 @@ impl UserStore {
     async fn store_staged(&mut self, batch: &Batch, source: &str) -> Result<Stored, Failure> {
         let tx = self.client.transaction().await?;
         copy_batch(&tx, Tables::STAGING, batch, source).await?;
+        // Latest version wins: a stored id takes the batch's version (the last one in the batch,
+        // if it holds the id twice: the staging tables are filled by one COPY each, so their
+        // physical order is the batch's), and an unchanged row is left alone, so storing the
+        // same batch again changes nothing.
         let move_raw = tx
             .prepare(
-                "insert into raw_users (id, raw, api_version) select id, raw, api_version from stage_raw_users \
-                 on conflict (id) do nothing",
+                "insert into raw_users (id, raw, api_version) \
+                 select distinct on (id) id, raw, api_version from stage_raw_users order by id, ctid desc \
+                 on conflict (id) do update set raw = excluded.raw, api_version = excluded.api_version, ingested_at = now() \
+                 where raw_users.raw is distinct from excluded.raw",
             )
             .await?;
         let move_users = tx
             .prepare(
                 "insert into created_users (id, first_name, last_name, gender, address, post_code, email, username, \
                  dob, registered_date, phone, picture, country) \
-                 select id, first_name, last_name, gender, address, post_code, email, username, dob, \
-                 registered_date, phone, picture, country from stage_created_users on conflict (id) do nothing",
+                 select distinct on (id) id, first_name, last_name, gender, address, post_code, email, username, dob, \
+                 registered_date, phone, picture, country from stage_created_users order by id, ctid desc \
+                 on conflict (id) do update set first_name = excluded.first_name, last_name = excluded.last_name, \
+                 gender = excluded.gender, address = excluded.address, post_code = excluded.post_code, \
+                 email = excluded.email, username = excluded.username, dob = excluded.dob, \
+                 registered_date = excluded.registered_date, phone = excluded.phone, picture = excluded.picture, \
+                 country = excluded.country, ingested_at = now() \
+                 where (created_users.first_name, created_users.last_name, created_users.gender, created_users.address, \
+                 created_users.post_code, created_users.email, created_users.username, created_users.dob, \
+                 created_users.registered_date, created_users.phone, created_users.picture, created_users.country) \
+                 is distinct from (excluded.first_name, excluded.last_name, excluded.gender, excluded.address, \
+                 excluded.post_code, excluded.email, excluded.username, excluded.dob, excluded.registered_date, \
+                 excluded.phone, excluded.picture, excluded.country)",
             )
             .await?;
         let move_rejected = tx

@@ -40,7 +40,15 @@ pub fn kafka_source<'scope>(
     source::<_, CapacityContainerBuilder<Vec<(Incoming, u64, isize)>>, _, _>(scope, "KafkaSource", move |capability, info| {
         let activator = scope.activator_for(info.address);
         let plan = state.source.clone();
-        let consumer = assign(&state, &partitions);
+        // Created on the first activation, and again a second later if that failed: a
+        // consumer that cannot be made or assigned is an error to report, not a panic.
+        let mut consumer: Option<Arc<BaseConsumer>> = None;
+        let mut assigned = partitions.is_empty();
+        let mut last_assign_attempt: Option<Instant> = None;
+        // The answer of the last "read to the end?" check (see `caught_up`), asked off the
+        // worker thread: watermark requests are network calls.
+        let caught_up_answer: Arc<std::sync::Mutex<Option<CaughtUp>>> = Arc::default();
+        let mut last_caught_up_check: Option<Instant> = None;
         let mut next_offsets: HashMap<i32, i64> =
             partitions.iter().filter_map(|p| state.start_offsets.get(p).map(|o| (*p, *o))).collect();
         let mut capability = Some(capability);
@@ -54,6 +62,25 @@ pub fn kafka_source<'scope>(
         let mut last_message = Instant::now();
         move |output| {
             let Some(cap) = capability.as_mut() else { return };
+            if !assigned {
+                if last_assign_attempt.is_some_and(|at| at.elapsed() < Duration::from_secs(1)) {
+                    activator.activate_after(Duration::from_millis(100));
+                    return;
+                }
+                last_assign_attempt = Some(Instant::now());
+                match assign(&state, &partitions) {
+                    Ok(created) => {
+                        consumer = Some(Arc::new(created));
+                        assigned = true;
+                        tracing::info!(?partitions, "reading partitions");
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, ?partitions, "cannot assign the partitions; trying again");
+                        activator.activate_after(Duration::from_secs(1));
+                        return;
+                    }
+                }
+            }
             // Offsets of epochs now durable everywhere: record the newest.
             let mut newest = None;
             while let Some(entry) = open.first_entry() {
@@ -101,10 +128,13 @@ pub fn kafka_source<'scope>(
                 state.counters.records_in.fetch_add(read as u64, Ordering::Relaxed);
             }
 
-            // Close the epoch when its time is up.
+            // Close the epoch when its time is up. Only epochs that read something are kept:
+            // an empty one changes no offset, so a stalled sink costs no bookkeeping.
             let now = epoch_now(plan.epoch_ms).max(epoch);
             if now > epoch {
-                open.insert(epoch, (read_in_epoch, next_offsets.clone()));
+                if read_in_epoch > 0 {
+                    open.insert(epoch, (read_in_epoch, next_offsets.clone()));
+                }
                 read_in_epoch = 0;
                 epoch = now;
                 cap.downgrade(&epoch);
@@ -113,8 +143,26 @@ pub fn kafka_source<'scope>(
 
             // With --idle-exit: finish once nothing arrived for that long, all is durable, and
             // Kafka confirms there is nothing left to read (not merely unreachable).
-            let idle = state.idle_exit.is_some_and(|d| last_message.elapsed() >= d);
-            if idle && open.is_empty() && read_in_epoch == 0 && caught_up(consumer.as_ref(), &state.source.topic, &next_offsets) {
+            let idle = state.idle_exit.is_some_and(|d| last_message.elapsed() >= d) && open.is_empty() && read_in_epoch == 0;
+            let confirmed = idle && {
+                let answer = caught_up_answer.lock().expect("caught-up answer").take();
+                match answer {
+                    Some((asked_at, done)) if asked_at == next_offsets => done,
+                    _ => {
+                        if last_caught_up_check.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+                            last_caught_up_check = Some(Instant::now());
+                            let (consumer, answer, offsets) = (consumer.clone(), caught_up_answer.clone(), next_offsets.clone());
+                            let topic = state.source.topic.clone();
+                            state.runtime.spawn_blocking(move || {
+                                let done = caught_up(consumer.as_deref(), &topic, &offsets);
+                                *answer.lock().expect("caught-up answer") = Some((offsets, done));
+                            });
+                        }
+                        false
+                    }
+                }
+            };
+            if confirmed {
                 for (partition, next) in &next_offsets {
                     let _ = state.offsets.send((*partition, *next, epoch));
                 }
@@ -130,6 +178,9 @@ pub fn kafka_source<'scope>(
     })
 }
 
+/// The offsets a "read to the end?" check was asked about, and its answer.
+type CaughtUp = (HashMap<i32, i64>, bool);
+
 /// True when every assigned partition has been read to its high watermark; false when
 /// Kafka cannot say.
 fn caught_up(consumer: Option<&BaseConsumer>, topic: &str, next_offsets: &HashMap<i32, i64>) -> bool {
@@ -144,12 +195,9 @@ fn caught_up(consumer: Option<&BaseConsumer>, topic: &str, next_offsets: &HashMa
     })
 }
 
-/// A consumer assigned this worker's partitions at their durable offsets (the beginning for
-/// partitions never recorded); `None` when the worker owns no partition.
-fn assign(state: &ProcessState, partitions: &[i32]) -> Option<BaseConsumer> {
-    if partitions.is_empty() {
-        return None;
-    }
+/// A consumer assigned this worker's `partitions` (at least one) at their durable offsets
+/// (the beginning for partitions never recorded).
+fn assign(state: &ProcessState, partitions: &[i32]) -> Result<BaseConsumer, rdkafka::error::KafkaError> {
     let consumer: BaseConsumer = crate::connectors::kafka::client_config(&state.brokers)
         .set("group.id", "rtds-workers")
         .set("enable.auto.commit", "false")
@@ -157,19 +205,12 @@ fn assign(state: &ProcessState, partitions: &[i32]) -> Option<BaseConsumer> {
         .set("queued.max.messages.kbytes", "4096")
         .set("queued.min.messages", "10000")
         .set("fetch.max.bytes", "8388608")
-        .create()
-        .expect("Kafka consumer configuration is valid");
-    reassign(&consumer, state, partitions, &state.start_offsets);
-    tracing::info!(?partitions, "reading partitions");
-    Some(consumer)
-}
-
-/// Assigns `partitions` at `offsets` (the beginning for partitions without one).
-fn reassign(consumer: &BaseConsumer, state: &ProcessState, partitions: &[i32], offsets: &HashMap<i32, i64>) {
+        .create()?;
     let mut assignment = TopicPartitionList::new();
     for partition in partitions {
-        let offset = offsets.get(partition).map_or(Offset::Beginning, |o| Offset::Offset(*o));
-        assignment.add_partition_offset(&state.source.topic, *partition, offset).expect("valid partition");
+        let offset = state.start_offsets.get(partition).map_or(Offset::Beginning, |o| Offset::Offset(*o));
+        assignment.add_partition_offset(&state.source.topic, *partition, offset)?;
     }
-    consumer.assign(&assignment).expect("assigning partitions");
+    consumer.assign(&assignment)?;
+    Ok(consumer)
 }

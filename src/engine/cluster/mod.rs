@@ -28,7 +28,8 @@ use std::time::Duration;
 use chrono::{NaiveDate, Utc};
 use compact_str::CompactString;
 use differential_dataflow::AsCollection;
-use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::generic::operator::source;
@@ -38,7 +39,9 @@ use timely::dataflow::operators::{Concatenate, OkErr, Probe};
 use timely::dataflow::Scope;
 use uuid::Uuid;
 
-use crate::connectors::cassandra::{CassandraSink, StoredUser, retry_forever};
+use crate::connectors::cassandra::{CassandraSink, StoredUser, batches, row_size, write_splitting};
+use crate::connectors::retry;
+use crate::connectors::ServiceError;
 use crate::connectors::kafka::RowProducer;
 use crate::dataflow::{CassandraSinkPlan, Checks, Dataflow, Dimension, KafkaSource, Sink, Source};
 use crate::engine::checks::{age_band, check};
@@ -182,13 +185,14 @@ impl ProcessState {
     }
 
     /// Times one Cassandra write request (all its retries included).
-    async fn timed<F: std::future::Future<Output = ()>>(&self, write: F) {
+    async fn timed<T, F: std::future::Future<Output = T>>(&self, write: F) -> T {
         let started = std::time::Instant::now();
-        write.await;
+        let outcome = write.await;
         let micros = started.elapsed().as_micros() as u64;
         for histogram in [&self.write_latency, &self.all_write_latency] {
             histogram.lock().expect("write latency histogram").saturating_record(micros);
         }
+        outcome
     }
 }
 
@@ -287,7 +291,7 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
                     .for_each_concurrent(None, |(partition, (next, epoch))| {
                         let (sink, topic) = (sink.clone(), topic.clone());
                         async move {
-                            retry_forever("offsets", || sink.write_offset(&topic, partition, next, epoch, write_time(epoch, epoch_ms))).await
+                            retry::forever("offsets", || sink.write_offset(&topic, partition, next, epoch, write_time(epoch, epoch_ms))).await
                         }
                     })
                     .await;
@@ -413,7 +417,8 @@ fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u
         match parse_row(&incoming.payload, max_bytes, &checks) {
             Ok(user) => {
                 let dims = Dims::of_user(&user, today);
-                Ok(((user, incoming.produced_ms, dims), epoch, diff))
+                let version = Version { epoch, offset: incoming.offset };
+                Ok(((user, incoming.produced_ms, dims, version), epoch, diff))
             }
             Err(reason) => {
                 let source = format!("{topic}/{}@{}", incoming.partition, incoming.offset);
@@ -425,11 +430,11 @@ fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u
 
     // Rows to the rows sink, (id, dims) to the dedupe: split rather than shared, so no row
     // is cloned for a second consumer.
-    type Split = Result<((User, Option<i64>), u64, isize), ((Uuid, Dims), u64, isize)>;
+    type Split = Result<((User, Option<i64>), u64, isize), ((Uuid, (Version, Dims)), u64, isize)>;
     let (rows, fresh) = parsed
-        .flat_map(|((user, produced_ms, dims), epoch, diff): ((User, Option<i64>, Dims), u64, isize)| -> [Split; 2] {
+        .flat_map(|((user, produced_ms, dims, version), epoch, diff): ((User, Option<i64>, Dims, Version), u64, isize)| -> [Split; 2] {
             let id = user.id;
-            [Ok(((user, produced_ms), epoch, diff)), Err(((id, dims), epoch, diff))]
+            [Ok(((user, produced_ms), epoch, diff)), Err(((id, (version, dims)), epoch, diff))]
         })
         .ok_err::<Vec<_>, _, Vec<_>, _, _>(|split| split);
 
@@ -440,33 +445,60 @@ fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u
     // Rows: idempotent upserts, written by the worker that read them, in unlogged batches of
     // rows near on the token ring.
     let rows_state = state.clone();
-    let batch_rows = state.sink_plan.batch_rows.max(1);
+    let (batch_rows, batch_bytes) = (state.sink_plan.batch_rows.max(1), state.sink_plan.batch_bytes);
     let rows_done = async_sink(scope, rows, "RowsSink", runtime.clone(), ROW_ROUNDS, Duration::ZERO, move |epoch, updates: Vec<((User, Option<i64>), isize)>| {
         let state = rows_state.clone();
         async move {
             let timestamp = write_time(epoch, epoch_ms);
-            let written = updates.len() as u64;
+            // Latest version wins: every row of a round gets the round's write time, so of two
+            // versions of an id only the later one (updates come in epoch order, and an epoch's
+            // in Kafka order) may be written; a later round writes with a later time.
+            let mut rows = latest_per_id(updates);
             // Sorted in place and written in slices: a round can hold tens of thousands of rows
             // while catching up, and a copy of them is what a heap profile found most of.
-            let mut rows = updates;
             rows.sort_by_cached_key(|((user, _), _)| state.sink.token(user.id));
             let rows = &rows;
-            let latencies: Vec<Vec<u64>> = futures::stream::iter((0..rows.len()).step_by(batch_rows))
-                .map(|start| {
-                    let (sink, state) = (state.sink.clone(), &state);
-                    let batch = &rows[start..(start + batch_rows).min(rows.len())];
+            let sink = state.sink.clone();
+            let write = rows_writer(&sink, timestamp);
+            let write = &write;
+            let outcomes: Vec<(Vec<u64>, Vec<Rejected>)> = futures::stream::iter(batches(rows, batch_rows, batch_bytes, |((user, _), _)| row_size(user)))
+                .map(|range| {
+                    let state = &state;
+                    let batch = &rows[range];
                     async move {
-                        state.timed(retry_forever("rows", || sink.write_users(batch.iter().map(|((user, _), _)| user), timestamp))).await;
+                        let refused = state.timed(write_splitting(batch, write)).await;
                         // Produce to acknowledged write, the pipeline's end-to-end latency.
                         let now = Utc::now().timestamp_millis();
-                        batch.iter().filter_map(|((_, produced_ms), _)| produced_ms.map(|p| (now - p).max(0) as u64)).collect()
+                        let refused_ids: Vec<Uuid> = refused.iter().map(|(((user, _), _), _)| user.id).collect();
+                        let latencies = batch
+                            .iter()
+                            .filter(|((user, _), _)| !refused_ids.contains(&user.id))
+                            .filter_map(|((_, produced_ms), _)| produced_ms.map(|p| (now - p).max(0) as u64))
+                            .collect();
+                        let dead = refused
+                            .into_iter()
+                            .map(|(((user, _), _), error)| {
+                                let mut raw = Vec::new();
+                                user.write_json(&mut raw);
+                                Rejected { raw: String::from_utf8_lossy(&raw).into_owned(), reason: format!("the rows store refused it: {error}") }
+                            })
+                            .collect();
+                        (latencies, dead)
                     }
                 })
                 .buffer_unordered(concurrency)
                 .collect()
                 .await;
-            state.record_latencies(latencies.iter().flatten());
-            state.counters.rows_written.fetch_add(written, Ordering::Relaxed);
+            let dead: Vec<Rejected> = outcomes.iter().flat_map(|(_, dead)| dead.iter().cloned()).collect();
+            state.record_latencies(outcomes.iter().flat_map(|(latencies, _)| latencies));
+            // Rows the store refused go to the dead-letter topic before the epoch may close.
+            if !dead.is_empty() {
+                tracing::warn!(rows = dead.len(), reason = %dead[0].reason, "Cassandra refused rows; sending them to the dead-letter topic");
+                let source = format!("cassandra/{}.{}", state.sink_plan.keyspace, state.sink_plan.table);
+                deliver_dead_letters(&state, &dead, &source).await;
+                state.counters.rejected.fetch_add(dead.len() as u64, Ordering::Relaxed);
+            }
+            state.counters.rows_written.fetch_add((rows.len() - dead.len()) as u64, Ordering::Relaxed);
         }
     });
 
@@ -477,34 +509,36 @@ fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u
         async move {
             let count = updates.len() as u64;
             for ((rejected, source), _) in updates {
-                let one = [rejected];
-                let mut wait = Duration::from_millis(100);
-                while let Err(e) = state.dlq.send(&[], &one, &source).await {
-                    tracing::warn!(error = %e, "dead letter not delivered; retrying");
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(5));
-                }
+                deliver_dead_letters(&state, &[rejected], &source).await;
             }
             state.counters.rejected.fetch_add(count, Ordering::Relaxed);
         }
     });
 
     // Dedupe by id over loaded state plus new rows, then count per aggregate.
-    let loaded = source::<_, CapacityContainerBuilder<Vec<((Uuid, Dims), u64, isize)>>, _, _>(scope, "StateScan", move |cap, _info| {
+    // Stored rows are older than every record read from Kafka in this run.
+    let stored = Version { epoch: load_epoch, offset: -1 };
+    let loaded = source::<_, CapacityContainerBuilder<Vec<((Uuid, (Version, Dims)), u64, isize)>>, _, _>(scope, "StateScan", move |cap, _info| {
         let mut cap = Some(cap);
         let mut loaded = Some(loaded);
         move |output| {
             if let (Some(c), Some(rows)) = (cap.as_mut(), loaded.take()) {
                 c.downgrade(&load_epoch);
-                output.session(&*c).give_iterator(rows.into_iter().map(|row| (row, load_epoch, 1)));
+                output.session(&*c).give_iterator(rows.into_iter().map(|(id, dims)| ((id, (stored, dims)), load_epoch, 1)));
             }
             cap = None;
         }
     });
-    let unique = loaded
-        .as_collection()
-        .concat(fresh.as_collection())
-        .reduce(|_id: &Uuid, versions: &[(&Dims, isize)], output: &mut Vec<(Dims, isize)>| output.push((versions[0].0.clone(), 1)));
+    // The latest version of each id (values come sorted, so the last one): a user whose
+    // country changes moves from one count to the other.
+    let unique = loaded.as_collection().concat(fresh.as_collection()).reduce(
+        |_id: &Uuid, versions: &[(&(Version, Dims), isize)], output: &mut Vec<(Dims, isize)>| {
+            let latest = versions.iter().rev().find(|(_, count)| *count > 0).map(|(v, _)| &v.1);
+            if let Some(dims) = latest {
+                output.push((dims.clone(), 1));
+            }
+        },
+    );
     let mut done = vec![rows_done, dead_done];
     for (index, (name, dimension)) in state.aggregates.iter().enumerate() {
         let dimension = *dimension;
@@ -523,13 +557,63 @@ fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u
                 let latest: Vec<(String, i64)> = latest.into_iter().collect();
                 if !latest.is_empty() {
                     let sink = state.sink.clone();
-                    state.timed(retry_forever("aggregate", || sink.write_aggregates(index, &latest, timestamp))).await;
+                    state.timed(retry::forever("aggregate", || sink.write_aggregates(index, &latest, timestamp))).await;
                 }
                 state.counters.aggregate_writes.fetch_add(writes, Ordering::Relaxed);
             }
         }));
     }
     scope.concatenate(done).probe_with(&durable);
+}
+
+/// A row to write: the formatted user and its produce time.
+type RowUpdate = ((User, Option<i64>), isize);
+
+/// Writes a slice of rows as one request, at `timestamp`.
+fn rows_writer<'a>(sink: &'a CassandraSink, timestamp: i64) -> impl Fn(&'a [RowUpdate]) -> BoxFuture<'a, Result<(), ServiceError>> + Sync + 'a {
+    move |batch| sink.write_users(batch.iter().map(|((user, _), _)| user), timestamp).boxed()
+}
+
+/// Sends dead letters until Kafka acknowledged them all.
+async fn deliver_dead_letters(state: &ProcessState, dead: &[Rejected], source: &str) {
+    let mut wait = Duration::from_millis(100);
+    while let Err(e) = state.dlq.send(&[], dead, source).await {
+        tracing::warn!(error = %e, "dead letters not delivered; retrying");
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Where a record stands in the order of versions: a later epoch wins, and within an epoch
+/// a later offset (an id is keyed to one partition, so that is Kafka's order for it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Version {
+    pub epoch: u64,
+    pub offset: i64,
+}
+
+/// The last update of each id, in their original order otherwise.
+///
+/// ```
+/// # use rtds::engine::cluster::latest_per_id;
+/// # use rtds::model::User;
+/// let user = |id: u128, name: &str| {
+///     let row = serde_json::json!({ "id": uuid::Uuid::from_u128(id), "first_name": name });
+///     (serde_json::from_value::<User>(row).unwrap(), None)
+/// };
+/// let rows = latest_per_id(vec![(user(1, "old"), 1), (user(2, "b"), 1), (user(1, "new"), 1)]);
+/// let names: Vec<_> = rows.iter().map(|((u, _), _)| u.first_name.clone().unwrap()).collect();
+/// assert_eq!(names, ["b", "new"]);
+/// ```
+pub fn latest_per_id(updates: Vec<((User, Option<i64>), isize)>) -> Vec<((User, Option<i64>), isize)> {
+    let mut last: HashMap<Uuid, usize> = HashMap::with_capacity(updates.len());
+    for (index, ((user, _), _)) in updates.iter().enumerate() {
+        last.insert(user.id, index);
+    }
+    if last.len() == updates.len() {
+        return updates;
+    }
+    updates.into_iter().enumerate().filter(|(index, ((user, _), _))| last[&user.id] == *index).map(|(_, update)| update).collect()
 }
 
 /// A Kafka message to a checked row, or the reason it is rejected.

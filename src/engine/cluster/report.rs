@@ -84,7 +84,7 @@ pub fn report(state: &ProcessState) -> WorkerReport {
         rows_written: c.rows_written.load(Ordering::Relaxed),
         rejected: c.rejected.load(Ordering::Relaxed),
         aggregate_writes: c.aggregate_writes.load(Ordering::Relaxed),
-        cassandra_write_errors: crate::connectors::cassandra::write_failures(),
+        cassandra_write_errors: crate::connectors::retry::failures(),
         epoch: c.epoch.load(Ordering::Relaxed),
         durable_epoch: c.durable_epoch.load(Ordering::Relaxed),
         rss_bytes,
