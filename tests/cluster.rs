@@ -549,3 +549,39 @@ fn a_batch_cassandra_refuses_is_split_and_large_rows_still_land() {
     let dead = consume_all(&brokers, &format!("{topic}.dlq"), 0);
     assert!(dead.is_empty(), "no row was refused alone: {:?}", dead.iter().map(|m| m.header("rtds-reason")).collect::<Vec<_>>());
 }
+
+#[test]
+#[ignore = "needs PostgreSQL, Kafka and Cassandra: run scripts/test"]
+fn the_latest_version_of_an_id_wins_in_rows_and_aggregates() {
+    let _stack = stack_lock();
+    let pipeline = Pipeline::new("versions");
+    pipeline.ingest(3_000, &[]);
+    let originals: Vec<rtds::model::User> =
+        consume_all(&pipeline.brokers, &pipeline.topic, 3_000).iter().take(100).map(|m| serde_json::from_str(&m.payload).unwrap()).collect();
+    // Users 0-49 move once, to a country that sorts after every other; users 50-99 twice, back to back (most likely
+    // in one epoch, so one write round sees both). PostgreSQL takes the last version of each,
+    // and Kafka the versions in order, keyed by id like every row.
+    let mut versions = Vec::new();
+    for (index, user) in originals.iter().enumerate() {
+        let changes: &[&str] = if index < 50 { &["Zanzibar"] } else { &["Lemuria", "Mu"] };
+        for country in changes {
+            let mut changed = user.clone();
+            changed.country = Some(country.to_string());
+            changed.first_name = Some(format!("{} of {country}", user.first_name.as_deref().unwrap_or("someone")));
+            versions.push((changed, String::new()));
+        }
+    }
+    pipeline.rt.block_on(async {
+        let client = rtds::connectors::postgres::connect(&pipeline.database).await.unwrap();
+        let update = client.prepare("update created_users set country = $2, first_name = $3 where id = $1").await.unwrap();
+        for (user, _) in &versions {
+            client.execute(&update, &[&user.id, &user.country, &user.first_name]).await.unwrap();
+        }
+        rtds::connectors::kafka::RowProducer::new(&pipeline.brokers, &pipeline.topic).unwrap().send(&versions, &[], "test").await.unwrap();
+    });
+    let master = pipeline.start_master(free_ports(1));
+    finish(master, "rtds master", Duration::from_secs(180));
+    pipeline.assert_cassandra_equals_postgres(3_000);
+    let by_country = pipeline.aggregate("users_by_country", "country");
+    assert_eq!((by_country.get("Zanzibar"), by_country.get("Mu"), by_country.get("Lemuria")), (Some(&50), Some(&50), None));
+}
