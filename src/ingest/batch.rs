@@ -68,18 +68,7 @@ pub fn split_response(body: &str) -> Batch {
 /// assert!(postgres_refuses(r#"{"note":"\u0000"}"#, &fine).unwrap().contains("\\u0000"));
 /// ```
 pub fn postgres_refuses(raw: &str, user: &User) -> Option<String> {
-    let fields = [
-        ("first_name", &user.first_name),
-        ("last_name", &user.last_name),
-        ("gender", &user.gender),
-        ("address", &user.address),
-        ("post_code", &user.post_code),
-        ("email", &user.email),
-        ("username", &user.username),
-        ("phone", &user.phone),
-        ("picture", &user.picture),
-        ("country", &user.country),
-    ];
+    let fields = user.text_fields();
     if let Some((name, _)) = fields.iter().find(|(_, value)| value.as_deref().is_some_and(|v| v.contains('\0'))) {
         return Some(format!("{name} holds a NUL character, which PostgreSQL text cannot store"));
     }

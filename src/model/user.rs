@@ -45,6 +45,22 @@ pub struct User {
 pub const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6a1f_5e0c_2b7d_4c35_9e61_0d2f_7a4b_c8e3);
 
 impl User {
+    /// The row's text columns with their names (everything but the id and the two dates).
+    pub fn text_fields(&self) -> [(&'static str, &Option<String>); 10] {
+        [
+            ("first_name", &self.first_name),
+            ("last_name", &self.last_name),
+            ("gender", &self.gender),
+            ("address", &self.address),
+            ("post_code", &self.post_code),
+            ("email", &self.email),
+            ("username", &self.username),
+            ("phone", &self.phone),
+            ("picture", &self.picture),
+            ("country", &self.country),
+        ]
+    }
+
     /// Parses one record's JSON text and formats it.
     pub fn from_json(record: &str) -> Result<User, RecordError> {
         User::from_raw(&super::parse_record(record)?)

@@ -239,19 +239,8 @@ impl CassandraSink {
 /// About how many bytes a row adds to a batch, as Cassandra sizes batches (the data of its
 /// cells, plus a little per cell): what `batch_bytes` bounds.
 pub fn row_size(user: &User) -> usize {
-    let text = [
-        &user.first_name,
-        &user.last_name,
-        &user.gender,
-        &user.address,
-        &user.post_code,
-        &user.email,
-        &user.username,
-        &user.phone,
-        &user.picture,
-        &user.country,
-    ];
-    16 + 2 * 8 + text.iter().map(|t| t.as_deref().map_or(0, str::len)).sum::<usize>() + 13 * 12
+    let text: usize = user.text_fields().iter().map(|(_, t)| t.as_deref().map_or(0, str::len)).sum();
+    16 + 2 * 8 + text + 13 * 12
 }
 
 /// A row's values for the insert statement, `timestamp` last.
