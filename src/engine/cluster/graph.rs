@@ -1,0 +1,258 @@
+//! One worker's dataflow: parse and check, the rows sink, the dead-letter sink, the dedupe
+//! (latest version per id) and the aggregates, all ending in the probe that says which epochs
+//! are durable.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use chrono::Utc;
+use compact_str::CompactString;
+use differential_dataflow::AsCollection;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::Scope;
+use timely::dataflow::operators::generic::operator::source;
+use timely::dataflow::operators::probe::Handle as ProbeHandle;
+use timely::dataflow::operators::vec::Map;
+use timely::dataflow::operators::{Concatenate, OkErr, Probe};
+use uuid::Uuid;
+
+use super::{Dims, Incoming, ProcessState, async_sink, kafka_source, write_time};
+use crate::connectors::ServiceError;
+use crate::connectors::cassandra::{CassandraSink, batches, row_size, write_splitting};
+use crate::connectors::retry;
+use crate::dataflow::Checks;
+use crate::engine::checks::check;
+use crate::model::{Rejected, User};
+
+/// Row write rounds in flight per worker: a slow write holds back its own rows only.
+const ROW_ROUNDS: usize = 4;
+
+/// How often an aggregate's changed values are written at most: each round writes every key
+/// that changed since the last, so fewer rounds mean fewer writes for the same result.
+const AGGREGATES_EVERY: Duration = Duration::from_millis(100);
+
+/// Builds one worker's dataflow.
+pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u64>, first_epoch: u64, loaded: Vec<(Uuid, Dims)>) {
+    let load_epoch = first_epoch;
+    let records = kafka_source(scope, state.clone(), durable.clone(), first_epoch + 1);
+
+    // Parse and check; rejected records keep their raw text and the reason.
+    let (checks, today, max_bytes) = (state.checks.clone(), state.today, state.source.max_message_bytes);
+    let topic = state.source.topic.clone();
+    let (parsed, rejected) = records.ok_err::<Vec<_>, _, Vec<_>, _, _>(move |(incoming, epoch, diff): (Incoming, u64, isize)| {
+        match parse_row(&incoming.payload, max_bytes, &checks) {
+            Ok(user) => {
+                let dims = Dims::of_user(&user, today);
+                let version = Version { epoch, offset: incoming.offset };
+                Ok(((user, incoming.produced_ms, dims, version), epoch, diff))
+            }
+            Err(reason) => {
+                let source = format!("{topic}/{}@{}", incoming.partition, incoming.offset);
+                let raw = String::from_utf8_lossy(&incoming.payload[..incoming.payload.len().min(max_bytes)]).into_owned();
+                Err(((Rejected { raw, reason }, source), epoch, diff))
+            }
+        }
+    });
+
+    // Rows to the rows sink, (id, dims) to the dedupe: split rather than shared, so no row
+    // is cloned for a second consumer.
+    type Split = Result<((User, Option<i64>), u64, isize), ((Uuid, (Version, Dims)), u64, isize)>;
+    let (rows, fresh) = parsed
+        .flat_map(|((user, produced_ms, dims, version), epoch, diff): ((User, Option<i64>, Dims, Version), u64, isize)| -> [Split; 2] {
+            let id = user.id;
+            [Ok(((user, produced_ms), epoch, diff)), Err(((id, (version, dims)), epoch, diff))]
+        })
+        .ok_err::<Vec<_>, _, Vec<_>, _, _>(|split| split);
+
+    let runtime = state.runtime.clone();
+    let epoch_ms = state.source.epoch_ms;
+    let concurrency = state.sink_plan.concurrency.max(1);
+
+    // Rows: idempotent upserts, written by the worker that read them, in unlogged batches of
+    // rows near on the token ring.
+    let rows_state = state.clone();
+    let (batch_rows, batch_bytes) = (state.sink_plan.batch_rows.max(1), state.sink_plan.batch_bytes);
+    let rows_done = async_sink(scope, rows, "RowsSink", runtime.clone(), ROW_ROUNDS, Duration::ZERO, move |epoch, updates: Vec<((User, Option<i64>), isize)>| {
+        let state = rows_state.clone();
+        async move {
+            let timestamp = write_time(epoch, epoch_ms);
+            // Latest version wins: every row of a round gets the round's write time, so of two
+            // versions of an id only the later one (updates come in epoch order, and an epoch's
+            // in Kafka order) may be written; a later round writes with a later time.
+            let mut rows = latest_per_id(updates);
+            // Sorted in place and written in slices: a round can hold tens of thousands of rows
+            // while catching up, and a copy of them is what a heap profile found most of.
+            rows.sort_by_cached_key(|((user, _), _)| state.sink.token(user.id));
+            let rows = &rows;
+            let sink = state.sink.clone();
+            let write = rows_writer(&sink, timestamp);
+            let write = &write;
+            let outcomes: Vec<(Vec<u64>, Vec<Rejected>)> = futures::stream::iter(batches(rows, batch_rows, batch_bytes, |((user, _), _)| row_size(user)))
+                .map(|range| {
+                    let state = &state;
+                    let batch = &rows[range];
+                    async move {
+                        let refused = state.timed(write_splitting(batch, write)).await;
+                        // Produce to acknowledged write, the pipeline's end-to-end latency.
+                        let now = Utc::now().timestamp_millis();
+                        let refused_ids: Vec<Uuid> = refused.iter().map(|(((user, _), _), _)| user.id).collect();
+                        let latencies = batch
+                            .iter()
+                            .filter(|((user, _), _)| !refused_ids.contains(&user.id))
+                            .filter_map(|((_, produced_ms), _)| produced_ms.map(|p| (now - p).max(0) as u64))
+                            .collect();
+                        let dead = refused
+                            .into_iter()
+                            .map(|(((user, _), _), error)| {
+                                let mut raw = Vec::new();
+                                user.write_json(&mut raw);
+                                Rejected { raw: String::from_utf8_lossy(&raw).into_owned(), reason: format!("the rows store refused it: {error}") }
+                            })
+                            .collect();
+                        (latencies, dead)
+                    }
+                })
+                .buffer_unordered(concurrency)
+                .collect()
+                .await;
+            let dead: Vec<Rejected> = outcomes.iter().flat_map(|(_, dead)| dead.iter().cloned()).collect();
+            state.record_latencies(outcomes.iter().flat_map(|(latencies, _)| latencies));
+            // Rows the store refused go to the dead-letter topic before the epoch may close.
+            if !dead.is_empty() {
+                tracing::warn!(rows = dead.len(), reason = %dead[0].reason, "Cassandra refused rows; sending them to the dead-letter topic");
+                let source = format!("cassandra/{}.{}", state.sink_plan.keyspace, state.sink_plan.table);
+                deliver_dead_letters(&state, &dead, &source).await;
+                state.counters.rejected.fetch_add(dead.len() as u64, Ordering::Relaxed);
+            }
+            state.counters.rows_written.fetch_add((rows.len() - dead.len()) as u64, Ordering::Relaxed);
+        }
+    });
+
+    // Dead letters: to TOPIC.dlq with the reason, acknowledged before the epoch closes.
+    let dlq_state = state.clone();
+    let dead_done = async_sink(scope, rejected, "DeadLetterSink", runtime.clone(), 1, Duration::ZERO, move |_epoch, updates: Vec<((Rejected, String), isize)>| {
+        let state = dlq_state.clone();
+        async move {
+            let count = updates.len() as u64;
+            for ((rejected, source), _) in updates {
+                deliver_dead_letters(&state, &[rejected], &source).await;
+            }
+            state.counters.rejected.fetch_add(count, Ordering::Relaxed);
+        }
+    });
+
+    // Dedupe by id over loaded state plus new rows, then count per aggregate.
+    // Stored rows are older than every record read from Kafka in this run.
+    let stored = Version { epoch: load_epoch, offset: -1 };
+    let loaded = source::<_, CapacityContainerBuilder<Vec<((Uuid, (Version, Dims)), u64, isize)>>, _, _>(scope, "StateScan", move |cap, _info| {
+        let mut cap = Some(cap);
+        let mut loaded = Some(loaded);
+        move |output| {
+            if let (Some(c), Some(rows)) = (cap.as_mut(), loaded.take()) {
+                c.downgrade(&load_epoch);
+                output.session(&*c).give_iterator(rows.into_iter().map(|(id, dims)| ((id, (stored, dims)), load_epoch, 1)));
+            }
+            cap = None;
+        }
+    });
+    // The latest version of each id (values come sorted, so the last one): a user whose
+    // country changes moves from one count to the other.
+    let unique = loaded.as_collection().concat(fresh.as_collection()).reduce(
+        |_id: &Uuid, versions: &[(&(Version, Dims), isize)], output: &mut Vec<(Dims, isize)>| {
+            let latest = versions.iter().rev().find(|(_, count)| *count > 0).map(|(v, _)| &v.1);
+            if let Some(dims) = latest {
+                output.push((dims.clone(), 1));
+            }
+        },
+    );
+    let mut done = vec![rows_done, dead_done];
+    for (index, (name, dimension)) in state.aggregates.iter().enumerate() {
+        let dimension = *dimension;
+        let counts = unique.clone().map(move |(_, dims)| dims.value(dimension)).count();
+        let agg_state = state.clone();
+        let name = name.clone();
+        done.push(async_sink(scope, counts.inner, &format!("Aggregate:{name}"), runtime.clone(), 1, AGGREGATES_EVERY, move |epoch, updates: Vec<((CompactString, isize), isize)>| {
+            let state = agg_state.clone();
+            async move {
+                let timestamp = write_time(epoch, epoch_ms);
+                // A round may span epochs: the last count of a key is its current one.
+                let latest: HashMap<String, i64> =
+                    updates.into_iter().filter(|(_, diff)| *diff > 0).map(|((key, count), _)| (key.into_string(), count as i64)).collect();
+                let writes = latest.len() as u64;
+                // A few dozen keys at most: one batch request per round.
+                let latest: Vec<(String, i64)> = latest.into_iter().collect();
+                if !latest.is_empty() {
+                    let sink = state.sink.clone();
+                    state.timed(retry::forever("aggregate", || sink.write_aggregates(index, &latest, timestamp))).await;
+                }
+                state.counters.aggregate_writes.fetch_add(writes, Ordering::Relaxed);
+            }
+        }));
+    }
+    scope.concatenate(done).probe_with(&durable);
+}
+
+/// A row to write: the formatted user and its produce time.
+type RowUpdate = ((User, Option<i64>), isize);
+
+/// Writes a slice of rows as one request, at `timestamp`.
+fn rows_writer<'a>(sink: &'a CassandraSink, timestamp: i64) -> impl Fn(&'a [RowUpdate]) -> BoxFuture<'a, Result<(), ServiceError>> + Sync + 'a {
+    move |batch| sink.write_users(batch.iter().map(|((user, _), _)| user), timestamp).boxed()
+}
+
+/// Sends dead letters until Kafka acknowledged them all.
+async fn deliver_dead_letters(state: &ProcessState, dead: &[Rejected], source: &str) {
+    let mut wait = Duration::from_millis(100);
+    while let Err(e) = state.dlq.send(&[], dead, source).await {
+        tracing::warn!(error = %e, "dead letters not delivered; retrying");
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Where a record stands in the order of versions: a later epoch wins, and within an epoch
+/// a later offset (an id is keyed to one partition, so that is Kafka's order for it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Version {
+    pub epoch: u64,
+    pub offset: i64,
+}
+
+/// The last update of each id, in their original order otherwise.
+///
+/// ```
+/// # use rtds::engine::cluster::latest_per_id;
+/// # use rtds::model::User;
+/// let user = |id: u128, name: &str| {
+///     let row = serde_json::json!({ "id": uuid::Uuid::from_u128(id), "first_name": name });
+///     (serde_json::from_value::<User>(row).unwrap(), None)
+/// };
+/// let rows = latest_per_id(vec![(user(1, "old"), 1), (user(2, "b"), 1), (user(1, "new"), 1)]);
+/// let names: Vec<_> = rows.iter().map(|((u, _), _)| u.first_name.clone().unwrap()).collect();
+/// assert_eq!(names, ["b", "new"]);
+/// ```
+pub fn latest_per_id(updates: Vec<((User, Option<i64>), isize)>) -> Vec<((User, Option<i64>), isize)> {
+    let mut last: HashMap<Uuid, usize> = HashMap::with_capacity(updates.len());
+    for (index, ((user, _), _)) in updates.iter().enumerate() {
+        last.insert(user.id, index);
+    }
+    if last.len() == updates.len() {
+        return updates;
+    }
+    updates.into_iter().enumerate().filter(|(index, ((user, _), _))| last[&user.id] == *index).map(|(_, update)| update).collect()
+}
+
+/// A Kafka message to a checked row, or the reason it is rejected.
+pub fn parse_row(payload: &[u8], max_bytes: usize, checks: &Checks) -> Result<User, String> {
+    if payload.len() > max_bytes {
+        return Err(format!("message of {} bytes is over the {max_bytes}-byte limit", payload.len()));
+    }
+    let user: User = serde_json::from_slice(payload).map_err(|e| format!("not a formatted row: {e}"))?;
+    check(&user, checks, Utc::now())?;
+    Ok(user)
+}
