@@ -41,12 +41,13 @@ where
 /// Runs `attempt` until it succeeds, whatever the failure: for writes that have no row to
 /// blame (offsets, aggregate values), where giving up would lose the epoch. A permanent
 /// failure here is a bug or a schema changed by hand, and is logged as an error.
-pub async fn forever<F, Fut>(what: &str, attempt: F)
+pub async fn forever<T, F, Fut>(what: &str, attempt: F) -> T
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<(), ServiceError>>,
+    Fut: Future<Output = Result<T, ServiceError>>,
 {
-    let _ = attempt.retry(backoff()).notify(|e: &ServiceError, _| note_failure(what, e)).await;
+    let outcome = attempt.retry(backoff()).notify(|e: &ServiceError, _| note_failure(what, e)).await;
+    outcome.unwrap_or_else(|_| unreachable!("the backoff has no limit"))
 }
 
 /// Write attempts of this process that failed (transient or not), so far.

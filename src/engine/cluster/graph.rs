@@ -11,6 +11,7 @@ use chrono::Utc;
 use compact_str::CompactString;
 use differential_dataflow::AsCollection;
 use futures::future::BoxFuture;
+use backon::Retryable;
 use futures::{FutureExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use timely::container::CapacityContainerBuilder;
@@ -128,6 +129,7 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: Pr
                 let source = format!("cassandra/{}.{}", state.sink_plan.keyspace, state.sink_plan.table);
                 deliver_dead_letters(&state, &dead, &source).await;
                 state.counters.rejected.fetch_add(dead.len() as u64, Ordering::Relaxed);
+                state.counters.refused.fetch_add(dead.len() as u64, Ordering::Relaxed);
             }
             state.counters.rows_written.fetch_add((rows.len() - dead.len()) as u64, Ordering::Relaxed);
         }
@@ -207,12 +209,11 @@ fn rows_writer<'a>(sink: &'a CassandraSink, timestamp: i64) -> impl Fn(&'a [RowU
 
 /// Sends dead letters until Kafka acknowledged them all.
 async fn deliver_dead_letters(state: &ProcessState, dead: &[Rejected], source: &str) {
-    let mut wait = Duration::from_millis(100);
-    while let Err(e) = state.dlq.send(&[], dead, source).await {
-        tracing::warn!(error = %e, "dead letters not delivered; retrying");
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(5));
-    }
+    let delivered = (|| state.dlq.send(&[], dead, source))
+        .retry(retry::backoff())
+        .notify(|e: &ServiceError, wait| tracing::warn!(error = %e, ?wait, "dead letters not delivered; retrying"))
+        .await;
+    delivered.map(|_| ()).unwrap_or_else(|_| unreachable!("the backoff has no limit"));
 }
 
 /// Where a record stands in the order of versions: a later epoch wins, and within an epoch

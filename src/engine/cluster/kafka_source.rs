@@ -43,12 +43,13 @@ pub fn kafka_source<'scope>(
         // Created on the first activation, and again a second later if that failed: a
         // consumer that cannot be made or assigned is an error to report, not a panic.
         let mut consumer: Option<Arc<BaseConsumer>> = None;
-        let mut assigned = partitions.is_empty();
         let mut last_assign_attempt: Option<Instant> = None;
         // The answer of the last "read to the end?" check (see `caught_up`), asked off the
         // worker thread: watermark requests are network calls.
         let caught_up_answer: Arc<std::sync::Mutex<Option<CaughtUp>>> = Arc::default();
         let mut last_caught_up_check: Option<Instant> = None;
+        // Set while a check runs, so a slow Kafka never has several piling up.
+        let checking = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut next_offsets: HashMap<i32, i64> =
             partitions.iter().filter_map(|p| state.start_offsets.get(p).map(|o| (*p, *o))).collect();
         let mut capability = Some(capability);
@@ -62,7 +63,7 @@ pub fn kafka_source<'scope>(
         let mut last_message = Instant::now();
         move |output| {
             let Some(cap) = capability.as_mut() else { return };
-            if !assigned {
+            if consumer.is_none() && !partitions.is_empty() {
                 if last_assign_attempt.is_some_and(|at| at.elapsed() < Duration::from_secs(1)) {
                     activator.activate_after(Duration::from_millis(100));
                     return;
@@ -71,7 +72,6 @@ pub fn kafka_source<'scope>(
                 match assign(&state, &partitions) {
                     Ok(created) => {
                         consumer = Some(Arc::new(created));
-                        assigned = true;
                         tracing::info!(?partitions, "reading partitions");
                     }
                     Err(e) => {
@@ -97,11 +97,13 @@ pub fn kafka_source<'scope>(
             }
             let in_flight: usize = open.values().map(|(n, _)| n).sum::<usize>() + read_in_epoch;
 
-            // Read, unless too much is waiting to become durable (backpressure).
+            // Read no more than `max_in_flight` records that are not yet durable (backpressure):
+            // this bounds the worker's memory during a stall, and what a crash makes it read again.
             let mut read = 0;
-            if let Some(consumer) = consumer.as_ref().filter(|_| in_flight < plan.max_in_flight) {
+            let room = plan.max_in_flight.saturating_sub(in_flight).min(POLL_BATCH);
+            if let Some(consumer) = consumer.as_ref().filter(|_| room > 0) {
                 let mut session = output.session(&*cap);
-                while read < POLL_BATCH {
+                while read < room {
                     match consumer.poll(Duration::ZERO) {
                         Some(Ok(message)) => {
                             read += 1;
@@ -149,13 +151,15 @@ pub fn kafka_source<'scope>(
                 match answer {
                     Some((asked_at, done)) if asked_at == next_offsets => done,
                     _ => {
-                        if last_caught_up_check.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+                        let due = last_caught_up_check.is_none_or(|at| at.elapsed() >= Duration::from_secs(1));
+                        if due && !checking.swap(true, Ordering::AcqRel) {
                             last_caught_up_check = Some(Instant::now());
                             let (consumer, answer, offsets) = (consumer.clone(), caught_up_answer.clone(), next_offsets.clone());
-                            let topic = state.source.topic.clone();
+                            let (topic, checking) = (state.source.topic.clone(), checking.clone());
                             state.runtime.spawn_blocking(move || {
                                 let done = caught_up(consumer.as_deref(), &topic, &offsets);
                                 *answer.lock().expect("caught-up answer") = Some((offsets, done));
+                                checking.store(false, Ordering::Release);
                             });
                         }
                         false

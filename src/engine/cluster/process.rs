@@ -45,6 +45,8 @@ pub struct ProcessCounters {
     pub rows_written: AtomicU64,
     pub aggregate_writes: AtomicU64,
     pub rejected: AtomicU64,
+    /// Rows Cassandra refused alone (also counted in `rejected`: they went to the DLQ).
+    pub refused: AtomicU64,
     pub durable_epoch: AtomicU64,
     /// The epoch sources stamp new records with.
     pub epoch: AtomicU64,
@@ -231,6 +233,18 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
     let started = std::time::Instant::now();
     tracing::info!(topic = %source_plan.topic, partitions, keyspace = %sink_plan.keyspace, "worker process starting");
 
+    // Each local worker's share of the stored rows, read here on the runtime, concurrently,
+    // before timely starts: a worker thread makes no network call.
+    let (first_worker, local_workers, peers) = layout(&config.communication);
+    let loaded: HashMap<usize, Vec<(Uuid, Dims)>> =
+        runtime.block_on(futures::future::join_all((first_worker..first_worker + local_workers).map(|index| {
+            let state = state.clone();
+            async move { (index, load_state(&state, index, peers).await) }
+        })))
+        .into_iter()
+        .collect();
+    let loaded = Mutex::new(loaded);
+
     let worker_state = state.clone();
     let guards = timely::execute(config, move |worker| {
         let state = worker_state.clone();
@@ -242,7 +256,7 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
             all.append(&mut owned);
             all.sort_unstable();
         }
-        let loaded = load_state(&state, worker.index(), worker.peers());
+        let loaded = loaded.lock().expect("loaded state").remove(&worker.index()).unwrap_or_default();
         worker.dataflow::<u64, _, _>(|scope| build(scope, state.clone(), durable.clone(), first_epoch, loaded));
         while worker.step_or_park(Some(Duration::from_millis(100))) {}
     })
@@ -287,20 +301,19 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
     Ok(())
 }
 
-/// This worker's share of the rows already in Cassandra, for the dedupe state.
-fn load_state(state: &ProcessState, index: usize, peers: usize) -> Vec<(Uuid, Dims)> {
-    let sink = state.sink.clone();
-    let rows = state.runtime.block_on(async move {
-        loop {
-            match sink.scan_share(index, peers).await {
-                Ok(rows) => return rows,
-                Err(e) => {
-                    tracing::warn!(error = %e, "reading back the stored rows failed; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-        }
-    });
+/// The global index of this process's first worker, its worker count, and the workers of
+/// the whole cluster.
+fn layout(communication: &timely::CommunicationConfig) -> (usize, usize, usize) {
+    match communication {
+        timely::CommunicationConfig::Thread => (0, 1, 1),
+        timely::CommunicationConfig::Process(n) | timely::CommunicationConfig::ProcessBinary(n) => (0, *n, *n),
+        timely::CommunicationConfig::Cluster { threads, process, addresses, .. } => (process * threads, *threads, threads * addresses.len()),
+    }
+}
+
+/// Worker `index`'s share of the rows already in Cassandra, for the dedupe state.
+async fn load_state(state: &ProcessState, index: usize, peers: usize) -> Vec<(Uuid, Dims)> {
+    let rows = retry::forever("reading back the stored rows", || state.sink.scan_share(index, peers)).await;
     state.counters.state_rows_loaded.fetch_add(rows.len() as u64, Ordering::Relaxed);
     rows.iter().map(|row| (row.id, Dims::of_stored(row, state.today))).collect()
 }

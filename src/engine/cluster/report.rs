@@ -27,8 +27,12 @@ pub struct WorkerReport {
     pub records_in: u64,
     /// Rows acknowledged by Cassandra.
     pub rows_written: u64,
-    /// Records that failed parsing or checks, acknowledged by the dead-letter topic.
+    /// Records that failed parsing or checks, or rows Cassandra refused, acknowledged by the
+    /// dead-letter topic.
     pub rejected: u64,
+    /// Of `rejected`: rows Cassandra refused (its message is the dead letter's reason).
+    #[serde(default)]
+    pub refused: u64,
     /// Aggregate values written.
     pub aggregate_writes: u64,
     /// Cassandra write attempts that failed (and were retried).
@@ -83,6 +87,7 @@ pub fn report(state: &ProcessState) -> WorkerReport {
         records_in: c.records_in.load(Ordering::Relaxed),
         rows_written: c.rows_written.load(Ordering::Relaxed),
         rejected: c.rejected.load(Ordering::Relaxed),
+        refused: c.refused.load(Ordering::Relaxed),
         aggregate_writes: c.aggregate_writes.load(Ordering::Relaxed),
         cassandra_write_errors: crate::connectors::retry::failures(),
         epoch: c.epoch.load(Ordering::Relaxed),

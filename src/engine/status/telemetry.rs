@@ -31,6 +31,8 @@ pub struct Totals {
     pub records_in: u64,
     pub rows_written: u64,
     pub rejected: u64,
+    /// Of `rejected`: rows Cassandra refused.
+    pub refused: u64,
     pub aggregate_writes: u64,
     pub cassandra_write_errors: u64,
 }
@@ -40,6 +42,7 @@ impl Totals {
         self.records_in += r.records_in;
         self.rows_written += r.rows_written;
         self.rejected += r.rejected;
+        self.refused += r.refused;
         self.aggregate_writes += r.aggregate_writes;
         self.cassandra_write_errors += r.cassandra_write_errors;
     }
