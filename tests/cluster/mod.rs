@@ -3,251 +3,19 @@
 //! PostgreSQL holds, whatever happened on the way (a killed worker, Kafka or Cassandra
 //! restarting, bad messages).
 
-use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod harness;
+mod restarts;
 
-use chrono::{NaiveDate, Utc};
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Duration;
+
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use scylla::value::CqlTimestamp;
 use serde_json::Value;
 use uuid::Uuid;
 
-use rtds::api::Faults;
-use rtds::api::server::spawn_local;
-use rtds::engine::checks::age_band;
-
-use crate::util::{cassandra, consume_all, fresh_database, free_ports, kafka, root, rtds, run_ingest, runtime, service, stack_lock, unique};
-
-/// A formatted row as both stores hold it (dates as epoch milliseconds).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Row {
-    text: Vec<Option<String>>,
-    dob: Option<i64>,
-    registered: Option<i64>,
-}
-
-/// One test's topic, database and keyspace, with the API clone serving users.
-struct Pipeline {
-    rt: tokio::runtime::Runtime,
-    api: String,
-    database: String,
-    brokers: String,
-    topic: String,
-    keyspace: String,
-    seed: String,
-}
-
-impl Pipeline {
-    fn new(name: &str) -> Pipeline {
-        let brokers = kafka();
-        let rt = runtime();
-        let (api, _) = rt.block_on(spawn_local(Faults::default())).unwrap();
-        let database = rt.block_on(fresh_database(name));
-        Pipeline { rt, api, database, brokers, topic: unique(name), keyspace: unique("ks"), seed: unique("seed") }
-    }
-
-    /// Ingests `users` new users (each call under a seed of its own).
-    fn ingest(&self, users: u64, extra: &[&str]) -> Value {
-        let users = users.to_string();
-        let seed = unique(&self.seed);
-        let mut args = vec!["--users", &users, "--seed", &seed, "--partitions", "8", "--batch", "1000"];
-        args.extend_from_slice(extra);
-        run_ingest(&self.api, &self.database, &self.brokers, &self.topic, &args)
-    }
-
-    /// `rtds ingest` in the background.
-    fn ingest_in_background(&self, users: u64, rate: u64) -> Running {
-        let mut command = rtds();
-        command
-            .args(["ingest", "--api", &self.api, "--postgres", &self.database, "--kafka", &self.brokers, "--topic", &self.topic])
-            .args(["--users", &users.to_string(), "--seed", &format!("{}-more", self.seed), "--batch", "1000"])
-            .args(["--rate", &rate.to_string(), "--json", "--attempts", "20"]);
-        Running::spawn(command)
-    }
-
-    fn pipeline_args(&self) -> Vec<String> {
-        self.pipeline_args_idle("4s")
-    }
-
-    /// The pipeline flags, finishing after `idle` without a record.
-    fn pipeline_args_idle(&self, idle: &str) -> Vec<String> {
-        let cassandra = service("RTDS_CASSANDRA");
-        ["--kafka", &self.brokers, "--cassandra", &cassandra, "--topic", &self.topic, "--keyspace", &self.keyspace, "--idle-exit", idle]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
-    }
-
-    /// `rtds master --local -n 2 -w 2`, running until the workers go idle.
-    fn start_master(&self, http: u16) -> Running {
-        self.start_master_idle(http, "4s")
-    }
-
-    /// The same, finishing after `idle` without a record.
-    fn start_master_idle(&self, http: u16, idle: &str) -> Running {
-        let mut command = rtds();
-        command
-            .args(["master", "--local", "-n", "2", "-w", "2", "--base-port", &free_ports(2).to_string()])
-            .args(["--http", &format!("127.0.0.1:{http}")])
-            .args(self.pipeline_args_idle(idle));
-        Running::spawn(command)
-    }
-
-    /// The master's `/status`.
-    fn status(&self, http: u16) -> Option<Value> {
-        let url = format!("http://127.0.0.1:{http}/status");
-        self.rt.block_on(async { serde_json::from_str(&reqwest::get(&url).await.ok()?.text().await.ok()?).ok() })
-    }
-
-    /// The master's `/metrics`.
-    fn metrics(&self, http: u16) -> String {
-        let url = format!("http://127.0.0.1:{http}/metrics");
-        self.rt.block_on(async { reqwest::get(&url).await.unwrap().text().await.unwrap() })
-    }
-
-    /// PostgreSQL's rows.
-    fn postgres_rows(&self) -> BTreeMap<Uuid, Row> {
-        self.rt.block_on(async {
-            let client = rtds::connectors::postgres::connect(&self.database).await.unwrap();
-            let rows = client
-                .query(
-                    "select id, first_name, last_name, gender, address, post_code, email, username, phone, picture, country, \
-                     dob, registered_date from created_users",
-                    &[],
-                )
-                .await
-                .unwrap();
-            rows.iter()
-                .map(|r| {
-                    let text = (1..=10).map(|i| r.get::<_, Option<String>>(i)).collect();
-                    let millis = |i| r.get::<_, Option<chrono::DateTime<Utc>>>(i).map(|t| t.timestamp_millis());
-                    (r.get::<_, Uuid>(0), Row { text, dob: millis(11), registered: millis(12) })
-                })
-                .collect()
-        })
-    }
-
-    /// Cassandra's rows.
-    fn cassandra_rows(&self) -> BTreeMap<Uuid, Row> {
-        self.rt.block_on(async {
-            let session = cassandra().await;
-            let cql = format!(
-                "select id, first_name, last_name, gender, address, post_code, email, username, phone, picture, country, \
-                 dob, registered_date from {}.created_users",
-                self.keyspace
-            );
-            type Tuple = (
-                Uuid,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-                Option<CqlTimestamp>,
-                Option<CqlTimestamp>,
-            );
-            use futures::TryStreamExt;
-            let rows: Vec<Tuple> = session.query_iter(cql, &[]).await.unwrap().rows_stream::<Tuple>().unwrap().try_collect().await.unwrap();
-            rows.into_iter()
-                .map(|t| {
-                    let text = vec![t.1, t.2, t.3, t.4, t.5, t.6, t.7, t.8, t.9, t.10];
-                    (t.0, Row { text, dob: t.11.map(|x| x.0), registered: t.12.map(|x| x.0) })
-                })
-                .collect()
-        })
-    }
-
-    /// One aggregate table of Cassandra.
-    fn aggregate(&self, table: &str, column: &str) -> BTreeMap<String, i64> {
-        self.rt.block_on(async {
-            let session = cassandra().await;
-            let cql = format!("select {column}, users from {}.{table}", self.keyspace);
-            let result = session.query_unpaged(cql, &[]).await.unwrap().into_rows_result().unwrap();
-            result.rows::<(String, i64)>().unwrap().map(Result::unwrap).collect()
-        })
-    }
-
-    /// Cassandra holds exactly PostgreSQL's rows, and aggregates equal to counts over them.
-    fn assert_cassandra_equals_postgres(&self, expected_users: usize) {
-        let postgres = self.postgres_rows();
-        assert_eq!(postgres.len(), expected_users, "PostgreSQL holds every ingested user");
-        let cassandra = self.cassandra_rows();
-        assert_eq!(cassandra.len(), postgres.len(), "Cassandra holds as many rows as PostgreSQL");
-        for (id, row) in &postgres {
-            assert_eq!(cassandra.get(id), Some(row), "row {id}");
-        }
-        let today: NaiveDate = Utc::now().date_naive();
-        let mut by_country = BTreeMap::new();
-        let mut by_gender = BTreeMap::new();
-        let mut by_band = BTreeMap::new();
-        for row in postgres.values() {
-            let key = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
-            *by_country.entry(key(&row.text[9])).or_insert(0) += 1;
-            *by_gender.entry(key(&row.text[2])).or_insert(0) += 1;
-            let band = row.dob.and_then(chrono::DateTime::from_timestamp_millis).map(|d| age_band(d.date_naive(), today));
-            *by_band.entry(key(&band)).or_insert(0) += 1;
-        }
-        assert_eq!(self.aggregate("users_by_country", "country"), by_country);
-        assert_eq!(self.aggregate("users_by_gender", "gender"), by_gender);
-        assert_eq!(self.aggregate("users_by_age_band", "age_band"), by_band);
-    }
-}
-
-/// A process started by a test, its stderr going to a file (a pipe nobody reads while it
-/// runs would fill up and block it).
-struct Running {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Running {
-    fn spawn(mut command: Command) -> Running {
-        let log = std::env::temp_dir().join(unique("log"));
-        let child = command.stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
-        Running { child, log }
-    }
-}
-
-/// Waits for a process with a time limit; returns its stderr.
-fn finish(mut running: Running, what: &str, limit: Duration) -> String {
-    let started = Instant::now();
-    let stderr = |log: &std::path::Path| std::fs::read_to_string(log).unwrap_or_default();
-    loop {
-        if let Some(status) = running.child.try_wait().unwrap() {
-            let text = stderr(&running.log);
-            let _ = std::fs::remove_file(&running.log);
-            assert!(status.success(), "{what} failed ({status}):\n{}", tail(&text));
-            return text;
-        }
-        if started.elapsed() > limit {
-            let _ = running.child.kill();
-            let _ = running.child.wait();
-            panic!("{what} did not finish within {limit:?}:\n{}", tail(&stderr(&running.log)));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn tail(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
-}
-
-/// Waits until the master's status says at least `records` are durable.
-fn wait_durable(pipeline: &Pipeline, http: u16, records: i64) -> Value {
-    wait_for(pipeline, http, |status| status["pipeline"]["durable_records"].as_i64().unwrap_or(0) >= records)
-}
-
-fn stack(args: &[&str]) {
-    let status = Command::new(root().join("scripts/stack")).args(args).stdout(Stdio::null()).status().unwrap();
-    assert!(status.success(), "scripts/stack {args:?} failed");
-}
+use crate::util::{cassandra, consume_all, free_ports, kafka, rtds, runtime, service, stack_lock, unique};
+use harness::{Pipeline, Running, finish, gender_total, metric_sum, stack, stop, tail, wait_durable, wait_for};
 
 #[test]
 #[ignore = "needs PostgreSQL, Kafka and Cassandra: run scripts/test"]
@@ -297,21 +65,6 @@ fn master_local_cluster_moves_every_user_to_cassandra() {
     pipeline.assert_cassandra_equals_postgres(20_000);
 }
 
-/// Users counted by the gender aggregate on the status.
-fn gender_total(status: &Value) -> i64 {
-    status["aggregates"]["users_by_gender"].as_array().map_or(0, |values| values.iter().map(|v| v["count"].as_i64().unwrap()).sum())
-}
-
-/// The sum of every sample of the metrics whose line starts with `prefix`.
-fn metric_sum(metrics: &str, prefix: &str) -> f64 {
-    metrics
-        .lines()
-        .filter(|line| line.starts_with(prefix) && !line.starts_with('#'))
-        .filter(|line| line[prefix.len()..].starts_with([' ', '{', ',']))
-        .map(|line| line.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
-        .sum()
-}
-
 #[test]
 #[ignore = "needs PostgreSQL, Kafka and Cassandra: run scripts/test"]
 fn remote_workers_register_with_the_master_and_survive_a_crash() {
@@ -354,18 +107,6 @@ fn remote_workers_register_with_the_master_and_survive_a_crash() {
         assert!(log.contains("the master says the cluster finished"), "{}", tail(&log));
     }
     pipeline.assert_cassandra_equals_postgres(35_000);
-}
-
-/// Waits until the master's status satisfies `done`.
-fn wait_for(pipeline: &Pipeline, http: u16, done: impl Fn(&Value) -> bool) -> Value {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = pipeline.status(http).filter(|s| done(s)) {
-            return status;
-        }
-        assert!(started.elapsed() < Duration::from_secs(120), "the status never got there: {:?}", pipeline.status(http));
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]
@@ -436,17 +177,6 @@ fn kafka_restarting_mid_stream_loses_nothing() {
     let stderr = stop(master);
     assert!(!stderr.contains("restarting the cluster"), "the cluster rode the restart out:\n{}", tail(&stderr));
     pipeline.assert_cassandra_equals_postgres(22_000);
-}
-
-/// Stops a process that is still running (a master takes its workers with it); returns its
-/// stderr.
-fn stop(mut running: Running) -> String {
-    assert!(running.child.try_wait().unwrap().is_none(), "still running when stopped");
-    let _ = running.child.kill();
-    let _ = running.child.wait();
-    let text = std::fs::read_to_string(&running.log).unwrap_or_default();
-    let _ = std::fs::remove_file(&running.log);
-    text
 }
 
 #[test]

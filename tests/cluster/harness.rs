@@ -1,0 +1,325 @@
+//! What the cluster tests share: one test's pipeline (its topic, database and keyspace, and
+//! the API clone serving it), the processes a test starts, and waiting for the master's status.
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, Utc};
+use scylla::value::CqlTimestamp;
+use serde_json::Value;
+use uuid::Uuid;
+
+use rtds::api::Faults;
+use rtds::api::server::spawn_local;
+use rtds::engine::checks::age_band;
+
+use crate::util::{cassandra, fresh_database, free_ports, kafka, root, rtds, run_ingest, runtime, service, unique};
+
+/// A formatted row as both stores hold it (dates as epoch milliseconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub text: Vec<Option<String>>,
+    pub dob: Option<i64>,
+    pub registered: Option<i64>,
+}
+
+/// One test's topic, database and keyspace, with the API clone serving users.
+pub struct Pipeline {
+    pub rt: tokio::runtime::Runtime,
+    pub api: String,
+    pub database: String,
+    pub brokers: String,
+    pub topic: String,
+    pub keyspace: String,
+    pub seed: String,
+}
+
+impl Pipeline {
+    pub fn new(name: &str) -> Pipeline {
+        let brokers = kafka();
+        let rt = runtime();
+        let (api, _) = rt.block_on(spawn_local(Faults::default())).unwrap();
+        let database = rt.block_on(fresh_database(name));
+        Pipeline { rt, api, database, brokers, topic: unique(name), keyspace: unique("ks"), seed: unique("seed") }
+    }
+
+    /// Ingests `users` new users (each call under a seed of its own).
+    pub fn ingest(&self, users: u64, extra: &[&str]) -> Value {
+        let users = users.to_string();
+        let seed = unique(&self.seed);
+        let mut args = vec!["--users", &users, "--seed", &seed, "--partitions", "8", "--batch", "1000"];
+        args.extend_from_slice(extra);
+        run_ingest(&self.api, &self.database, &self.brokers, &self.topic, &args)
+    }
+
+    /// `rtds ingest` in the background.
+    pub fn ingest_in_background(&self, users: u64, rate: u64) -> Running {
+        let mut command = rtds();
+        command
+            .args(["ingest", "--api", &self.api, "--postgres", &self.database, "--kafka", &self.brokers, "--topic", &self.topic])
+            .args(["--users", &users.to_string(), "--seed", &format!("{}-more", self.seed), "--batch", "1000"])
+            .args(["--rate", &rate.to_string(), "--json", "--attempts", "20"]);
+        Running::spawn(command)
+    }
+
+    pub fn pipeline_args(&self) -> Vec<String> {
+        self.pipeline_args_idle("4s")
+    }
+
+    /// The pipeline flags, finishing after `idle` without a record.
+    pub fn pipeline_args_idle(&self, idle: &str) -> Vec<String> {
+        let cassandra = service("RTDS_CASSANDRA");
+        ["--kafka", &self.brokers, "--cassandra", &cassandra, "--topic", &self.topic, "--keyspace", &self.keyspace, "--idle-exit", idle]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    /// `rtds master --local -n 2 -w 2`, running until the workers go idle.
+    pub fn start_master(&self, http: u16) -> Running {
+        self.start_master_idle(http, "4s")
+    }
+
+    /// The same, finishing after `idle` without a record.
+    pub fn start_master_idle(&self, http: u16, idle: &str) -> Running {
+        let mut command = rtds();
+        command
+            .args(["master", "--local", "-n", "2", "-w", "2", "--base-port", &free_ports(2).to_string()])
+            .args(["--http", &format!("127.0.0.1:{http}")])
+            .args(self.pipeline_args_idle(idle));
+        Running::spawn(command)
+    }
+
+    /// The master's `/status`.
+    pub fn status(&self, http: u16) -> Option<Value> {
+        let url = format!("http://127.0.0.1:{http}/status");
+        self.rt.block_on(async { serde_json::from_str(&reqwest::get(&url).await.ok()?.text().await.ok()?).ok() })
+    }
+
+    /// The master's `/metrics`.
+    pub fn metrics(&self, http: u16) -> String {
+        let url = format!("http://127.0.0.1:{http}/metrics");
+        self.rt.block_on(async { reqwest::get(&url).await.unwrap().text().await.unwrap() })
+    }
+
+    /// PostgreSQL's rows.
+    pub fn postgres_rows(&self) -> BTreeMap<Uuid, Row> {
+        self.rt.block_on(async {
+            let client = rtds::connectors::postgres::connect(&self.database).await.unwrap();
+            let rows = client
+                .query(
+                    "select id, first_name, last_name, gender, address, post_code, email, username, phone, picture, country, \
+                     dob, registered_date from created_users",
+                    &[],
+                )
+                .await
+                .unwrap();
+            rows.iter()
+                .map(|r| {
+                    let text = (1..=10).map(|i| r.get::<_, Option<String>>(i)).collect();
+                    let millis = |i| r.get::<_, Option<chrono::DateTime<Utc>>>(i).map(|t| t.timestamp_millis());
+                    (r.get::<_, Uuid>(0), Row { text, dob: millis(11), registered: millis(12) })
+                })
+                .collect()
+        })
+    }
+
+    /// Cassandra's rows.
+    pub fn cassandra_rows(&self) -> BTreeMap<Uuid, Row> {
+        self.rt.block_on(async {
+            let session = cassandra().await;
+            let cql = format!(
+                "select id, first_name, last_name, gender, address, post_code, email, username, phone, picture, country, \
+                 dob, registered_date from {}.created_users",
+                self.keyspace
+            );
+            type Tuple = (
+                Uuid,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<CqlTimestamp>,
+                Option<CqlTimestamp>,
+            );
+            use futures::TryStreamExt;
+            let rows: Vec<Tuple> = session.query_iter(cql, &[]).await.unwrap().rows_stream::<Tuple>().unwrap().try_collect().await.unwrap();
+            rows.into_iter()
+                .map(|t| {
+                    let text = vec![t.1, t.2, t.3, t.4, t.5, t.6, t.7, t.8, t.9, t.10];
+                    (t.0, Row { text, dob: t.11.map(|x| x.0), registered: t.12.map(|x| x.0) })
+                })
+                .collect()
+        })
+    }
+
+    /// One aggregate table of Cassandra.
+    pub fn aggregate(&self, table: &str, column: &str) -> BTreeMap<String, i64> {
+        self.rt.block_on(async {
+            let session = cassandra().await;
+            let cql = format!("select {column}, users from {}.{table}", self.keyspace);
+            let result = session.query_unpaged(cql, &[]).await.unwrap().into_rows_result().unwrap();
+            result.rows::<(String, i64)>().unwrap().map(Result::unwrap).collect()
+        })
+    }
+
+    /// Cassandra holds exactly PostgreSQL's rows, and aggregates equal to counts over them.
+    pub fn assert_cassandra_equals_postgres(&self, expected_users: usize) {
+        let postgres = self.postgres_rows();
+        assert_eq!(postgres.len(), expected_users, "PostgreSQL holds every ingested user");
+        let cassandra = self.cassandra_rows();
+        assert_eq!(cassandra.len(), postgres.len(), "Cassandra holds as many rows as PostgreSQL");
+        for (id, row) in &postgres {
+            assert_eq!(cassandra.get(id), Some(row), "row {id}");
+        }
+        let today: NaiveDate = Utc::now().date_naive();
+        let mut by_country = BTreeMap::new();
+        let mut by_gender = BTreeMap::new();
+        let mut by_band = BTreeMap::new();
+        for row in postgres.values() {
+            let key = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
+            *by_country.entry(key(&row.text[9])).or_insert(0) += 1;
+            *by_gender.entry(key(&row.text[2])).or_insert(0) += 1;
+            let band = row.dob.and_then(chrono::DateTime::from_timestamp_millis).map(|d| age_band(d.date_naive(), today));
+            *by_band.entry(key(&band)).or_insert(0) += 1;
+        }
+        assert_eq!(self.aggregate("users_by_country", "country"), by_country);
+        assert_eq!(self.aggregate("users_by_gender", "gender"), by_gender);
+        assert_eq!(self.aggregate("users_by_age_band", "age_band"), by_band);
+    }
+}
+
+/// A process started by a test, its stderr going to a file (a pipe nobody reads while it
+/// runs would fill up and block it).
+pub struct Running {
+    pub child: Child,
+    pub log: std::path::PathBuf,
+    /// Where stdout goes, when kept.
+    pub out: Option<std::path::PathBuf>,
+}
+
+impl Running {
+    pub fn spawn(mut command: Command) -> Running {
+        let log = std::env::temp_dir().join(unique("log"));
+        let child = command.stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
+        Running { child, log, out: None }
+    }
+
+    /// The same, keeping stdout in a file (a worker's report and summary lines).
+    pub fn spawn_keeping_stdout(mut command: Command) -> Running {
+        let out = std::env::temp_dir().join(unique("out"));
+        command.stdout(std::fs::File::create(&out).unwrap());
+        let log = std::env::temp_dir().join(unique("log"));
+        let child = command.stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
+        Running { child, log, out: Some(out) }
+    }
+
+    /// What the process printed on stdout so far (kept with `spawn_keeping_stdout`).
+    pub fn stdout(&self) -> String {
+        self.out.as_ref().map(|out| std::fs::read_to_string(out).unwrap_or_default()).unwrap_or_default()
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash would; returns its stderr.
+    pub fn kill9(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// A service of the stack frozen with SIGSTOP (a node that hangs and keeps its connections
+/// open), thawed when dropped, even when the test fails.
+pub struct Paused(&'static str);
+
+impl Paused {
+    pub fn new(service: &'static str) -> Paused {
+        stack(&["pause", service]);
+        Paused(service)
+    }
+}
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        let _ = Command::new(root().join("scripts/stack")).args(["resume", self.0]).status();
+    }
+}
+
+/// Waits for a process with a time limit; returns its stderr.
+pub fn finish(mut running: Running, what: &str, limit: Duration) -> String {
+    let started = Instant::now();
+    let stderr = |log: &std::path::Path| std::fs::read_to_string(log).unwrap_or_default();
+    loop {
+        if let Some(status) = running.child.try_wait().unwrap() {
+            let text = stderr(&running.log);
+            let _ = std::fs::remove_file(&running.log);
+            assert!(status.success(), "{what} failed ({status}):\n{}", tail(&text));
+            return text;
+        }
+        if started.elapsed() > limit {
+            let _ = running.child.kill();
+            let _ = running.child.wait();
+            panic!("{what} did not finish within {limit:?}:\n{}", tail(&stderr(&running.log)));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// Waits until the master's status says at least `records` are durable.
+pub fn wait_durable(pipeline: &Pipeline, http: u16, records: i64) -> Value {
+    wait_for(pipeline, http, |status| status["pipeline"]["durable_records"].as_i64().unwrap_or(0) >= records)
+}
+
+pub fn stack(args: &[&str]) {
+    let status = Command::new(root().join("scripts/stack")).args(args).stdout(Stdio::null()).status().unwrap();
+    assert!(status.success(), "scripts/stack {args:?} failed");
+}
+
+/// Users counted by the gender aggregate on the status.
+pub fn gender_total(status: &Value) -> i64 {
+    status["aggregates"]["users_by_gender"].as_array().map_or(0, |values| values.iter().map(|v| v["count"].as_i64().unwrap()).sum())
+}
+
+/// The sum of every sample of the metrics whose line starts with `prefix`.
+pub fn metric_sum(metrics: &str, prefix: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|line| line.starts_with(prefix) && !line.starts_with('#'))
+        .filter(|line| line[prefix.len()..].starts_with([' ', '{', ',']))
+        .map(|line| line.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
+/// Waits until the master's status satisfies `done`.
+pub fn wait_for(pipeline: &Pipeline, http: u16, done: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = pipeline.status(http).filter(|s| done(s)) {
+            return status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "the status never got there: {:?}", pipeline.status(http));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Stops a process that is still running (a master takes its workers with it); returns its
+/// stderr.
+pub fn stop(mut running: Running) -> String {
+    assert!(running.child.try_wait().unwrap().is_none(), "still running when stopped");
+    let _ = running.child.kill();
+    let _ = running.child.wait();
+    let text = std::fs::read_to_string(&running.log).unwrap_or_default();
+    let _ = std::fs::remove_file(&running.log);
+    text
+}
