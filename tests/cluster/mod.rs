@@ -5,6 +5,7 @@
 
 mod harness;
 mod restarts;
+mod soak;
 
 use std::collections::BTreeMap;
 use std::process::Command;
