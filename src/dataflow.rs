@@ -10,6 +10,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::model::{Checks, Dimension};
+
 /// The embedded pipeline's definition, compiled in from `dataflows/local.toml`.
 pub const LOCAL_TOML: &str = include_str!("../dataflows/local.toml");
 
@@ -68,21 +70,6 @@ pub struct GeneratorSource {
     pub malformed: f64,
 }
 
-/// Which checks a formatted row must pass; failures are rejected with the reason.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Checks {
-    /// Row fields that must be present and non-empty.
-    #[serde(default)]
-    pub required: Vec<String>,
-    /// The email must look like an address.
-    #[serde(default)]
-    pub email: bool,
-    /// dob and registered_date must be plausible ISO-8601 dates.
-    #[serde(default)]
-    pub dates: bool,
-}
-
 /// A live count of users per value of one dimension.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -90,15 +77,6 @@ pub struct Aggregate {
     /// Its name, also its table name in Cassandra.
     pub name: String,
     pub by: Dimension,
-}
-
-/// What an aggregate groups by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Dimension {
-    Country,
-    Gender,
-    AgeBand,
 }
 
 /// Where formatted rows go.
@@ -177,10 +155,10 @@ impl Dataflow {
         let dataflow: Dataflow = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
         dataflow.check_settings().map_err(invalid)?;
         for field in &dataflow.checks.required {
-            if !crate::engine::checks::ROW_FIELDS.contains(&field.as_str()) {
+            if !crate::model::checks::ROW_FIELDS.contains(&field.as_str()) {
                 return Err(invalid(format!(
                     "checks.required names {field:?}, which is not a row field (one of {})",
-                    crate::engine::checks::ROW_FIELDS.join(", ")
+                    crate::model::checks::ROW_FIELDS.join(", ")
                 )));
             }
         }

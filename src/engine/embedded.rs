@@ -23,9 +23,9 @@ use timely::dataflow::operators::{Operator, OkErr};
 use uuid::Uuid;
 
 use crate::api::generator::{self, Generator, Request};
-use crate::dataflow::{Checks, Dataflow, Dimension, GeneratorSource, Sink, Source};
-use crate::engine::checks::check;
-use crate::engine::cluster::Dims;
+use crate::dataflow::{Dataflow, GeneratorSource, Sink, Source};
+use crate::model::checks::check;
+use crate::model::{Checks, Dimension, Dims};
 use crate::metrics::{Counters, Progress};
 use crate::model::User;
 use crate::connectors::JsonlSink;

@@ -1,6 +1,5 @@
 //! The dataflow engine: timely dataflow workers running a [`Dataflow`](crate::dataflow::Dataflow).
 //!
-//! - [`checks`]: row checks and aggregate dimensions, shared by every pipeline;
 //! - [`embedded`]: the whole pipeline in one process, with no services;
 //! - [`cluster`]: one process of the timely cluster, Kafka to Cassandra;
 //! - [`master`]: starts, watches and restarts the worker processes;
@@ -9,7 +8,6 @@
 //! - [`status`]: the master's status page, `/status` and `/metrics`.
 
 pub mod agent;
-pub mod checks;
 pub mod cluster;
 pub mod control;
 pub mod embedded;

@@ -3,8 +3,8 @@
 
 use crate::api::{FetchError, PageRequest};
 use crate::connectors::postgres::Batch;
-use crate::dataflow::Checks;
-use crate::engine::checks::check;
+use crate::model::Checks;
+use crate::model::checks::check;
 use crate::model::{Rejected, User, format_response};
 
 /// Records longer than this are rejected unread: no real user is near it.

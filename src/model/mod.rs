@@ -10,11 +10,15 @@
 //! }
 //! ```
 
+pub mod checks;
+mod dims;
 mod error;
 mod raw;
 mod response;
 mod user;
 
+pub use checks::Checks;
+pub use dims::{Dimension, Dims};
 pub use error::{RecordError, ResponseError};
 pub use raw::{Moment, Postcode, RawLocation, RawLogin, RawName, RawPicture, RawUser, Street, Text};
 pub use response::{FormattedResponse, Info, Response, format_response, parse_response};

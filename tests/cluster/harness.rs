@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use rtds::api::Faults;
 use rtds::api::server::spawn_local;
-use rtds::engine::checks::age_band;
+use rtds::model::checks::age_band;
 
 use crate::util::{cassandra, fresh_database, free_ports, kafka, root, rtds, run_ingest, runtime, service, unique};
 

@@ -15,7 +15,7 @@ use scylla::value::CqlTimestamp;
 use uuid::Uuid;
 
 use crate::connectors::ServiceError;
-use crate::dataflow::Dimension;
+use crate::model::Dimension;
 use crate::model::User;
 
 /// What the recovery scan reads back of a stored row: enough to rebuild the aggregates.
@@ -264,7 +264,7 @@ fn user_values(
     &Option<String>,
     i64,
 ) {
-    let date = |text: &Option<String>| text.as_deref().and_then(crate::engine::checks::parse_date).map(|t| CqlTimestamp(t.timestamp_millis()));
+    let date = |text: &Option<String>| text.as_deref().and_then(crate::model::checks::parse_date).map(|t| CqlTimestamp(t.timestamp_millis()));
     (
         user.id,
         &user.first_name,

@@ -358,5 +358,5 @@ pub fn rejected_id(rejected: &Rejected) -> Uuid {
 }
 
 fn timestamp(text: &Option<String>) -> Option<DateTime<Utc>> {
-    text.as_deref().and_then(crate::engine::checks::parse_date)
+    text.as_deref().and_then(crate::model::checks::parse_date)
 }

@@ -22,13 +22,12 @@ use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Concatenate, OkErr, Probe};
 use uuid::Uuid;
 
-use super::{Dims, Incoming, ProcessState, async_sink, kafka_source, write_time};
+use super::{Incoming, ProcessState, async_sink, kafka_source, write_time};
 use crate::connectors::ServiceError;
 use crate::connectors::cassandra::{CassandraSink, batches, row_size, write_splitting};
 use crate::connectors::retry;
-use crate::dataflow::Checks;
-use crate::engine::checks::check;
-use crate::model::{Rejected, User};
+use crate::model::checks::check;
+use crate::model::{Checks, Dims, Rejected, User};
 
 /// Row write rounds in flight per worker: a slow write holds back its own rows only.
 const ROW_ROUNDS: usize = 4;

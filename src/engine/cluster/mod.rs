@@ -27,14 +27,8 @@ mod kafka_source;
 mod process;
 mod report;
 
-use chrono::{NaiveDate, Utc};
-use compact_str::CompactString;
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
-
-use crate::connectors::cassandra::StoredUser;
-use crate::dataflow::Dimension;
-use crate::engine::checks::age_band;
-use crate::model::User;
 
 pub use async_sink::async_sink;
 pub use graph::{Version, latest_per_id, parse_row};
@@ -55,47 +49,6 @@ pub struct Incoming {
     pub offset: i64,
     /// The producer's timestamp, for end-to-end latency.
     pub produced_ms: Option<i64>,
-}
-
-/// What the aggregates group a user by, computed once per user.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Dims {
-    // Inline strings (up to 24 bytes without a heap allocation): dims are cloned and
-    // compared a lot in the dedupe and count operators.
-    pub country: Option<CompactString>,
-    pub gender: Option<CompactString>,
-    pub age_band: Option<CompactString>,
-}
-
-impl Dims {
-    /// A formatted row's dimensions.
-    pub fn of_user(user: &User, today: NaiveDate) -> Dims {
-        let dob = user.dob.as_deref().and_then(crate::engine::checks::parse_date);
-        Dims {
-            country: user.country.as_deref().map(CompactString::from),
-            gender: user.gender.as_deref().map(CompactString::from),
-            age_band: dob.map(|d| age_band(d.date_naive(), today).into()),
-        }
-    }
-
-    /// A stored row's dimensions (the recovery scan).
-    pub fn of_stored(user: &StoredUser, today: NaiveDate) -> Dims {
-        Dims {
-            country: user.country.as_deref().map(CompactString::from),
-            gender: user.gender.as_deref().map(CompactString::from),
-            age_band: user.dob.map(|d| age_band(d.date_naive(), today).into()),
-        }
-    }
-
-    /// The value for one aggregate; absent values count under "unknown".
-    pub fn value(&self, dimension: Dimension) -> CompactString {
-        let value = match dimension {
-            Dimension::Country => &self.country,
-            Dimension::Gender => &self.gender,
-            Dimension::AgeBand => &self.age_band,
-        };
-        value.clone().unwrap_or_else(|| CompactString::const_new("unknown"))
-    }
 }
 
 /// A write's Cassandra timestamp (microseconds) for an epoch: later epochs win.

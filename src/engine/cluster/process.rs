@@ -13,11 +13,12 @@ use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use uuid::Uuid;
 
 use super::graph::build;
-use super::{Dims, epoch_now, owned_partitions, report, write_time};
+use super::{epoch_now, owned_partitions, report, write_time};
 use crate::connectors::cassandra::CassandraSink;
 use crate::connectors::kafka::RowProducer;
 use crate::connectors::retry;
-use crate::dataflow::{CassandraSinkPlan, Checks, Dataflow, Dimension, KafkaSource, Sink, Source};
+use crate::dataflow::{CassandraSinkPlan, Dataflow, KafkaSource, Sink, Source};
+use crate::model::{Checks, Dimension, Dims};
 
 /// How often a process records its durable offsets at most.
 const OFFSETS_EVERY: Duration = Duration::from_millis(100);
@@ -315,7 +316,7 @@ fn layout(communication: &timely::CommunicationConfig) -> (usize, usize, usize) 
 async fn load_state(state: &ProcessState, index: usize, peers: usize) -> Vec<(Uuid, Dims)> {
     let rows = retry::forever("reading back the stored rows", || state.sink.scan_share(index, peers)).await;
     state.counters.state_rows_loaded.fetch_add(rows.len() as u64, Ordering::Relaxed);
-    rows.iter().map(|row| (row.id, Dims::of_stored(row, state.today))).collect()
+    rows.iter().map(|row| (row.id, Dims::of_fields(row.country.as_deref(), row.gender.as_deref(), row.dob, state.today))).collect()
 }
 
 /// Prints the process's progress every few seconds until dropped.

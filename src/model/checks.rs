@@ -1,9 +1,26 @@
-//! Row checks and the derived values aggregates group by.
+//! The rules of a formatted row: which checks it must pass (a dataflow's `[checks]`), the
+//! fields they may name, and the dates and age bands derived from it.
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
-use crate::dataflow::Checks;
+use serde::Deserialize;
+
 use crate::model::User;
+
+/// Which checks a formatted row must pass; failures are rejected with the reason.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checks {
+    /// Row fields that must be present and non-empty.
+    #[serde(default)]
+    pub required: Vec<String>,
+    /// The email must look like an address.
+    #[serde(default)]
+    pub email: bool,
+    /// dob and registered_date must be plausible ISO-8601 dates.
+    #[serde(default)]
+    pub dates: bool,
+}
 
 /// The fields of a formatted row, the names `checks.required` accepts.
 pub const ROW_FIELDS: [&str; 13] = [
@@ -14,12 +31,12 @@ pub const ROW_FIELDS: [&str; 13] = [
 /// Checks a row against a dataflow's checks; the error is the reason it is rejected.
 ///
 /// ```
-/// use rtds::dataflow::Checks;
+/// use rtds::model::Checks;
 /// let checks = Checks { required: vec!["email".into()], email: true, dates: true };
 /// let mut user = rtds::model::User::from_json(r#"{"email":"ana.lima@example.com","dob":{"date":"1990-01-02T03:04:05.000Z","age":35}}"#).unwrap();
-/// assert!(rtds::engine::checks::check(&user, &checks, chrono::Utc::now()).is_ok());
+/// assert!(rtds::model::checks::check(&user, &checks, chrono::Utc::now()).is_ok());
 /// user.email = Some("not-an-address".into());
-/// assert_eq!(rtds::engine::checks::check(&user, &checks, chrono::Utc::now()).unwrap_err(), "email \"not-an-address\" is not an address");
+/// assert_eq!(rtds::model::checks::check(&user, &checks, chrono::Utc::now()).unwrap_err(), "email \"not-an-address\" is not an address");
 /// ```
 pub fn check(user: &User, checks: &Checks, now: DateTime<Utc>) -> Result<(), String> {
     if user.id.is_nil() {
@@ -91,8 +108,8 @@ pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
 /// ```
 /// use chrono::NaiveDate;
 /// let today = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
-/// assert_eq!(rtds::engine::checks::age_band(NaiveDate::from_ymd_opt(1996, 6, 2).unwrap(), today), "20-29");
-/// assert_eq!(rtds::engine::checks::age_band(NaiveDate::from_ymd_opt(1950, 1, 1).unwrap(), today), "70+");
+/// assert_eq!(rtds::model::checks::age_band(NaiveDate::from_ymd_opt(1996, 6, 2).unwrap(), today), "20-29");
+/// assert_eq!(rtds::model::checks::age_band(NaiveDate::from_ymd_opt(1950, 1, 1).unwrap(), today), "70+");
 /// ```
 pub fn age_band(dob: NaiveDate, today: NaiveDate) -> String {
     let age = today.years_since(dob).unwrap_or(0);
