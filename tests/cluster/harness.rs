@@ -234,6 +234,13 @@ impl Running {
     }
 }
 
+/// kill -9 of a process the master's status named. Never of 0 or 1: `kill -9 0` would kill
+/// the test's own process group.
+pub fn kill9(pid: u64) {
+    assert!(pid > 1, "no process to kill: pid {pid}");
+    Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+}
+
 /// A service of the stack frozen with SIGSTOP (a node that hangs and keeps its connections
 /// open), thawed when dropped, even when the test fails.
 pub struct Paused(&'static str);

@@ -11,7 +11,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
@@ -20,7 +19,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sha2::{Digest, Sha256};
 
-use super::harness::{Paused, Pipeline, Running, finish, stack, stop, tail, wait_for};
+use super::harness::{Paused, Pipeline, Running, finish, kill9, stack, stop, tail, wait_for};
 use crate::util::{consume_all, free_ports, rtds, stack_lock};
 
 /// The fault run of README's test command.
@@ -149,8 +148,7 @@ fn a_seeded_fault_run_loses_nothing_and_doubles_nothing() {
         match fault {
             Fault::KillWorker(process) => {
                 let status = wait_for(&pipeline, http, |s| s["cluster"]["processes"][*process]["pid"].is_u64());
-                let pid = status["cluster"]["processes"][*process]["pid"].as_u64().unwrap();
-                Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+                kill9(status["cluster"]["processes"][*process]["pid"].as_u64().unwrap());
             }
             Fault::KillMaster => {
                 master_logs.push(master.kill9());

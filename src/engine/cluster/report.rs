@@ -19,7 +19,8 @@ pub const REPORT_PREFIX: &str = "rtds-report ";
 /// those recorded since the previous report, as (value, count) pairs of an hdrhistogram.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WorkerReport {
-    /// The worker process's pid, on its machine.
+    /// The worker process's pid, on its machine; 0 (and left out of the JSON) while unknown.
+    #[serde(default, skip_serializing_if = "unknown_pid")]
     pub pid: u32,
     /// Kafka partitions this process's workers own.
     pub partitions: Vec<i32>,
@@ -49,6 +50,10 @@ pub struct WorkerReport {
     /// Cassandra write request latencies since the last report, microseconds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub write_latency_us: Vec<(u64, u64)>,
+}
+
+fn unknown_pid(pid: &u32) -> bool {
+    *pid == 0
 }
 
 impl WorkerReport {

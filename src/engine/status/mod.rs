@@ -8,6 +8,7 @@
 //! durable offsets in Cassandra against Kafka's high watermarks (lag), and the tables and
 //! topics the pipeline writes (aggregates, dead letters), polled once a second.
 
+mod cluster;
 mod poll;
 mod prometheus;
 mod telemetry;
@@ -21,7 +22,7 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use serde::Serialize;
 
-use super::master::ClusterStatus;
+pub use cluster::{ClusterStatus, ProcessStatus};
 pub use poll::{AggregateValue, DeadLetter, DeadLetters, PartitionStatus, PipelineStatus, poll_pipeline};
 pub use prometheus::prometheus_text;
 pub use telemetry::{LatencySummary, Sample, Telemetry, Totals};

@@ -13,7 +13,7 @@ pub fn prometheus_text(status: &Status, telemetry: &Telemetry) -> String {
     let mut out = PrometheusText::default();
     let cluster = &status.cluster;
     let pipeline = &status.pipeline;
-    let per_process = |value: &dyn Fn(&crate::engine::master::ProcessStatus) -> f64| -> Vec<(String, f64)> {
+    let per_process = |value: &dyn Fn(&super::ProcessStatus) -> f64| -> Vec<(String, f64)> {
         cluster.processes.iter().map(|p| (format!("process=\"{}\"", p.index), value(p))).collect()
     };
     let per_partition = |value: &dyn Fn(&super::PartitionStatus) -> f64| -> Vec<(String, f64)> {

@@ -8,7 +8,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::engine::cluster::WorkerReport;
-use crate::engine::master::ProcessStatus;
+use super::ProcessStatus;
 
 /// Samples kept: ten minutes at one a second.
 pub const HISTORY_SAMPLES: usize = 600;

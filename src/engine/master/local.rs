@@ -1,0 +1,110 @@
+//! Worker processes on this machine: spawned as children that die with the master, their
+//! report lines read from stdout and their logs relayed to the master's stderr.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex};
+
+use super::{Event, Launcher, MasterError, Origin};
+use crate::engine::cluster::WorkerReport;
+use crate::engine::control::{self, Assignment};
+use crate::engine::status::ClusterStatus;
+
+/// Spawns the processes here; process i's timely port is `base_port + i`.
+pub(super) struct LocalLauncher {
+    pub program: PathBuf,
+    pub base_port: u16,
+    pub hostfile: PathBuf,
+    pub children: Vec<Option<Child>>,
+}
+
+impl Launcher for LocalLauncher {
+    fn ready(&mut self, processes: usize, _events: &Receiver<Event>, _status: &Arc<Mutex<ClusterStatus>>) -> Vec<String> {
+        (0..processes).map(|i| format!("127.0.0.1:{}", self.base_port as usize + i)).collect()
+    }
+
+    fn start(&mut self, assignments: Vec<Assignment>, events: &Sender<Event>) -> Result<(), MasterError> {
+        let Some(first) = assignments.first() else { return Ok(()) };
+        std::fs::write(&self.hostfile, first.hostfile.join("\n") + "\n")
+            .map_err(|source| MasterError::Hostfile { path: self.hostfile.display().to_string(), source })?;
+        self.children.clear();
+        for assignment in assignments {
+            let (index, generation) = (assignment.index, assignment.generation);
+            let mut child = control::die_with_parent(&mut Command::new(&self.program))
+                .args(assignment.worker_args(&self.hostfile))
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|source| MasterError::Spawn { index, program: self.program.display().to_string(), source })?;
+            relay_reports(child.stdout.take(), index, generation, events.clone());
+            relay_lines(child.stderr.take(), format!("[worker {index}]"));
+            eprintln!("rtds master: started worker process {index} (pid {}) on {}", child.id(), assignment.hostfile[index]);
+            self.children.push(Some(child));
+        }
+        Ok(())
+    }
+
+    fn index_of(&self, from: Origin) -> Option<usize> {
+        match from {
+            Origin::Local(index) => (index < self.children.len()).then_some(index),
+            Origin::Agent(_) => None,
+        }
+    }
+
+    fn pid(&self, index: usize) -> Option<u32> {
+        self.children.get(index)?.as_ref().map(Child::id)
+    }
+
+    fn poll_exits(&mut self) -> Vec<(usize, bool, String)> {
+        let mut exits = Vec::new();
+        for (index, slot) in self.children.iter_mut().enumerate() {
+            let Some(child) = slot else { continue };
+            match child.try_wait() {
+                Ok(None) => {}
+                Ok(Some(exit)) => {
+                    exits.push((index, exit.success(), exit.to_string()));
+                    *slot = None;
+                }
+                Err(e) => exits.push((index, false, e.to_string())),
+            }
+        }
+        exits
+    }
+
+    fn stop(&mut self, _generation: u64) {
+        for child in self.children.iter_mut().flatten() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Reads a local worker process's stdout: report lines become events, the rest is relayed.
+fn relay_reports(stream: Option<impl std::io::Read + Send + 'static>, index: usize, generation: u64, events: Sender<Event>) {
+    if let Some(stream) = stream {
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                match WorkerReport::parse_line(&line) {
+                    Some(report) => {
+                        let _ = events.send(Event::Report { from: Origin::Local(index), generation, report });
+                    }
+                    None => eprintln!("[worker {index}] {line}"),
+                }
+            }
+        });
+    }
+}
+
+/// Copies a stream to the master's stderr, one prefixed line at a time.
+fn relay_lines(stream: Option<impl std::io::Read + Send + 'static>, prefix: String) {
+    if let Some(stream) = stream {
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                eprintln!("{prefix} {line}");
+            }
+        });
+    }
+}

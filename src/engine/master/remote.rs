@@ -1,0 +1,147 @@
+//! Worker processes on other machines: `rtds worker --master` agents register over TCP, are
+//! assigned a process of the next generation, and report for it; an agent that leaves or
+//! stays silent for [`SILENCE_LIMIT`] counts as a dead process.
+
+use std::net::TcpListener;
+use std::net::TcpStream;
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{Event, Launcher, MasterError, Origin};
+use crate::engine::control::{self, Assignment, SILENCE_LIMIT, ToAgent, ToMaster};
+use crate::engine::status::ClusterStatus;
+
+/// A registered remote agent.
+struct Agent {
+    id: u64,
+    address: String,
+    stream: TcpStream,
+    last_heard: Instant,
+}
+
+/// Runs the processes through registered agents: `agents` wait to be assigned;
+/// `assigned[i]` runs process i of the current generation.
+#[derive(Default)]
+pub(super) struct RemoteLauncher {
+    agents: Vec<Agent>,
+    assigned: Vec<Agent>,
+}
+
+impl Launcher for RemoteLauncher {
+    fn ready(&mut self, processes: usize, events: &Receiver<Event>, status: &Arc<Mutex<ClusterStatus>>) -> Vec<String> {
+        let agents = &mut self.agents;
+        agents.append(&mut self.assigned);
+        loop {
+            agents.retain(|a| a.last_heard.elapsed() < SILENCE_LIMIT);
+            status.lock().expect("status").registered = agents.len();
+            if agents.len() >= processes {
+                break;
+            }
+            match events.recv_timeout(Duration::from_millis(500)) {
+                Ok(Event::Joined { agent, address, stream }) => {
+                    eprintln!("rtds master: worker {address} registered ({} of {processes})", agents.len() + 1);
+                    agents.push(Agent { id: agent, address, stream, last_heard: Instant::now() });
+                }
+                Ok(Event::Left { agent }) => agents.retain(|a| a.id != agent),
+                Ok(Event::Heard { agent }) => heard(agents, agent),
+                _ => {}
+            }
+        }
+        self.assigned = agents.drain(..processes).collect();
+        self.assigned.iter().map(|a| a.address.clone()).collect()
+    }
+
+    fn start(&mut self, assignments: Vec<Assignment>, _events: &Sender<Event>) -> Result<(), MasterError> {
+        for (agent, assignment) in self.assigned.iter_mut().zip(assignments) {
+            let index = assignment.index;
+            // A send that fails shows up as the agent leaving.
+            let _ = control::send(&mut agent.stream, &ToAgent::Start(assignment));
+            agent.last_heard = Instant::now();
+            eprintln!("rtds master: worker process {index} starts on {}", agent.address);
+        }
+        Ok(())
+    }
+
+    fn index_of(&self, from: Origin) -> Option<usize> {
+        match from {
+            Origin::Agent(id) => self.assigned.iter().position(|a| a.id == id),
+            Origin::Local(_) => None,
+        }
+    }
+
+    fn membership(&mut self, event: Event) -> Option<usize> {
+        match event {
+            Event::Joined { agent, address, stream } => {
+                self.agents.push(Agent { id: agent, address, stream, last_heard: Instant::now() });
+                None
+            }
+            Event::Left { agent } => {
+                self.agents.retain(|a| a.id != agent);
+                self.assigned.iter().position(|a| a.id == agent)
+            }
+            Event::Heard { agent } => {
+                heard(&mut self.agents, agent);
+                heard(&mut self.assigned, agent);
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn silent(&self) -> Option<usize> {
+        self.assigned.iter().position(|a| a.last_heard.elapsed() > SILENCE_LIMIT)
+    }
+
+    fn stop(&mut self, generation: u64) {
+        for agent in self.assigned.iter_mut() {
+            let _ = control::send(&mut agent.stream, &ToAgent::Stop { generation });
+        }
+    }
+
+    fn finish(&mut self) {
+        for agent in self.agents.iter_mut().chain(self.assigned.iter_mut()) {
+            let _ = control::send(&mut agent.stream, &ToAgent::Finish);
+        }
+    }
+}
+
+fn heard(agents: &mut [Agent], id: u64) {
+    for agent in agents.iter_mut().filter(|a| a.id == id) {
+        agent.last_heard = Instant::now();
+    }
+}
+
+/// Listens on `listen` and accepts agents: each registers with its first line, then its
+/// messages become events.
+pub(super) fn accept_agents(listen: std::net::SocketAddr, events: Sender<Event>) -> Result<(), MasterError> {
+    let listener = TcpListener::bind(listen).map_err(|source| MasterError::Listen { addr: listen, source })?;
+    std::thread::spawn(move || {
+        for (id, stream) in listener.incoming().enumerate() {
+            let Ok(stream) = stream else { continue };
+            let events = events.clone();
+            let agent = id as u64;
+            std::thread::spawn(move || {
+                let Ok(writer) = stream.try_clone() else { return };
+                let mut messages = control::messages::<ToMaster>(stream);
+                let Some(Ok(ToMaster::Register { address })) = messages.next() else { return };
+                let _ = events.send(Event::Joined { agent, address, stream: writer });
+                let from = Origin::Agent(agent);
+                for message in messages {
+                    let event = match message {
+                        Ok(ToMaster::Report { generation, report }) => Event::Report { from, generation, report },
+                        Ok(ToMaster::Exited { generation, success, status }) => Event::Exited { from, generation, success, status },
+                        Ok(_) => Event::Heard { agent },
+                        Err(_) => break,
+                    };
+                    let _ = events.send(Event::Heard { agent });
+                    if events.send(event).is_err() {
+                        return;
+                    }
+                }
+                let _ = events.send(Event::Left { agent });
+            });
+        }
+    });
+    Ok(())
+}
