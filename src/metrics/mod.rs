@@ -82,36 +82,40 @@ impl Progress {
     }
 }
 
-/// This process's resident memory (bytes) and CPU time (user + system seconds), from /proc;
-/// zeros where /proc is not there.
+/// This process's resident memory (bytes) and CPU time (user + system seconds): memory from
+/// `/proc/self/statm` in pages of the system's size (0 where /proc is not there), CPU from
+/// `getrusage`.
 ///
 /// ```
 /// let (rss, cpu) = rtds::metrics::process_usage();
 /// assert!(rss > 0 && cpu >= 0.0);
 /// ```
 pub fn process_usage() -> (u64, f64) {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(0) as u64;
     let rss = std::fs::read_to_string("/proc/self/statm")
         .ok()
         .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096);
-    // Fields 14 and 15 (utime, stime) in clock ticks of 1/100 s, after the parenthesised name.
-    let cpu = std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|stat| {
-            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-            Some((fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?) as f64 / 100.0)
-        })
-        .unwrap_or(0.0);
-    (rss, cpu)
+        .map_or(0, |pages| pages * page);
+    let usage = rusage();
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (rss, seconds(usage.ru_utime) + seconds(usage.ru_stime))
 }
 
-/// This process's peak resident memory (VmHWM) in bytes; 0 where /proc is not there.
+/// This process's peak resident memory in bytes (`getrusage`'s `ru_maxrss`, kilobytes on Linux).
+///
+/// ```
+/// assert!(rtds::metrics::peak_rss() >= rtds::metrics::process_usage().0 / 2);
+/// ```
 pub fn peak_rss() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-            Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
-        })
-        .unwrap_or(0)
+    rusage().ru_maxrss.max(0) as u64 * 1024
+}
+
+fn rusage() -> libc::rusage {
+    // SAFETY: getrusage fills the struct it is given; all-zero is a valid rusage.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    }
 }

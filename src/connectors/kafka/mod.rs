@@ -68,7 +68,7 @@ pub fn partitions_of(consumer: &BaseConsumer, brokers: &str, topic: &str, timeou
 /// ```
 pub async fn ensure_topic(brokers: &str, topic: &str, partitions: i32) -> Result<usize, ServiceError> {
     let timeout = Duration::from_secs(10);
-    if let Some(existing) = partition_count(brokers, topic, timeout)? {
+    if let Some(existing) = partition_count_off_thread(brokers, topic, timeout).await? {
         if existing != partitions as usize {
             tracing::warn!(topic, existing, asked = partitions, "topic exists with another partition count; keeping it");
         }
@@ -88,12 +88,19 @@ pub async fn ensure_topic(brokers: &str, topic: &str, partitions: i32) -> Result
     }
     // Metadata can lag creation for a moment.
     for _ in 0..50 {
-        if let Some(count) = partition_count(brokers, topic, timeout)? {
+        if let Some(count) = partition_count_off_thread(brokers, topic, timeout).await? {
             return Ok(count);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Err(ServiceError::kafka(format!("topic {topic} was created but does not show in metadata")))
+}
+
+/// [`partition_count`] on tokio's blocking pool: a metadata request blocks its thread, which
+/// must not be one that runs async tasks.
+async fn partition_count_off_thread(brokers: &str, topic: &str, timeout: Duration) -> Result<Option<usize>, ServiceError> {
+    let (brokers, topic) = (brokers.to_string(), topic.to_string());
+    tokio::task::spawn_blocking(move || partition_count(&brokers, &topic, timeout)).await.expect("a metadata request does not panic")
 }
 
 fn unreachable(brokers: &str, error: impl std::fmt::Display) -> ServiceError {
