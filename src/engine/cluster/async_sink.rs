@@ -23,12 +23,42 @@ use timely::dataflow::{Scope, Stream};
 /// An epoch's capability and its updates, waiting for the frontier to pass it.
 type Stashed<D> = (Capability<u64>, Vec<(D, isize)>);
 
-/// Writes the `(data, epoch, diff)` updates of `stream` with `write(epoch, updates)`, which
-/// must retry until it succeeds. A call may cover several epochs: `epoch` is the newest, and
-/// `updates` come in epoch order. At most `rounds` rounds are in flight, and they start at
-/// most every `every` (zero: whenever one may). The returned stream carries no data; its frontier is the epoch before
-/// which everything is written.
-pub fn async_sink<'scope, D, F, Fut>(
+/// How an [`AsyncSink`] writes.
+#[derive(Debug, Clone)]
+pub struct AsyncSinkOptions {
+    /// Where the writes run.
+    pub runtime: tokio::runtime::Handle,
+    /// Most write rounds in flight at once.
+    pub rounds: usize,
+    /// Rounds start at most this often (zero: whenever one may).
+    pub every: Duration,
+}
+
+/// Writes a stream of `(data, epoch, diff)` updates with async I/O.
+pub trait AsyncSink<'scope, D> {
+    /// Writes the updates with `write(epoch, updates)`, which must retry until it succeeds. A
+    /// call may cover several epochs: `epoch` is the newest, and `updates` come in epoch
+    /// order. The returned stream carries no data; its frontier is the epoch before which
+    /// everything is written.
+    fn async_sink<F, Fut>(self, name: &str, options: AsyncSinkOptions, write: F) -> Stream<'scope, u64, Vec<()>>
+    where
+        F: Fn(u64, Vec<(D, isize)>) -> Fut + 'static,
+        Fut: Future<Output = ()> + Send + 'static;
+}
+
+impl<'scope, D: Clone + 'static> AsyncSink<'scope, D> for Stream<'scope, u64, Vec<(D, u64, isize)>> {
+    fn async_sink<F, Fut>(self, name: &str, options: AsyncSinkOptions, write: F) -> Stream<'scope, u64, Vec<()>>
+    where
+        F: Fn(u64, Vec<(D, isize)>) -> Fut + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let scope = self.scope();
+        let AsyncSinkOptions { runtime, rounds, every } = options;
+        sink(scope, self, name, runtime, rounds, every, write)
+    }
+}
+
+fn sink<'scope, D, F, Fut>(
     scope: Scope<'scope, u64>,
     stream: Stream<'scope, u64, Vec<(D, u64, isize)>>,
     name: &str,
@@ -97,4 +127,61 @@ where
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use timely::container::CapacityContainerBuilder;
+    use timely::dataflow::InputHandle;
+    use timely::dataflow::operators::probe::Handle as ProbeHandle;
+    use timely::dataflow::operators::{Concatenate, Probe};
+
+    use super::{AsyncSink, AsyncSinkOptions};
+
+    type Updates = Vec<(u32, u64, isize)>;
+
+    /// The durability rule: the probe after every sink, which decides when an epoch's offsets
+    /// are recorded, passes an epoch only once every sink's writes of it were acknowledged.
+    #[test]
+    fn an_epoch_is_durable_only_once_every_sink_acknowledged_it() {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let io = runtime.handle().clone();
+        // The slow sink's writes wait until the test opens this gate.
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let slow_gate = gate.clone();
+        timely::execute_directly(move |worker| {
+            let mut input = InputHandle::<u64, CapacityContainerBuilder<Updates>>::new();
+            let durable = ProbeHandle::new();
+            worker.dataflow::<u64, _, _>(|scope| {
+                let stream = input.to_stream(scope);
+                let options = AsyncSinkOptions { runtime: io.clone(), rounds: 1, every: Duration::ZERO };
+                let fast = stream.clone().async_sink("Fast", options.clone(), |_epoch, _updates: Vec<(u32, isize)>| async {});
+                let slow = stream.async_sink("Slow", options, move |_epoch, _updates: Vec<(u32, isize)>| {
+                    let gate = slow_gate.clone();
+                    async move { gate.acquire().await.expect("the gate stays open").forget() }
+                });
+                scope.concatenate(vec![fast, slow]).probe_with(&durable);
+            });
+            input.advance_to(1);
+            input.send((7, 1, 1));
+            input.advance_to(2);
+            // Epoch 1 is complete: the fast sink acknowledges it at once, the slow one cannot.
+            let until = Instant::now() + Duration::from_millis(300);
+            while Instant::now() < until {
+                worker.step_or_park(Some(Duration::from_millis(10)));
+            }
+            assert!(durable.less_equal(&1), "epoch 1 is not durable while one sink has not acknowledged it");
+            gate.add_permits(1);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while durable.less_equal(&1) {
+                assert!(Instant::now() < deadline, "epoch 1 becomes durable once every sink acknowledged it");
+                worker.step_or_park(Some(Duration::from_millis(10)));
+            }
+            assert!(!durable.less_equal(&1));
+            drop(input);
+        });
+    }
 }

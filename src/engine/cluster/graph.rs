@@ -22,7 +22,7 @@ use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Concatenate, OkErr, Probe};
 use uuid::Uuid;
 
-use super::{Incoming, ProcessState, async_sink, kafka_source, write_time};
+use super::{AsyncSink, AsyncSinkOptions, Incoming, ProcessState, kafka_source, write_time};
 use crate::connectors::ServiceError;
 use crate::connectors::cassandra::{CassandraSink, batches, row_size, write_splitting};
 use crate::connectors::retry;
@@ -77,7 +77,8 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: Pr
     // rows near on the token ring.
     let rows_state = state.clone();
     let (batch_rows, batch_bytes) = (state.sink_plan.batch_rows.max(1), state.sink_plan.batch_bytes);
-    let rows_done = async_sink(scope, rows, "RowsSink", runtime.clone(), ROW_ROUNDS, Duration::ZERO, move |epoch, updates: Vec<((User, Option<i64>), isize)>| {
+    let options = |rounds, every| AsyncSinkOptions { runtime: runtime.clone(), rounds, every };
+    let rows_done = rows.async_sink("RowsSink", options(ROW_ROUNDS, Duration::ZERO), move |epoch, updates: Vec<((User, Option<i64>), isize)>| {
         let state = rows_state.clone();
         async move {
             let timestamp = write_time(epoch, epoch_ms);
@@ -136,7 +137,7 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: Pr
 
     // Dead letters: to TOPIC.dlq with the reason, acknowledged before the epoch closes.
     let dlq_state = state.clone();
-    let dead_done = async_sink(scope, rejected, "DeadLetterSink", runtime.clone(), 1, Duration::ZERO, move |_epoch, updates: Vec<((Rejected, String), isize)>| {
+    let dead_done = rejected.async_sink("DeadLetterSink", options(1, Duration::ZERO), move |_epoch, updates: Vec<((Rejected, String), isize)>| {
         let state = dlq_state.clone();
         async move {
             let count = updates.len() as u64;
@@ -177,7 +178,7 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: Pr
         let counts = unique.clone().map(move |(_, dims)| dims.value(dimension)).count();
         let agg_state = state.clone();
         let name = name.clone();
-        done.push(async_sink(scope, counts.inner, &format!("Aggregate:{name}"), runtime.clone(), 1, AGGREGATES_EVERY, move |epoch, updates: Vec<((CompactString, isize), isize)>| {
+        done.push(counts.inner.async_sink(&format!("Aggregate:{name}"), options(1, AGGREGATES_EVERY), move |epoch, updates: Vec<((CompactString, isize), isize)>| {
             let state = agg_state.clone();
             async move {
                 let timestamp = write_time(epoch, epoch_ms);

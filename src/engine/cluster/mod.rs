@@ -30,7 +30,7 @@ mod report;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-pub use async_sink::async_sink;
+pub use async_sink::{AsyncSink, AsyncSinkOptions};
 pub use graph::{Version, latest_per_id, parse_row};
 pub use kafka_source::{kafka_source, owned_partitions};
 pub use process::{ClusterError, ProcessCounters, ProcessState, WorkerOptions, WorkerSummary, run_worker};
