@@ -77,18 +77,21 @@ impl Pipeline {
     }
 
     /// `rtds master --local -n 2 -w 2`, running until the workers go idle.
-    pub fn start_master(&self, http: u16) -> Running {
-        self.start_master_idle(http, "4s")
+    /// Returns it with the port of its status server.
+    pub fn start_master(&self) -> (Running, u16) {
+        self.start_master_idle("4s")
     }
 
     /// The same, finishing after `idle` without a record.
-    pub fn start_master_idle(&self, http: u16, idle: &str) -> Running {
+    pub fn start_master_idle(&self, idle: &str) -> (Running, u16) {
         let mut command = rtds();
         command
             .args(["master", "--local", "-n", "2", "-w", "2", "--base-port", &free_ports(2).to_string()])
-            .args(["--http", &format!("127.0.0.1:{http}")])
+            .args(["--http", "127.0.0.1:0"])
             .args(self.pipeline_args_idle(idle));
-        Running::spawn(command)
+        let master = Running::spawn(command);
+        let http = master.port_after(STATUS_PAGE_ON);
+        (master, http)
     }
 
     /// The master's `/status`.
@@ -198,6 +201,9 @@ impl Pipeline {
 
 /// A process started by a test, its stderr going to a file (a pipe nobody reads while it
 /// runs would fill up and block it).
+/// What the master prints before its status server's address.
+pub const STATUS_PAGE_ON: &str = "status page on http://";
+
 pub struct Running {
     pub child: Child,
     pub log: std::path::PathBuf,
@@ -219,6 +225,25 @@ impl Running {
         let log = std::env::temp_dir().join(unique("log"));
         let child = command.stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
         Running { child, log, out: Some(out) }
+    }
+
+    /// Waits (up to a minute) until the process printed `prefix` and an address on stderr, and
+    /// returns the address's port: servers of tests listen on port 0 and say where they are.
+    pub fn port_after(&self, prefix: &str) -> u16 {
+        let started = Instant::now();
+        loop {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let port = log.lines().find_map(|line| {
+                let rest = &line[line.find(prefix)? + prefix.len()..];
+                let address = rest.split(['/', ' ', '`']).next()?;
+                address.rsplit(':').next()?.parse::<u16>().ok()
+            });
+            if let Some(port) = port {
+                return port;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "the process never printed {prefix:?}:\n{}", tail(&log));
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// What the process printed on stdout so far (kept with `spawn_keeping_stdout`).

@@ -15,7 +15,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::util::{cassandra, consume_all, free_ports, kafka, rtds, runtime, service, stack_lock, unique};
-use harness::{Pipeline, Running, finish, gender_total, kill9, metric_sum, stack, stop, tail, wait_durable, wait_for};
+use harness::{Pipeline, Running, STATUS_PAGE_ON, finish, gender_total, kill9, metric_sum, stack, stop, tail, wait_durable, wait_for};
 
 #[test]
 #[ignore = "needs PostgreSQL, Kafka and Cassandra: run scripts/test"]
@@ -24,8 +24,7 @@ fn master_local_cluster_moves_every_user_to_cassandra() {
     let pipeline = Pipeline::new("cluster");
     let summary = pipeline.ingest(20_000, &[]);
     assert_eq!(summary["stored"], 20_000);
-    let http = free_ports(1);
-    let master = pipeline.start_master_idle(http, "8s");
+    let (master, http) = pipeline.start_master_idle("8s");
     let status = wait_durable(&pipeline, http, 1);
     assert_eq!(status["cluster"]["processes"].as_array().unwrap().len(), 2);
     assert_eq!(status["cluster"]["workers_per_process"], 2);
@@ -71,12 +70,12 @@ fn remote_workers_register_with_the_master_and_survive_a_crash() {
     let _stack = stack_lock();
     let pipeline = Pipeline::new("remote");
     pipeline.ingest(5_000, &[]);
-    let (http, listen) = (free_ports(1), free_ports(1));
     let mut command = rtds();
     command
-        .args(["master", "-n", "2", "-w", "2", "--listen", &format!("127.0.0.1:{listen}"), "--http", &format!("127.0.0.1:{http}")])
+        .args(["master", "-n", "2", "-w", "2", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"])
         .args(pipeline.pipeline_args_idle("6s"));
     let master = Running::spawn(command);
+    let (http, listen) = (master.port_after(STATUS_PAGE_ON), master.port_after("rtds worker --master "));
     let waiting = wait_for(&pipeline, http, |s| s["cluster"]["state"] == "waiting");
     assert_eq!(waiting["cluster"]["registered"], 0);
     // Two worker machines' agents; the second advertises its own timely address.
@@ -138,8 +137,7 @@ fn a_worker_killed_mid_stream_loses_nothing() {
     let _stack = stack_lock();
     let pipeline = Pipeline::new("crash");
     pipeline.ingest(5_000, &[]);
-    let http = free_ports(1);
-    let master = pipeline.start_master(http);
+    let (master, http) = pipeline.start_master();
     // 40,000 more users over 20 s: the stream is still flowing when the worker is killed.
     let mut more = pipeline.ingest_in_background(40_000, 2_000);
     let status = wait_durable(&pipeline, http, 2_000);
@@ -158,10 +156,9 @@ fn kafka_restarting_mid_stream_loses_nothing() {
     let _stack = stack_lock();
     let pipeline = Pipeline::new("kafkarestart");
     pipeline.ingest(2_000, &[]);
-    let http = free_ports(1);
     // Ingest backs off while Kafka is away (its waits add up to more than half a minute), so
     // no idle limit tells when it is done: the cluster runs until every record is durable.
-    let master = pipeline.start_master_idle(http, "1h");
+    let (master, http) = pipeline.start_master_idle("1h");
     // Users keep arriving before, during and after Kafka's restart.
     let more = pipeline.ingest_in_background(20_000, 1_000);
     // Twice: a restarting KRaft broker briefly reports no brokers, which once left every
@@ -185,8 +182,7 @@ fn cassandra_away_for_a_while_holds_offsets_and_loses_nothing() {
     let _stack = stack_lock();
     let pipeline = Pipeline::new("cassandraaway");
     pipeline.ingest(2_000, &[]);
-    let http = free_ports(1);
-    let master = pipeline.start_master(http);
+    let (master, http) = pipeline.start_master();
     // Users keep arriving while Cassandra is away: they cannot become durable until it is back.
     let more = pipeline.ingest_in_background(20_000, 1_000);
     wait_durable(&pipeline, http, 4_000);
@@ -226,7 +222,7 @@ fn malformed_and_oversized_messages_go_to_the_dlq_and_the_rest_goes_on() {
         }
     });
     pipeline.ingest(2_000, &[]);
-    let master = pipeline.start_master(free_ports(1));
+    let (master, _) = pipeline.start_master();
     finish(master, "rtds master", Duration::from_secs(180));
     pipeline.assert_cassandra_equals_postgres(5_000);
     let dead = consume_all(&pipeline.brokers, &format!("{}.dlq", pipeline.topic), bad.len());
@@ -322,7 +318,7 @@ fn the_latest_version_of_an_id_wins_in_rows_and_aggregates() {
         }
         rtds::connectors::kafka::RowProducer::new(&pipeline.brokers, &pipeline.topic).unwrap().send(&versions, &[], "test").await.unwrap();
     });
-    let master = pipeline.start_master(free_ports(1));
+    let (master, _) = pipeline.start_master();
     finish(master, "rtds master", Duration::from_secs(180));
     pipeline.assert_cassandra_equals_postgres(3_000);
     let by_country = pipeline.aggregate("users_by_country", "country");

@@ -101,8 +101,7 @@ fn a_cluster_restarted_in_another_shape_ends_equal_to_postgres() {
     let _stack = stack_lock();
     let pipeline = Pipeline::new("reshape");
     pipeline.ingest(20_000, &[]);
-    let http = free_ports(1);
-    let master = pipeline.start_master_idle(http, "1h");
+    let (master, http) = pipeline.start_master_idle("1h");
     let more = pipeline.ingest_in_background(10_000, 2_000);
     wait_durable(&pipeline, http, 25_000);
     stop(master);
@@ -113,7 +112,7 @@ fn a_cluster_restarted_in_another_shape_ends_equal_to_postgres() {
     let mut command = rtds();
     command
         .args(["master", "--local", "-n", "1", "-w", "3", "--base-port", &free_ports(1).to_string()])
-        .args(["--http", &format!("127.0.0.1:{}", free_ports(1))])
+        .args(["--http", "127.0.0.1:0"])
         .args(pipeline.pipeline_args());
     let stderr = finish(Running::spawn(command), "rtds master -n 1 -w 3", Duration::from_secs(180));
     assert!(stderr.contains("every worker process finished"), "{stderr}");

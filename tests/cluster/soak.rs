@@ -19,7 +19,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sha2::{Digest, Sha256};
 
-use super::harness::{Paused, Pipeline, Running, finish, kill9, stack, stop, tail, wait_for};
+use super::harness::{Paused, Pipeline, Running, STATUS_PAGE_ON, finish, kill9, stack, stop, tail, wait_for};
 use crate::util::{consume_all, free_ports, rtds, stack_lock};
 
 /// The fault run of README's test command.
@@ -127,16 +127,18 @@ fn a_seeded_fault_run_loses_nothing_and_doubles_nothing() {
         .args(["--rate", &RATE.to_string(), "--json", "--attempts", "100000"]);
     let ingest = Running::spawn_keeping_stdout(command);
 
-    let (http, base_port) = (free_ports(1), free_ports(PROCESSES as u16));
+    let base_port = free_ports(PROCESSES as u16);
     let start_master = || {
         let mut command = rtds();
         command
             .args(["master", "--local", "-n", &PROCESSES.to_string(), "-w", "2", "--base-port", &base_port.to_string()])
-            .args(["--http", &format!("127.0.0.1:{http}"), "--max-restarts", "100000"])
+            .args(["--http", "127.0.0.1:0", "--max-restarts", "100000"])
             .args(pipeline.pipeline_args_idle("1h"));
-        Running::spawn(command)
+        let master = Running::spawn(command);
+        let http = master.port_after(STATUS_PAGE_ON);
+        (master, http)
     };
-    let mut master = start_master();
+    let (mut master, mut http) = start_master();
     let mut master_logs = Vec::new();
     wait_for(&pipeline, http, |s| s["pipeline"]["durable_records"].as_i64().unwrap_or(0) > 0);
 
@@ -152,7 +154,7 @@ fn a_seeded_fault_run_loses_nothing_and_doubles_nothing() {
             }
             Fault::KillMaster => {
                 master_logs.push(master.kill9());
-                master = start_master();
+                (master, http) = start_master();
             }
             Fault::RestartKafka => {
                 stack(&["down", "kafka"]);

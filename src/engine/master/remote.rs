@@ -2,8 +2,7 @@
 //! assigned a process of the next generation, and report for it; an agent that leaves or
 //! stays silent for [`SILENCE_LIMIT`] counts as a dead process.
 
-use std::net::TcpListener;
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -113,9 +112,10 @@ fn heard(agents: &mut [Agent], id: u64) {
 }
 
 /// Listens on `listen` and accepts agents: each registers with its first line, then its
-/// messages become events.
-pub(super) fn accept_agents(listen: std::net::SocketAddr, events: Sender<Event>) -> Result<(), MasterError> {
+/// messages become events. Returns the address it listens on (`listen` may name port 0).
+pub(super) fn accept_agents(listen: SocketAddr, events: Sender<Event>) -> Result<SocketAddr, MasterError> {
     let listener = TcpListener::bind(listen).map_err(|source| MasterError::Listen { addr: listen, source })?;
+    let bound = listener.local_addr().map_err(|source| MasterError::Listen { addr: listen, source })?;
     std::thread::spawn(move || {
         for (id, stream) in listener.incoming().enumerate() {
             let Ok(stream) = stream else { continue };
@@ -143,5 +143,5 @@ pub(super) fn accept_agents(listen: std::net::SocketAddr, events: Sender<Event>)
             });
         }
     });
-    Ok(())
+    Ok(bound)
 }

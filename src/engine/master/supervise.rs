@@ -22,8 +22,8 @@ pub fn supervise(options: &MasterOptions, status: Arc<Mutex<ClusterStatus>>, tel
             Box::new(LocalLauncher { program: program.clone(), base_port: *base_port, hostfile: hostfile.clone(), children: Vec::new() })
         }
         Launch::Remote { listen } => {
-            accept_agents(*listen, events_tx.clone())?;
-            eprintln!("rtds master: waiting for {} workers: `rtds worker --master {listen}`", options.processes);
+            let bound = accept_agents(*listen, events_tx.clone())?;
+            eprintln!("rtds master: waiting for {} workers: `rtds worker --master {bound}`", options.processes);
             Box::new(RemoteLauncher::default())
         }
     };
