@@ -179,8 +179,11 @@ fn bad_records_name_the_field_at_fault() {
     assert!(matches!(User::from_json(r#"{"name": "#), Err(RecordError::Malformed(_))));
 }
 
+/// A response's info and each record's text with its formatted row or error.
+type TwoSteps = Result<(Option<rtds::model::Info>, Vec<(String, Result<User, RecordError>)>), ResponseError>;
+
 /// The two-step answer: `parse_response`, then `User::from_json` of each record.
-fn two_steps(text: &str) -> Result<(Option<rtds::model::Info>, Vec<(String, Result<User, RecordError>)>), ResponseError> {
+fn two_steps(text: &str) -> TwoSteps {
     let response = parse_response(text)?;
     Ok((response.info, response.results.iter().map(|r| (r.get().to_string(), User::from_json(r.get()))).collect()))
 }

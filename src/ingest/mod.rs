@@ -12,11 +12,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use backon::BackoffBuilder;
 use futures::StreamExt;
 use serde::Serialize;
 
 use crate::api::{ApiClient, PageRequest, RetryPolicy, random_seed};
-use crate::connectors::ServiceError;
+use crate::connectors::{ServiceError, retry};
+
 use crate::connectors::kafka::{RowProducer, dlq_topic, ensure_topic};
 use crate::connectors::postgres::{Batch, UserStore};
 use crate::metrics::Progress;
@@ -285,6 +287,9 @@ async fn store_batch(
     batch: &Batch,
     counters: &Counters,
 ) -> Result<(), IngestError> {
+    // The shared policy (exponential, with jitter), with longer waits: a page waits out a
+    // service restart within the default 8 attempts (waits of 0.5 s doubling to 16 s, 45 s and more in all).
+    let mut waits = retry::backoff().with_min_delay(Duration::from_millis(500)).with_max_delay(Duration::from_secs(16)).build();
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -304,7 +309,7 @@ async fn store_batch(
             return Err(IngestError::GaveUp { service: failure.0, attempts: attempt, last: failure.1 });
         }
         counters.store_retries.fetch_add(1, Ordering::Relaxed);
-        let wait = Duration::from_millis(250 * (1 << attempt.min(6)));
+        let wait = waits.next().unwrap_or(Duration::from_secs(16));
         tracing::warn!(service = failure.0, error = %failure.1, attempt, ?wait, "storing a page failed; retrying");
         tokio::time::sleep(wait).await;
         if failure.0 == "PostgreSQL" {
