@@ -212,19 +212,23 @@ pub struct Running {
 }
 
 impl Running {
-    pub fn spawn(mut command: Command) -> Running {
-        let log = std::env::temp_dir().join(unique("log"));
-        let child = command.stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
-        Running { child, log, out: None }
+    pub fn spawn(command: Command) -> Running {
+        Running::start(command, None)
     }
 
     /// The same, keeping stdout in a file (a worker's report and summary lines).
-    pub fn spawn_keeping_stdout(mut command: Command) -> Running {
-        let out = std::env::temp_dir().join(unique("out"));
-        command.stdout(std::fs::File::create(&out).unwrap());
+    pub fn spawn_keeping_stdout(command: Command) -> Running {
+        Running::start(command, Some(std::env::temp_dir().join(unique("out"))))
+    }
+
+    fn start(mut command: Command, out: Option<std::path::PathBuf>) -> Running {
+        match &out {
+            Some(out) => command.stdout(std::fs::File::create(out).unwrap()),
+            None => command.stdout(Stdio::null()),
+        };
         let log = std::env::temp_dir().join(unique("log"));
         let child = command.stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
-        Running { child, log, out: Some(out) }
+        Running { child, log, out }
     }
 
     /// Waits (up to a minute) until the process printed `prefix` and an address on stderr, and
@@ -255,13 +259,15 @@ impl Running {
     pub fn kill9(mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let _ = std::fs::remove_file(&self.log);
+        text
     }
 }
 
 /// kill -9 of a process the master's status named. Never of 0 or 1: `kill -9 0` would kill
 /// the test's own process group.
-pub fn kill9(pid: u64) {
+pub fn kill_pid(pid: u64) {
     assert!(pid > 1, "no process to kill: pid {pid}");
     Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
 }
@@ -349,9 +355,5 @@ pub fn wait_for(pipeline: &Pipeline, http: u16, done: impl Fn(&Value) -> bool) -
 /// stderr.
 pub fn stop(mut running: Running) -> String {
     assert!(running.child.try_wait().unwrap().is_none(), "still running when stopped");
-    let _ = running.child.kill();
-    let _ = running.child.wait();
-    let text = std::fs::read_to_string(&running.log).unwrap_or_default();
-    let _ = std::fs::remove_file(&running.log);
-    text
+    running.kill9()
 }

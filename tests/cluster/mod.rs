@@ -15,7 +15,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::util::{cassandra, consume_all, free_ports, kafka, rtds, runtime, service, stack_lock, unique};
-use harness::{Pipeline, Running, STATUS_PAGE_ON, finish, gender_total, kill9, metric_sum, stack, stop, tail, wait_durable, wait_for};
+use harness::{Pipeline, Running, STATUS_PAGE_ON, finish, gender_total, kill_pid, metric_sum, stack, stop, tail, wait_durable, wait_for};
 
 #[test]
 #[ignore = "needs PostgreSQL, Kafka and Cassandra: run scripts/test"]
@@ -96,7 +96,7 @@ fn remote_workers_register_with_the_master_and_survive_a_crash() {
     let status = wait_for(&pipeline, http, |s| s["cluster"]["processes"][1]["pid"].is_u64());
     let victim = status["cluster"]["processes"][1]["pid"].as_u64().unwrap();
     assert!(more.child.try_wait().unwrap().is_none(), "the kill comes mid-stream, while users still arrive");
-    kill9(victim);
+    kill_pid(victim);
     finish(more, "background ingest", Duration::from_secs(120));
     let stderr = finish(master, "rtds master", Duration::from_secs(240));
     assert!(stderr.contains("registered (2 of 2)"), "{}", tail(&stderr));
@@ -143,7 +143,7 @@ fn a_worker_killed_mid_stream_loses_nothing() {
     let status = wait_durable(&pipeline, http, 2_000);
     let victim = status["cluster"]["processes"][1]["pid"].as_u64().expect("process 1 runs");
     assert!(more.child.try_wait().unwrap().is_none(), "the kill comes mid-stream, while users still arrive");
-    kill9(victim);
+    kill_pid(victim);
     finish(more, "background ingest", Duration::from_secs(120));
     let stderr = finish(master, "rtds master", Duration::from_secs(240));
     assert!(stderr.contains("restarting the cluster from the last durable epoch"), "{}", tail(&stderr));

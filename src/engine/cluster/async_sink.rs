@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::{Capability, Operator};
-use timely::dataflow::{Scope, Stream};
+use timely::dataflow::Stream;
 
 /// An epoch's capability and its updates, waiting for the frontier to pass it.
 type Stashed<D> = (Capability<u64>, Vec<(D, isize)>);
@@ -54,79 +54,62 @@ impl<'scope, D: Clone + 'static> AsyncSink<'scope, D> for Stream<'scope, u64, Ve
     {
         let scope = self.scope();
         let AsyncSinkOptions { runtime, rounds, every } = options;
-        sink(scope, self, name, runtime, rounds, every, write)
-    }
-}
-
-fn sink<'scope, D, F, Fut>(
-    scope: Scope<'scope, u64>,
-    stream: Stream<'scope, u64, Vec<(D, u64, isize)>>,
-    name: &str,
-    runtime: tokio::runtime::Handle,
-    rounds: usize,
-    every: Duration,
-    write: F,
-) -> Stream<'scope, u64, Vec<()>>
-where
-    D: Clone + 'static,
-    F: Fn(u64, Vec<(D, isize)>) -> Fut + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    stream.unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(Pipeline, name, move |_capability, info| {
-        let activator = Arc::new(scope.worker().sync_activator_for(info.address.to_vec()));
-        let timer = scope.activator_for(info.address.clone());
-        let mut last_round: Option<Instant> = None;
-        let (done_tx, done_rx) = mpsc::channel::<u64>();
-        let mut stash: BTreeMap<u64, Stashed<D>> = BTreeMap::new();
-        // Capabilities of the epochs of each round in flight, by the round's newest epoch.
-        let mut writing: HashMap<u64, Vec<Capability<u64>>> = HashMap::new();
-        move |(input, frontier), _output| {
-            input.for_each(|cap, data| {
-                for (datum, epoch, diff) in data.drain(..) {
-                    stash.entry(epoch).or_insert_with(|| (cap.delayed(&epoch, 0), Vec::new())).1.push((datum, diff));
-                }
-            });
-            while let Ok(round) = done_rx.try_recv() {
-                writing.remove(&round);
-            }
-            if writing.len() >= rounds.max(1) {
-                return;
-            }
-            if let Some(wait) = last_round.map(|at| every.saturating_sub(at.elapsed())).filter(|w| !w.is_zero()) {
-                if !stash.is_empty() {
-                    timer.activate_after(wait);
-                }
-                return;
-            }
-            let mut updates = Vec::new();
-            let mut capabilities = Vec::new();
-            let mut newest = None;
-            while let Some(entry) = stash.first_entry() {
-                if frontier.less_equal(entry.key()) {
-                    break;
-                }
-                let (epoch, (capability, mut epoch_updates)) = entry.remove_entry();
-                if updates.is_empty() {
-                    updates = epoch_updates;
-                } else {
-                    updates.append(&mut epoch_updates);
-                }
-                capabilities.push(capability);
-                newest = Some(epoch);
-            }
-            if let Some(epoch) = newest {
-                last_round = Some(Instant::now());
-                writing.insert(epoch, capabilities);
-                let (done, activator) = (done_tx.clone(), activator.clone());
-                let future = write(epoch, updates);
-                runtime.spawn(async move {
-                    future.await;
-                    let _ = done.send(epoch);
-                    let _ = activator.activate();
+        self.unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(Pipeline, name, move |_capability, info| {
+            let activator = Arc::new(scope.worker().sync_activator_for(info.address.to_vec()));
+            let timer = scope.activator_for(info.address.clone());
+            let mut last_round: Option<Instant> = None;
+            let (done_tx, done_rx) = mpsc::channel::<u64>();
+            let mut stash: BTreeMap<u64, Stashed<D>> = BTreeMap::new();
+            // Capabilities of the epochs of each round in flight, by the round's newest epoch.
+            let mut writing: HashMap<u64, Vec<Capability<u64>>> = HashMap::new();
+            move |(input, frontier), _output| {
+                input.for_each(|cap, data| {
+                    for (datum, epoch, diff) in data.drain(..) {
+                        stash.entry(epoch).or_insert_with(|| (cap.delayed(&epoch, 0), Vec::new())).1.push((datum, diff));
+                    }
                 });
+                while let Ok(round) = done_rx.try_recv() {
+                    writing.remove(&round);
+                }
+                if writing.len() >= rounds.max(1) {
+                    return;
+                }
+                if let Some(wait) = last_round.map(|at| every.saturating_sub(at.elapsed())).filter(|w| !w.is_zero()) {
+                    if !stash.is_empty() {
+                        timer.activate_after(wait);
+                    }
+                    return;
+                }
+                let mut updates = Vec::new();
+                let mut capabilities = Vec::new();
+                let mut newest = None;
+                while let Some(entry) = stash.first_entry() {
+                    if frontier.less_equal(entry.key()) {
+                        break;
+                    }
+                    let (epoch, (capability, mut epoch_updates)) = entry.remove_entry();
+                    if updates.is_empty() {
+                        updates = epoch_updates;
+                    } else {
+                        updates.append(&mut epoch_updates);
+                    }
+                    capabilities.push(capability);
+                    newest = Some(epoch);
+                }
+                if let Some(epoch) = newest {
+                    last_round = Some(Instant::now());
+                    writing.insert(epoch, capabilities);
+                    let (done, activator) = (done_tx.clone(), activator.clone());
+                    let future = write(epoch, updates);
+                    runtime.spawn(async move {
+                        future.await;
+                        let _ = done.send(epoch);
+                        let _ = activator.activate();
+                    });
+                }
             }
-        }
-    })
+        })
+    }
 }
 
 #[cfg(test)]

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use compact_str::CompactString;
+use backon::Retryable;
 use differential_dataflow::AsCollection;
 use futures::future::BoxFuture;
-use backon::Retryable;
 use futures::{FutureExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use timely::container::CapacityContainerBuilder;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use timely::container::CapacityContainerBuilder;
@@ -44,12 +45,11 @@ pub fn kafka_source<'scope>(
         // consumer that cannot be made or assigned is an error to report, not a panic.
         let mut consumer: Option<Arc<BaseConsumer>> = None;
         let mut last_assign_attempt: Option<Instant> = None;
-        // The answer of the last "read to the end?" check (see `caught_up`), asked off the
-        // worker thread: watermark requests are network calls.
-        let caught_up_answer: Arc<std::sync::Mutex<Option<CaughtUp>>> = Arc::default();
+        // The running "read to the end?" check (see `caught_up`), asked off the worker thread
+        // (watermark requests are network calls); one at a time, so a slow Kafka never has
+        // several piling up, and at most one a second.
+        let mut check: Option<tokio::task::JoinHandle<CaughtUp>> = None;
         let mut last_caught_up_check: Option<Instant> = None;
-        // Set while a check runs, so a slow Kafka never has several piling up.
-        let checking = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut next_offsets: HashMap<i32, i64> =
             partitions.iter().filter_map(|p| state.start_offsets.get(p).map(|o| (*p, *o))).collect();
         let mut capability = Some(capability);
@@ -147,20 +147,18 @@ pub fn kafka_source<'scope>(
             // Kafka confirms there is nothing left to read (not merely unreachable).
             let idle = state.idle_exit.is_some_and(|d| last_message.elapsed() >= d) && open.is_empty() && read_in_epoch == 0;
             let confirmed = idle && {
-                let answer = caught_up_answer.lock().expect("caught-up answer").take();
+                let answer = check.take_if(|running| running.is_finished()).and_then(FutureExt::now_or_never).and_then(Result::ok);
                 match answer {
                     Some((asked_at, done)) if asked_at == next_offsets => done,
                     _ => {
                         let due = last_caught_up_check.is_none_or(|at| at.elapsed() >= Duration::from_secs(1));
-                        if due && !checking.swap(true, Ordering::AcqRel) {
+                        if due && check.is_none() {
                             last_caught_up_check = Some(Instant::now());
-                            let (consumer, answer, offsets) = (consumer.clone(), caught_up_answer.clone(), next_offsets.clone());
-                            let (topic, checking) = (state.source.topic.clone(), checking.clone());
-                            state.runtime.spawn_blocking(move || {
+                            let (consumer, offsets, topic) = (consumer.clone(), next_offsets.clone(), state.source.topic.clone());
+                            check = Some(state.runtime.spawn_blocking(move || {
                                 let done = caught_up(consumer.as_deref(), &topic, &offsets);
-                                *answer.lock().expect("caught-up answer") = Some((offsets, done));
-                                checking.store(false, Ordering::Release);
-                            });
+                                (offsets, done)
+                            }));
                         }
                         false
                     }
