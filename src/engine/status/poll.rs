@@ -82,20 +82,29 @@ pub struct PipelineStatus {
     pub dead_letters: DeadLetters,
 }
 
+/// How long the status's Kafka client may fail before a fresh one replaces it.
+const KAFKA_REPLACE_AFTER: Duration = Duration::from_secs(10);
+
 /// Polls every second into `state` (and adds a history sample each time).
 pub async fn poll_pipeline(state: StatusState, sink: Arc<CassandraSink>, brokers: String, topic: String, epoch_ms: u64) {
-    let consumer = crate::connectors::kafka::client_config(&brokers)
-        .set("group.id", "rtds-master")
-        .set("enable.auto.commit", "false")
-        .create::<BaseConsumer>()
-        .map(Arc::new);
-    let consumer = match consumer {
+    let new_consumer = || {
+        crate::connectors::kafka::client_config(&brokers)
+            .set("group.id", "rtds-master")
+            .set("enable.auto.commit", "false")
+            .create::<BaseConsumer>()
+            .map(Arc::new)
+    };
+    let mut consumer = match new_consumer() {
         Ok(consumer) => consumer,
         Err(e) => {
             state.pipeline.lock().expect("status").error = Some(e.to_string());
             return;
         }
     };
+    // Since when Kafka has not answered. A client that lost every broker during a restart
+    // can stay without one for minutes, so after KAFKA_REPLACE_AFTER a fresh client, which
+    // bootstraps again, takes its place.
+    let mut kafka_failing_since: Option<Instant> = None;
     // Durable records at the last few polls: offsets are recorded every 100 ms per process,
     // so a rate over one second jitters.
     let mut last: std::collections::VecDeque<(Instant, i64)> = std::collections::VecDeque::new();
@@ -107,6 +116,14 @@ pub async fn poll_pipeline(state: StatusState, sink: Arc<CassandraSink>, brokers
             let (consumer, brokers, topic) = (consumer.clone(), brokers.clone(), topic.clone());
             tokio::task::spawn_blocking(move || kafka_side(&consumer, &brokers, &topic)).await.expect("the Kafka poll does not panic")
         };
+        if kafka.is_ok() {
+            kafka_failing_since = None;
+        } else if kafka_failing_since.get_or_insert_with(Instant::now).elapsed() >= KAFKA_REPLACE_AFTER {
+            if let Ok(fresh) = new_consumer() {
+                consumer = fresh;
+            }
+            kafka_failing_since = None;
+        }
         match (offsets, kafka) {
             (Ok(offsets), Ok((watermarks, dead_letters))) => {
                 for (partition, high_watermark) in watermarks.into_iter().enumerate() {
