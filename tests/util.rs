@@ -183,13 +183,26 @@ pub fn run_ingest(api: &str, database: &str, brokers: &str, topic: &str, extra: 
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// `count` consecutive free loopback ports.
+/// `count` consecutive free loopback ports, for servers that must know their ports before
+/// they bind (timely's processes each need all the others' addresses).
+///
+/// They are taken below the kernel's ephemeral range (`ip_local_port_range`, 32768 up by
+/// default), which outgoing connections and servers on port 0 draw from: a port in that range
+/// can be free when probed and the local end of a connection a moment later (a timely
+/// process connects to its peers while it binds its own port): a master restarted its cluster
+/// for three minutes on "Address already in use" that way.
 pub fn free_ports(count: u16) -> u16 {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000u16, ephemeral_low.saturating_sub(count));
+    assert!(high > low + 1000, "the ephemeral port range starts at {ephemeral_low}: no room below it for test ports");
     for _ in 0..200 {
-        let base = 20_000 + (rand::random::<u16>() % 30_000);
+        let base = low + rand::random::<u16>() % (high - low);
         if (base..base + count).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()) {
             return base;
         }
     }
-    panic!("no {count} consecutive free ports");
+    panic!("no {count} consecutive free ports in {low}..{high}");
 }
