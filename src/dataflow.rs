@@ -98,7 +98,9 @@ pub struct CassandraSinkPlan {
     pub table: String,
     /// Most write requests in flight per worker.
     pub concurrency: usize,
-    /// Rows per unlogged batch request.
+    /// Rows per unlogged batch request, at most 10: each row is a partition of its own, and
+    /// Cassandra warns about unlogged batches over `unlogged_batch_across_partitions_warn_threshold`
+    /// (10) partitions.
     pub batch_rows: usize,
     /// Most bytes of row data per batch request (estimated as CQL sizes them), so a batch
     /// stays under Cassandra's `batch_size_warn_threshold` (5 KiB by default) whatever the
@@ -118,7 +120,7 @@ const RANGES: &[(&str, u64, u64, &str)] = &[
     ("source.kafka.max_in_flight", 1, 10_000_000, "records per worker"),
     ("source.generator.page_size", 1, crate::api::MAX_RESULTS as u64, "users per page"),
     ("sink.cassandra.concurrency", 1, 1024, "requests in flight per worker"),
-    ("sink.cassandra.batch_rows", 1, 100, "rows per batch"),
+    ("sink.cassandra.batch_rows", 1, 10, "rows per batch (each row is a partition, and Cassandra warns about unlogged batches over 10 partitions)"),
     ("sink.cassandra.batch_bytes", 256, 50 << 10, "bytes per batch (Cassandra refuses batches over 50 KiB by default)"),
 ];
 

@@ -24,7 +24,7 @@ fn numeric_settings_out_of_range_are_refused_with_the_key_and_the_range() {
         ("max_in_flight = 20000", "max_in_flight = 0", "source.kafka.max_in_flight = 0", "allowed 1 to"),
         ("max_message_bytes = 65536", "max_message_bytes = 10", "source.kafka.max_message_bytes = 10", "allowed 64 to"),
         ("concurrency = 32", "concurrency = 0", "sink.cassandra.concurrency = 0", "allowed 1 to 1024"),
-        ("batch_rows = 10", "batch_rows = 0", "sink.cassandra.batch_rows = 0", "allowed 1 to 100"),
+        ("batch_rows = 10", "batch_rows = 0", "sink.cassandra.batch_rows = 0", "allowed 1 to 10 "),
         ("batch_bytes = 4000", "batch_bytes = 100000", "sink.cassandra.batch_bytes = 100000", "allowed 256 to 51200"),
     ] {
         let error = refused(USERS_TOML, from, to);

@@ -91,3 +91,32 @@ fn cassandra_writes_and_reads_back() {
         session.query_unpaged(format!("drop keyspace {keyspace}"), &[]).await.unwrap();
     });
 }
+
+#[test]
+#[ignore = "needs Cassandra: run scripts/test"]
+fn the_sink_counts_the_warnings_cassandra_returns_per_kind() {
+    use rtds::connectors::cassandra::CassandraSink;
+    use rtds::model::{Dimension, User};
+    runtime().block_on(async {
+        let session = std::sync::Arc::new(cassandra().await);
+        let keyspace = unique("rtds_test");
+        let aggregates = [("users_by_country".to_string(), Dimension::Country)];
+        let sink = CassandraSink::prepare(session.clone(), &keyspace, "created_users", &aggregates).await.unwrap();
+        let users: Vec<User> = (1..=20u128)
+            .map(|n| serde_json::from_value(serde_json::json!({ "id": uuid::Uuid::from_u128(n), "first_name": "Ada" })).unwrap())
+            .collect();
+        // What the sinks send: batches of at most 10 rows, one statement per aggregate key.
+        sink.write_users(users[..10].iter(), 1).await.unwrap();
+        for n in 0..30 {
+            sink.write_aggregate(0, &format!("country {n}"), n, 1).await.unwrap();
+        }
+        assert!(sink.warnings().totals().is_empty(), "no warning yet: {:?}", sink.warnings().totals());
+        // One batch over 20 partitions, above Cassandra's threshold of 10: it warns.
+        sink.write_users(users.iter(), 2).await.unwrap();
+        let totals = sink.warnings().totals();
+        assert_eq!(totals.get("unlogged_batch_across_partitions"), Some(&1), "{totals:?}");
+        // Cassandra may also find the batch over its size threshold: a second kind, counted apart.
+        assert!(totals.keys().all(|k| k == "unlogged_batch_across_partitions" || k == "batch_size"), "{totals:?}");
+        session.query_unpaged(format!("drop keyspace {keyspace}"), &[]).await.unwrap();
+    });
+}

@@ -6,6 +6,7 @@
 mod harness;
 mod restarts;
 mod soak;
+mod warnings;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

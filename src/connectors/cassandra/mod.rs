@@ -27,8 +27,12 @@ pub async fn connect(nodes: &str) -> Result<Session, ServiceError> {
     })
 }
 
+mod ring;
 mod sink;
 mod split;
+mod warnings;
 
-pub use sink::{CassandraSink, StoredUser, check_identifier, dimension_column, row_size, token_share};
+pub use ring::{TokenRanges, token_share};
+pub use sink::{CassandraSink, StoredUser, check_identifier, dimension_column, row_size};
 pub use split::{batches, write_splitting};
+pub use warnings::{DatabaseWarnings, warning_kind};

@@ -9,11 +9,14 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use scylla::client::session::Session;
+use scylla::errors::ExecutionError;
+use scylla::response::query_result::QueryResult;
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlTimestamp;
 use uuid::Uuid;
 
+use super::{DatabaseWarnings, TokenRanges, token_share};
 use crate::connectors::ServiceError;
 use crate::model::Dimension;
 use crate::model::User;
@@ -39,6 +42,7 @@ pub struct CassandraSink {
     insert_offset: PreparedStatement,
     select_offsets: PreparedStatement,
     scan_users: PreparedStatement,
+    warnings: DatabaseWarnings,
 }
 
 /// A CQL identifier we may splice into DDL (keyspace and table names cannot be bound).
@@ -130,7 +134,20 @@ impl CassandraSink {
             insert_offset,
             select_offsets,
             scan_users,
+            warnings: DatabaseWarnings::default(),
         })
+    }
+
+    /// The warnings Cassandra returned with this sink's writes.
+    pub fn warnings(&self) -> &DatabaseWarnings {
+        &self.warnings
+    }
+
+    /// A write's outcome: its warnings counted, its error classed.
+    fn acknowledged(&self, result: Result<QueryResult, ExecutionError>) -> Result<(), ServiceError> {
+        let result = result.map_err(ServiceError::cassandra_request)?;
+        self.warnings.record(result.warnings());
+        Ok(())
     }
 
     /// The keyspace written to.
@@ -140,24 +157,26 @@ impl CassandraSink {
 
     /// Upserts one row; `timestamp` is the write time in microseconds.
     pub async fn write_user(&self, user: &User, timestamp: i64) -> Result<(), ServiceError> {
-        self.session.execute_unpaged(&self.insert_user, user_values(user, timestamp)).await.map(|_| ()).map_err(ServiceError::cassandra_request)
+        self.acknowledged(self.session.execute_unpaged(&self.insert_user, user_values(user, timestamp)).await)
     }
 
-    /// Upserts rows in one unlogged batch: one request instead of one per row. Rows close on
-    /// the token ring (see [`CassandraSink::token`]) share replicas, so the batch is routed
-    /// to the replica of its first row and mostly applies there.
+    /// Upserts rows in one unlogged batch: one request instead of one per row. The rows sink
+    /// batches rows of one token range (see [`CassandraSink::token_ranges`]): they share
+    /// their replicas, so the batch is routed to one of them and applies there. Every row is
+    /// a partition of its own, and Cassandra warns about an unlogged batch over more than
+    /// `unlogged_batch_across_partitions_warn_threshold` (10) partitions: hence at most 10 rows.
     ///
     /// One row goes as a plain statement: a batch of one only adds the batch limits.
     pub async fn write_users<'a>(&self, users: impl ExactSizeIterator<Item = &'a User>, timestamp: i64) -> Result<(), ServiceError> {
         let values: Vec<_> = users.map(|user| user_values(user, timestamp)).collect();
         if let [one] = &values[..] {
-            return self.session.execute_unpaged(&self.insert_user, one).await.map(|_| ()).map_err(ServiceError::cassandra_request);
+            return self.acknowledged(self.session.execute_unpaged(&self.insert_user, one).await);
         }
         let mut batch = Batch::new(BatchType::Unlogged);
         for _ in 0..values.len() {
             batch.append_statement(self.insert_user.clone());
         }
-        self.session.batch(&batch, values).await.map(|_| ()).map_err(ServiceError::cassandra_request)
+        self.acknowledged(self.session.batch(&batch, values).await)
     }
 
     /// The Murmur3 token of a row id, to group rows by replica.
@@ -165,21 +184,19 @@ impl CassandraSink {
         self.select_user.calculate_token(&(id,)).ok().flatten().map_or(0, |token| token.value())
     }
 
-    /// Upserts an aggregate's current value for one key.
-    pub async fn write_aggregate(&self, aggregate: usize, key: &str, users: i64, timestamp: i64) -> Result<(), ServiceError> {
-        let statement = &self.insert_aggregate[aggregate].1;
-        self.session.execute_unpaged(statement, (key, users, timestamp)).await.map(|_| ()).map_err(ServiceError::cassandra_request)
+    /// The token ranges of the ring as the driver sees it now: the rows of one range share
+    /// their replicas.
+    pub fn token_ranges(&self) -> TokenRanges {
+        let state = self.session.get_cluster_state();
+        TokenRanges::new(state.replica_locator().ring().iter().map(|(token, _)| token.value()).collect())
     }
 
-    /// Upserts several keys of an aggregate in one unlogged batch.
-    pub async fn write_aggregates(&self, aggregate: usize, values: &[(String, i64)], timestamp: i64) -> Result<(), ServiceError> {
+    /// Upserts an aggregate's current value for one key: one partition, so one plain
+    /// statement (a batch over several keys spans as many partitions, which Cassandra warns
+    /// about, and loads one coordinator with the writes of other replicas).
+    pub async fn write_aggregate(&self, aggregate: usize, key: &str, users: i64, timestamp: i64) -> Result<(), ServiceError> {
         let statement = &self.insert_aggregate[aggregate].1;
-        let mut batch = Batch::new(BatchType::Unlogged);
-        for _ in values {
-            batch.append_statement(statement.clone());
-        }
-        let values: Vec<_> = values.iter().map(|(key, users)| (key.as_str(), *users, timestamp)).collect();
-        self.session.batch(&batch, values).await.map(|_| ()).map_err(ServiceError::cassandra_request)
+        self.acknowledged(self.session.execute_unpaged(statement, (key, users, timestamp)).await)
     }
 
     /// Every aggregate's current values: (table name, [(key, users)]), keys sorted.
@@ -201,11 +218,7 @@ impl CassandraSink {
 
     /// Records that `partition` is durable up to (not including) `next_offset` as of `epoch`.
     pub async fn write_offset(&self, topic: &str, partition: i32, next_offset: i64, epoch: u64, timestamp: i64) -> Result<(), ServiceError> {
-        self.session
-            .execute_unpaged(&self.insert_offset, (topic, partition, next_offset, epoch as i64, timestamp))
-            .await
-            .map(|_| ())
-            .map_err(ServiceError::cassandra_request)
+        self.acknowledged(self.session.execute_unpaged(&self.insert_offset, (topic, partition, next_offset, epoch as i64, timestamp)).await)
     }
 
     /// The durable offsets of `topic`: (partition, next offset, epoch).
@@ -281,14 +294,6 @@ fn user_values(
         &user.country,
         timestamp,
     )
-}
-
-/// Share `index` of `shares` equal slices of the Murmur3 token ring, inclusive bounds.
-pub fn token_share(index: usize, shares: usize) -> (i64, i64) {
-    let span = (u64::MAX / shares as u64) as i128;
-    let low = i64::MIN as i128 + span * index as i128;
-    let high = if index + 1 == shares { i64::MAX as i128 } else { low + span - 1 };
-    (low as i64, high as i64)
 }
 
 async fn prepare(session: &Session, cql: String) -> Result<PreparedStatement, ServiceError> {

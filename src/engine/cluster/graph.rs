@@ -74,7 +74,7 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: Pr
     let concurrency = state.sink_plan.concurrency.max(1);
 
     // Rows: idempotent upserts, written by the worker that read them, in unlogged batches of
-    // rows near on the token ring.
+    // rows of one token range (so of one replica set).
     let rows_state = state.clone();
     let (batch_rows, batch_bytes) = (state.sink_plan.batch_rows.max(1), state.sink_plan.batch_bytes);
     let options = |rounds, every| AsyncSinkOptions { runtime: runtime.clone(), rounds, every };
@@ -91,9 +91,12 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: Pr
             rows.sort_by_cached_key(|((user, _), _)| state.sink.token(user.id));
             let rows = &rows;
             let sink = state.sink.clone();
+            let ring = sink.token_ranges();
+            let size = |((user, _), _): &RowUpdate| row_size(user);
+            let range = |((user, _), _): &RowUpdate| ring.range_of(sink.token(user.id));
             let write = rows_writer(&sink, timestamp);
             let write = &write;
-            let outcomes: Vec<(Vec<u64>, Vec<Rejected>)> = futures::stream::iter(batches(rows, batch_rows, batch_bytes, |((user, _), _)| row_size(user)))
+            let outcomes: Vec<(Vec<u64>, Vec<Rejected>)> = futures::stream::iter(batches(rows, batch_rows, batch_bytes, size, range))
                 .map(|range| {
                     let state = &state;
                     let batch = &rows[range];
@@ -186,12 +189,14 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: Pr
                 let latest: HashMap<String, i64> =
                     updates.into_iter().filter(|(_, diff)| *diff > 0).map(|((key, count), _)| (key.into_string(), count as i64)).collect();
                 let writes = latest.len() as u64;
-                // A few dozen keys at most: one batch request per round.
-                let latest: Vec<(String, i64)> = latest.into_iter().collect();
-                if !latest.is_empty() {
-                    let sink = state.sink.clone();
-                    state.timed(retry::forever("aggregate", || sink.write_aggregates(index, &latest, timestamp))).await;
-                }
+                // Each key is a partition of its own: one statement per key, a bounded number
+                // in flight (a batch across keys is what Cassandra warns about).
+                let state = &state;
+                futures::stream::iter(&latest)
+                    .for_each_concurrent(concurrency, |(key, users)| async move {
+                        state.timed(retry::forever("aggregate", || state.sink.write_aggregate(index, key, *users, timestamp))).await;
+                    })
+                    .await;
                 state.counters.aggregate_writes.fetch_add(writes, Ordering::Relaxed);
             }
         }));

@@ -4,6 +4,7 @@
 //! The supervisor (`rtds master --local`, or `rtds worker --master` for a remote master)
 //! reads these lines from the process's stdout; nothing else needs a port.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -38,6 +39,10 @@ pub struct WorkerReport {
     pub aggregate_writes: u64,
     /// Cassandra write attempts that failed (and were retried).
     pub cassandra_write_errors: u64,
+    /// Warnings Cassandra returned with writes, per kind (see
+    /// [`crate::connectors::cassandra::warning_kind`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cassandra_warnings: BTreeMap<String, u64>,
     /// The epoch the sources stamp new records with.
     pub epoch: u64,
     /// The newest epoch every sink has made durable.
@@ -95,6 +100,7 @@ pub fn report(state: &ProcessState) -> WorkerReport {
         refused: c.refused.load(Ordering::Relaxed),
         aggregate_writes: c.aggregate_writes.load(Ordering::Relaxed),
         cassandra_write_errors: crate::connectors::retry::failures(),
+        cassandra_warnings: state.sink.warnings().totals(),
         epoch: c.epoch.load(Ordering::Relaxed),
         durable_epoch: c.durable_epoch.load(Ordering::Relaxed),
         rss_bytes,
@@ -112,6 +118,7 @@ pub fn spawn_reporter(state: Arc<ProcessState>) -> ReporterGuard {
         loop {
             let stopping = flag.load(Ordering::Relaxed);
             println!("{}", report(&state).to_line());
+            state.sink.warnings().log_due();
             if stopping {
                 return;
             }

@@ -29,6 +29,12 @@ pub fn prometheus_text(status: &Status, telemetry: &Telemetry) -> String {
     out.metric("rtds_rows_written_total", "counter", "Rows sink: rows acknowledged by Cassandra", per_process(&|p| p.report.rows_written as f64));
     out.metric("rtds_aggregate_writes_total", "counter", "Aggregates sink: aggregate values written to Cassandra", per_process(&|p| p.report.aggregate_writes as f64));
     out.metric("rtds_cassandra_write_errors_total", "counter", "Cassandra write attempts that failed and were retried", per_process(&|p| p.report.cassandra_write_errors as f64));
+    let warnings = cluster
+        .processes
+        .iter()
+        .flat_map(|p| p.report.cassandra_warnings.iter().map(move |(kind, n)| (format!("process=\"{}\",kind=\"{}\"", p.index, escape(kind)), *n as f64)))
+        .collect();
+    out.metric("rtds_cassandra_warnings_total", "counter", "Warnings Cassandra returned with writes, per kind (e.g. unlogged_batch_across_partitions)", warnings);
     out.metric("rtds_epoch", "gauge", "Epoch the worker process's sources stamp new records with", per_process(&|p| p.report.epoch as f64));
     out.metric("rtds_durable_epoch", "gauge", "Newest epoch the worker process made durable in every sink", per_process(&|p| p.report.durable_epoch as f64));
     out.metric("rtds_epochs_in_flight", "gauge", "Epochs read but not yet durable", per_process(&|p| p.report.epoch.saturating_sub(p.report.durable_epoch) as f64));

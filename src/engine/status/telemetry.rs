@@ -35,6 +35,8 @@ pub struct Totals {
     pub refused: u64,
     pub aggregate_writes: u64,
     pub cassandra_write_errors: u64,
+    /// Warnings Cassandra returned with writes, every kind.
+    pub cassandra_warnings: u64,
 }
 
 impl Totals {
@@ -45,6 +47,7 @@ impl Totals {
         self.refused += r.refused;
         self.aggregate_writes += r.aggregate_writes;
         self.cassandra_write_errors += r.cassandra_write_errors;
+        self.cassandra_warnings += r.cassandra_warnings.values().sum::<u64>();
     }
 }
 
