@@ -138,10 +138,13 @@ fn a_worker_killed_mid_stream_loses_nothing() {
     let _stack = stack_lock();
     let pipeline = Pipeline::new("crash");
     pipeline.ingest(5_000, &[]);
-    let (master, http) = pipeline.start_master();
-    // 40,000 more users over 20 s: the stream is still flowing when the worker is killed.
+    let (master, http) = pipeline.start_master_idle("15s");
+    // The cluster is up (it made rows durable) before the stream starts, so that the 40,000
+    // more users over 20 s are still arriving when the worker is killed, however slowly the
+    // cluster came up; the kill comes once the stream's own records are becoming durable.
+    wait_durable(&pipeline, http, 2_000);
     let mut more = pipeline.ingest_in_background(40_000, 2_000);
-    let status = wait_durable(&pipeline, http, 2_000);
+    let status = wait_durable(&pipeline, http, 7_000);
     let victim = status["cluster"]["processes"][1]["pid"].as_u64().expect("process 1 runs");
     assert!(more.child.try_wait().unwrap().is_none(), "the kill comes mid-stream, while users still arrive");
     kill_pid(victim);
