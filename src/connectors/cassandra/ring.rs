@@ -1,5 +1,7 @@
 //! The Murmur3 token ring: which rows share replicas, and equal shares of it to scan.
 
+use std::ops::Range;
+
 /// The ring's token ranges: Cassandra gives range `(previous token, token]` to the node at
 /// `token`, and every replica of a keyspace's strategy follows from that node, so rows whose
 /// tokens fall in one range share their replicas.
@@ -16,21 +18,32 @@ impl TokenRanges {
         TokenRanges { tokens }
     }
 
-    /// The range `token` falls in, as an index; a token past the last one wraps to the
-    /// first range, as on the ring.
+    /// Cuts `sorted` (sorted by `token`) where a range of the ring ends, so that each part
+    /// holds rows of one range. It asks for `O(ranges × log rows)` tokens, not one per row:
+    /// the rows are already sorted. The rows past the last ring token wrap to the first range,
+    /// so they share its replicas but get a part of their own.
     ///
     /// ```
     /// use rtds::connectors::cassandra::TokenRanges;
-    /// let ring = TokenRanges::new(vec![100, -100]);
-    /// assert_eq!(ring.range_of(-100), 0);
-    /// assert_eq!(ring.range_of(0), 1);
-    /// assert_eq!(ring.range_of(100), 1);
-    /// assert_eq!(ring.range_of(101), 0, "wraps around");
-    /// assert_eq!(TokenRanges::default().range_of(5), 0, "no ring known yet: one range");
+    /// let tokens = [-150, -100, -20, 0, 90, 100, 200];
+    /// let parts = TokenRanges::new(vec![100, -100]).parts(&tokens, |t| *t);
+    /// assert_eq!(parts, vec![0..2, 2..6, 6..7]);
+    /// assert_eq!(TokenRanges::default().parts(&tokens, |t| *t), vec![0..7], "no ring known yet: one part");
     /// ```
-    pub fn range_of(&self, token: i64) -> usize {
-        let index = self.tokens.partition_point(|t| *t < token);
-        if index == self.tokens.len() { 0 } else { index }
+    pub fn parts<T>(&self, sorted: &[T], token: impl Fn(&T) -> i64) -> Vec<Range<usize>> {
+        let mut parts = Vec::new();
+        let mut start = 0;
+        for ring_token in &self.tokens {
+            let end = start + sorted[start..].partition_point(|item| token(item) <= *ring_token);
+            if end > start {
+                parts.push(start..end);
+                start = end;
+            }
+        }
+        if start < sorted.len() {
+            parts.push(start..sorted.len());
+        }
+        parts
     }
 }
 

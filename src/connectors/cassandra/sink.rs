@@ -185,7 +185,7 @@ impl CassandraSink {
     }
 
     /// The token ranges of the ring as the driver sees it now: the rows of one range share
-    /// their replicas.
+    /// their replicas (see [`TokenRanges::parts`]).
     pub fn token_ranges(&self) -> TokenRanges {
         let state = self.session.get_cluster_state();
         TokenRanges::new(state.replica_locator().ring().iter().map(|(token, _)| token.value()).collect())

@@ -16,32 +16,24 @@ use crate::connectors::ServiceError;
 use crate::connectors::retry;
 
 /// Consecutive ranges of `items` holding at most `max_rows` items and `max_bytes` bytes each
-/// (by `size`), all of one `group` (a range ends where the group changes: the rows sink
-/// groups by token range, so a batch goes to the replicas of all its rows); an item bigger
-/// than `max_bytes` gets a range of its own.
+/// (by `size`); an item bigger than `max_bytes` gets a range of its own.
 ///
 /// ```
-/// use rtds::connectors::cassandra::batches;
 /// let sizes = [100, 100, 100, 500, 100];
-/// assert_eq!(batches(&sizes, 10, 250, |s| *s, |_| ()), vec![0..2, 2..3, 3..4, 4..5]);
-/// assert_eq!(batches(&sizes, 2, 10_000, |s| *s, |_| ()), vec![0..2, 2..4, 4..5]);
-/// let groups = ["a", "a", "b", "b", "b"];
-/// assert_eq!(batches(&groups, 10, 10_000, |_| 1, |g| *g), vec![0..2, 2..5]);
+/// let ranges = rtds::connectors::cassandra::batches(&sizes, 10, 250, |s| *s);
+/// assert_eq!(ranges, vec![0..2, 2..3, 3..4, 4..5]);
+/// assert_eq!(rtds::connectors::cassandra::batches(&sizes, 2, 10_000, |s| *s), vec![0..2, 2..4, 4..5]);
 /// ```
-pub fn batches<T, G: PartialEq>(items: &[T], max_rows: usize, max_bytes: usize, size: impl Fn(&T) -> usize, group: impl Fn(&T) -> G) -> Vec<Range<usize>> {
+pub fn batches<T>(items: &[T], max_rows: usize, max_bytes: usize, size: impl Fn(&T) -> usize) -> Vec<Range<usize>> {
     let mut ranges = Vec::new();
     let (mut start, mut bytes) = (0, 0);
-    let mut current = None;
     for (index, item) in items.iter().enumerate() {
         let item_bytes = size(item);
-        let item_group = group(item);
-        let other_group = current.as_ref().is_some_and(|g| *g != item_group);
-        if index > start && (other_group || index - start >= max_rows.max(1) || bytes + item_bytes > max_bytes) {
+        if index > start && (index - start >= max_rows.max(1) || bytes + item_bytes > max_bytes) {
             ranges.push(start..index);
             (start, bytes) = (index, 0);
         }
         bytes += item_bytes;
-        current = Some(item_group);
     }
     if start < items.len() {
         ranges.push(start..items.len());
@@ -113,7 +105,7 @@ mod tests {
         let rows: Vec<i64> = (1..=20).map(|n| if n == 7 || n == 16 { -n } else { n }).collect();
         let write = writer(&store);
         let mut refused = Vec::new();
-        for range in batches(&rows, 8, usize::MAX, |_| 1, |_| ()) {
+        for range in batches(&rows, 8, usize::MAX, |_| 1) {
             refused.extend(write_splitting(&rows[range], &write).await.into_iter().map(|(row, e)| (*row, e.to_string())));
         }
         assert_eq!(refused.iter().map(|(row, _)| *row).collect::<Vec<_>>(), vec![-7, -16]);

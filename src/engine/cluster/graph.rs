@@ -91,12 +91,15 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: Pr
             rows.sort_by_cached_key(|((user, _), _)| state.sink.token(user.id));
             let rows = &rows;
             let sink = state.sink.clone();
-            let ring = sink.token_ranges();
-            let size = |((user, _), _): &RowUpdate| row_size(user);
-            let range = |((user, _), _): &RowUpdate| ring.range_of(sink.token(user.id));
+            // Batches within a token range only, so a batch goes to the replicas of all its rows.
+            let parts = sink.token_ranges().parts(rows, |((user, _), _)| sink.token(user.id));
+            let ranges = parts.into_iter().flat_map(|part| {
+                let offset = part.start;
+                batches(&rows[part], batch_rows, batch_bytes, |((user, _), _)| row_size(user)).into_iter().map(move |r| r.start + offset..r.end + offset)
+            });
             let write = rows_writer(&sink, timestamp);
             let write = &write;
-            let outcomes: Vec<(Vec<u64>, Vec<Rejected>)> = futures::stream::iter(batches(rows, batch_rows, batch_bytes, size, range))
+            let outcomes: Vec<(Vec<u64>, Vec<Rejected>)> = futures::stream::iter(ranges)
                 .map(|range| {
                     let state = &state;
                     let batch = &rows[range];
