@@ -10,7 +10,8 @@
 # Results: a table on stdout, JSON in benches/results/compare.json and a chart in
 # benches/results/compare.png (or --json FILE / --png FILE); progress and logs on stderr.
 #
-# 1. Fills a fresh topic (8 partitions) with USERS users: `rtds ingest` from `rtds api serve`.
+# 1. Fills a fresh topic (8 partitions) with USERS users: `rtds ingest` from `rtds api serve` into a
+#    database of the topic's own, then `rtds cdc` from it into the topic.
 # 2. On that topic, each run with its own fresh keyspace:
 #    - kcat: the topic read to /dev/null (the consumer side's limit), median of 5, its fixed
 #      start-up cost (the same read of a one-record topic) taken off;
@@ -75,7 +76,6 @@ if pgrep -x rustc >/dev/null || pgrep -x cargo >/dev/null; then
 fi
 
 RUN=cmp$(date +%s)
-DB=rtds_$RUN
 TOPIC=${RUN}_t
 WORK=$(mktemp -d /tmp/rtds-compare.XXXXXX)
 PARTS=$WORK/parts
@@ -98,11 +98,15 @@ cleanup() {
   for pg in "${GROUPS_[@]}"; do kill -KILL -- "-$pg" 2>/dev/null || true; done
   if [[ ${KEEP:-0} != 1 ]]; then
     for ks in "${KEYSPACES[@]}"; do "${CQL[@]}" exec "DROP KEYSPACE IF EXISTS $ks" >/dev/null 2>&1 || true; done
-    psql_ -d postgres -c "drop database if exists $DB" >/dev/null 2>&1 || true
+    # Every database of this run (one per topic, each with its CDC slot) starts with db_$RUN.
+    for db in $(psql_ -d postgres -tAc "select datname from pg_database where datname like 'db\_${RUN}\_%'" 2>/dev/null); do
+      psql_ -d postgres -c "select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = '$db'" >/dev/null 2>&1 || true
+      psql_ -d postgres -c "drop database if exists $db" >/dev/null 2>&1 || true
+    done
     # Every topic of this run (and its .dlq) starts with $RUN.
     "$ROOT/scripts/stack" kafka-topics --delete --topic "${RUN}_.*" >/dev/null 2>&1 || true
   else
-    say "kept: keyspaces ${KEYSPACES[*]}, topics ${RUN}_*, database $DB"
+    say "kept: keyspaces ${KEYSPACES[*]}, topics ${RUN}_*, databases db_${RUN}_* (with their replication slots)"
   fi
   if [[ ${KEEP:-0} == 1 || -n $WARNED || $rc != 0 ]]; then say "logs kept in $WORK"; else rm -rf "$WORK"; fi
   exit "$rc"
@@ -167,13 +171,18 @@ API_PORT=$(free_port)
 spawn "$BIN" api serve --addr "127.0.0.1:$API_PORT" >"$WORK/api.log" 2>&1
 for _ in {1..50}; do port_open "$API_PORT" && break; sleep 0.1; done
 API=http://127.0.0.1:$API_PORT/api/
-psql_ -d postgres -c "create database $DB" >/dev/null || die "cannot create database $DB"
-export RTDS_POSTGRES=postgres://postgres@127.0.0.1:5432/$DB
+database() { # topic -> the URL of the topic's own database (its CDC slot streams into that topic only)
+  local db=db_$1
+  psql_ -d postgres -c "create database $db" >/dev/null 2>&1 || true
+  echo "postgres://postgres@127.0.0.1:5432/$db"
+}
 
-ingest() { # topic users seed [ingest flags...] -> JSON on stdout
-  local topic=$1 users=$2 seed=$3
+ingest() { # topic users seed [ingest flags...] -> ingest's JSON on stdout; then CDC fills the topic
+  local topic=$1 users=$2 seed=$3 url
   shift 3
-  "$BIN" ingest --api "$API" --topic "$topic" --partitions 8 --users "$users" --seed "$seed" --json "$@" 2>>"$WORK/ingest.err"
+  url=$(database "$topic")
+  "$BIN" ingest --api "$API" --postgres "$url" --users "$users" --seed "$seed" --json "$@" 2>>"$WORK/ingest.err"
+  "$BIN" cdc --postgres "$url" --topic "$topic" --partitions 8 --idle-exit 1s --json >"$WORK/cdc_$topic.json" 2>>"$WORK/cdc.err"
 }
 
 say "run $RUN: $USERS users, latency at $RATE users/s for $DURATION s; work files in $WORK"
@@ -320,9 +329,14 @@ fi
 
 # ------------------------------------------------------------------ latency at a fixed rate
 OFFERED=$((RATE * DURATION))
-offer() { # topic seed: offers RATE users/s for DURATION s; ingest's JSON on stdout
-  run "$BIN" ingest --api "$API" --topic "$1" --partitions 8 --users "$OFFERED" --seed "$2" --json --rate "$RATE" \
+offer() { # topic seed: offers RATE users/s for DURATION s, CDC streaming them; ingest's JSON on stdout
+  local url
+  url=$(database "$1")
+  "$BIN" cdc --postgres "$url" --topic "$1" --idle-exit 2s --json >"$WORK/cdc_$1.json" 2>>"$WORK/cdc.err" &
+  local cdc=$!
+  run "$BIN" ingest --api "$API" --postgres "$url" --users "$OFFERED" --seed "$2" --json --rate "$RATE" \
     --batch 100 2>>"$WORK/ingest.err"
+  wait "$cdc"
 }
 if want latency; then
   t=${RUN}_lat_rtds

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# benches/ingest.sh: end-to-end ingest throughput, randomuser clone -> PostgreSQL + Kafka, all local.
+# benches/ingest.sh: end-to-end ingest throughput, randomuser clone -> PostgreSQL -> (CDC) Kafka, all local.
 #
 #   scripts/stack up                 # once: PostgreSQL and Kafka on 127.0.0.1
 #   benches/ingest.sh [USERS]        # USERS default 200000 (or $USERS)
 #
 # Starts `rtds api serve` on a free loopback port, creates a fresh PostgreSQL database and a fresh
-# topic, runs `rtds ingest --json`, then prints users/s, the CPU seconds each process spent during
-# the run (rtds ingest, rtds api serve, PostgreSQL's processes, the Kafka JVM, and the Cassandra JVM
-# the stack also runs), CPU seconds per million users, and the peak RSS of rtds ingest. The database
-# and topics are dropped afterwards (KEEP=1 keeps them).
+# topic, runs `rtds cdc` (streaming into the topic) and `rtds ingest --json` at once, then prints
+# users/s into PostgreSQL and users/s through to Kafka (until the CDC stage had every change in a
+# committed transaction), the CPU seconds each process spent during the run (rtds ingest, rtds cdc,
+# rtds api serve, PostgreSQL's processes, the Kafka JVM, and the Cassandra JVM the stack also
+# runs), CPU seconds per million users, and the peak RSS of the rtds processes. The database (with
+# its replication slot) and topics are dropped afterwards (KEEP=1 keeps them).
 #
 # Environment: RTDS_BIN (default target/release/rtds, built with `cargo build --release` unless
 # given), BATCH (users per API request, default 5000), PARTITIONS (8), INGEST_ARGS (more flags).
@@ -71,9 +73,9 @@ API_PID=
 cleanup() {
   [[ -n $API_PID ]] && kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null || true
   if [[ ${KEEP:-0} != 1 ]]; then
+    psql_ -d postgres -c "select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = '$DB'" >/dev/null 2>&1 || true
     psql_ -d postgres -c "drop database if exists $DB" >/dev/null 2>&1 || true
-    "$ROOT/scripts/stack" kafka-topics --delete --topic "$TOPIC" >/dev/null 2>&1 || true
-    "$ROOT/scripts/stack" kafka-topics --delete --topic "$TOPIC.dlq" >/dev/null 2>&1 || true
+    "$ROOT/scripts/stack" kafka-topics --delete --topic "$TOPIC.*" >/dev/null 2>&1 || true
   fi
   rm -rf "$WORK"
 }
@@ -88,36 +90,54 @@ psql_ -d postgres -c "create database $DB" >/dev/null
 PG_URL=postgres://postgres@$PG_HOST:5432/$DB
 
 echo "ingest: $USERS users in requests of $BATCH from $API_URL into database $DB and topic $TOPIC ($PARTITIONS partitions)" >&2
+# The CDC stage first (its slot and empty snapshot), so that the timed run streams every user.
+IDLE=1
+"$RTDS_BIN" cdc --postgres "$PG_URL" --kafka "$KAFKA" --topic "$TOPIC" --partitions "$PARTITIONS" --idle-exit 0s --json \
+  >/dev/null 2>"$WORK/cdc-setup.log" || { cat "$WORK/cdc-setup.log" >&2; die "rtds cdc (setup) failed"; }
 api0=$(ticks "$API_PID"); pg0=$(pg_ticks); kafka0=$(ticks "$KAFKA_PID"); cass0=$(ticks "$CASSANDRA_PID")
+t0=$EPOCHREALTIME
+/usr/bin/time -f '%U %S %M %e' -o "$WORK/cdc.time" \
+  "$RTDS_BIN" cdc --postgres "$PG_URL" --kafka "$KAFKA" --topic "$TOPIC" --idle-exit "${IDLE}s" --json \
+  >"$WORK/cdc.json" 2>"$WORK/cdc.log" &
+CDC_PID=$!
 /usr/bin/time -f '%U %S %M %e' -o "$WORK/time" \
-  "$RTDS_BIN" ingest --api "$API_URL" --postgres "$PG_URL" --kafka "$KAFKA" --topic "$TOPIC" \
-  --partitions "$PARTITIONS" --batch "$BATCH" --users "$USERS" --seed bench --json ${INGEST_ARGS:-} \
+  "$RTDS_BIN" ingest --api "$API_URL" --postgres "$PG_URL" \
+  --batch "$BATCH" --users "$USERS" --seed bench --json ${INGEST_ARGS:-} \
   >"$WORK/summary.json" 2>"$WORK/ingest.log" || { cat "$WORK/ingest.log" >&2; die "rtds ingest failed"; }
-sleep 0.5  # let PostgreSQL reap the ingest connection's backend, so its CPU time shows in cutime
+wait "$CDC_PID" || { cat "$WORK/cdc.log" >&2; die "rtds cdc failed"; }
+t1=$EPOCHREALTIME
+sleep 0.5  # let PostgreSQL reap the connections' backends, so their CPU time shows in cutime
 api1=$(ticks "$API_PID"); pg1=$(pg_ticks); kafka1=$(ticks "$KAFKA_PID"); cass1=$(ticks "$CASSANDRA_PID")
 read -r ingest_user ingest_sys ingest_rss_kb ingest_wall <"$WORK/time"
+read -r cdc_user cdc_sys cdc_rss_kb _ <"$WORK/cdc.time"
 
 rows=$(psql_ -d "$DB" -tAc 'select count(*) from created_users')
 python3 - "$WORK/summary.json" "$USERS" "$rows" "$TICK" "$ingest_user" "$ingest_sys" "$ingest_rss_kb" "$ingest_wall" \
-  $((api1 - api0)) $((pg1 - pg0)) $((kafka1 - kafka0)) $((cass1 - cass0)) <<'EOF'
+  $((api1 - api0)) $((pg1 - pg0)) $((kafka1 - kafka0)) $((cass1 - cass0)) "$WORK/cdc.json" "$cdc_user" "$cdc_sys" "$cdc_rss_kb" \
+  "$t0" "$t1" "$IDLE" <<'EOF'
 import json, sys
 summary = json.load(open(sys.argv[1]))
 users, rows, tick = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 ingest_cpu = float(sys.argv[5]) + float(sys.argv[6])
 rss_mib, wall = int(sys.argv[7]) / 1024, float(sys.argv[8])
 api, pg, kafka, cassandra = (int(t) / tick for t in sys.argv[9:13])
-if summary["fetched"] != users or summary["produced"] != users or rows != users:
+cdc = json.load(open(sys.argv[13]))
+cdc_cpu, cdc_rss_mib = float(sys.argv[14]) + float(sys.argv[15]), int(sys.argv[16]) / 1024
+# Through to Kafka: from the start until the CDC stage finished, less its idle wait.
+through = float(sys.argv[18]) - float(sys.argv[17]) - float(sys.argv[19])
+if summary["fetched"] != users or rows != users or cdc["upserts"] != users:
     sys.exit(f"benches/ingest.sh: expected {users} users, got fetched {summary['fetched']}, "
-             f"produced {summary['produced']}, rows {rows}")
+             f"rows {rows}, changes in Kafka {cdc['upserts']}")
 print(f"users            {users}")
-print(f"seconds          {summary['seconds']:.2f}  (ingest process: {wall:.2f} s wall)")
-print(f"users/s          {summary['users_per_second']:.0f}")
-print(f"CPU seconds      total   per 1M users   share of {summary['seconds']:.1f} s x 2 cores")
+print(f"seconds          {summary['seconds']:.2f} into PostgreSQL (ingest process: {wall:.2f} s wall), {through:.2f} through to Kafka")
+print(f"users/s          {summary['users_per_second']:.0f} into PostgreSQL, {users / through:.0f} through to Kafka")
+print(f"commit to Kafka  p50 {cdc['latency_p50_ms']} ms, p99 {cdc['latency_p99_ms']} ms ({cdc['transactions']} Kafka transactions)")
+print(f"CPU seconds      total   per 1M users   share of {through:.1f} s x 2 cores")
 total = 0
-for name, cpu in [("rtds ingest", ingest_cpu), ("rtds api serve", api), ("PostgreSQL", pg),
+for name, cpu in [("rtds ingest", ingest_cpu), ("rtds cdc", cdc_cpu), ("rtds api serve", api), ("PostgreSQL", pg),
                   ("Kafka JVM", kafka), ("Cassandra JVM", cassandra)]:
     total += cpu
-    print(f"  {name:15s}{cpu:6.2f}   {cpu / users * 1e6:12.2f}   {cpu / (2 * summary['seconds']) * 100:5.0f}%")
-print(f"  {'all':15s}{total:6.2f}   {total / users * 1e6:12.2f}   {total / (2 * summary['seconds']) * 100:5.0f}%")
-print(f"peak RSS of rtds ingest: {rss_mib:.0f} MiB")
+    print(f"  {name:15s}{cpu:6.2f}   {cpu / users * 1e6:12.2f}   {cpu / (2 * through) * 100:5.0f}%")
+print(f"  {'all':15s}{total:6.2f}   {total / users * 1e6:12.2f}   {total / (2 * through) * 100:5.0f}%")
+print(f"peak RSS: rtds ingest {rss_mib:.0f} MiB, rtds cdc {cdc_rss_mib:.0f} MiB")
 EOF

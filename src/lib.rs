@@ -6,13 +6,15 @@
 //! - [`model`]: API responses of every version and the formatted [`model::User`] row;
 //! - [`api`]: the randomuser client and `rtds api serve`, a deterministic clone;
 //! - [`dataflow`]: pipeline definitions (`dataflows/*.toml`);
-//! - [`ingest`]: API → PostgreSQL + Kafka;
+//! - [`ingest`]: API → PostgreSQL;
+//! - [`cdc`]: PostgreSQL's committed changes → Kafka, exactly once;
 //! - [`engine`]: timely workers running a pipeline;
 //! - [`connectors`]: Kafka, PostgreSQL, Cassandra and local files, each with its source or sink;
 //! - [`metrics`]: counters and progress;
 //! - [`cli`]: the `rtds` command line.
 
 pub mod api;
+pub mod cdc;
 pub mod cli;
 pub mod connectors;
 pub mod dataflow;

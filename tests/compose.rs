@@ -65,7 +65,7 @@ fn compose_config_is_valid() {
 fn compose_rtds_commands_parse() {
     let services = services();
     let rtds: Vec<_> = services.iter().filter(|(_, s)| is_rtds(s)).collect();
-    for name in ["api", "ingest"] {
+    for name in ["api", "ingest", "cdc"] {
         assert!(rtds.iter().any(|(n, _)| *n == name), "the rtds service {name} is in docker-compose.yml");
     }
     let mut failures = Vec::new();
@@ -106,18 +106,25 @@ fn compose_services_have_healthchecks_and_start_in_order() {
         let test = service.get("healthcheck").and_then(|h| h.get("test")).unwrap_or_else(|| panic!("{name} has a healthcheck test"));
         assert!(!strings(test, &format!("{name}'s healthcheck test")).is_empty(), "{name}'s healthcheck test is not empty");
     }
-    let ingest = &services["ingest"];
-    let depends = ingest.get("depends_on").and_then(Value::as_mapping).expect("ingest's depends_on is a mapping with conditions");
-    for (name, condition) in [("postgres", "service_healthy"), ("kafka", "service_healthy"), ("api", "service_started")] {
-        assert_eq!(
-            depends.get(name).and_then(|d| d.get("condition")).and_then(Value::as_str),
-            Some(condition),
-            "ingest depends on {name} with condition {condition}"
-        );
-    }
-    // ingest reaches Kafka through the listener the broker advertises to other containers.
-    let args = strings(ingest.get("command").unwrap(), "ingest's command");
-    let brokers = args.iter().position(|a| a == "--kafka").map(|i| args[i + 1].clone()).expect("ingest has --kafka");
+    let depends_on = |service: &str, wanted: &[(&str, &str)]| {
+        let depends = services[service].get("depends_on").and_then(Value::as_mapping).unwrap_or_else(|| panic!("{service}'s depends_on is a mapping with conditions"));
+        for (name, condition) in wanted {
+            assert_eq!(
+                depends.get(*name).and_then(|d| d.get("condition")).and_then(Value::as_str),
+                Some(*condition),
+                "{service} depends on {name} with condition {condition}"
+            );
+        }
+    };
+    depends_on("ingest", &[("postgres", "service_healthy"), ("api", "service_started")]);
+    depends_on("cdc", &[("postgres", "service_healthy"), ("kafka", "service_healthy")]);
+    // PostgreSQL decodes its log for the CDC stage.
+    let postgres = strings(services["postgres"].get("command").expect("postgres has a command"), "postgres's command");
+    assert!(postgres.iter().any(|a| a == "wal_level=logical"), "postgres runs with wal_level=logical: {postgres:?}");
+    // The CDC stage reaches Kafka through the listener the broker advertises to other containers.
+    let cdc = &services["cdc"];
+    let args = strings(cdc.get("command").unwrap(), "cdc's command");
+    let brokers = args.iter().position(|a| a == "--kafka").map(|i| args[i + 1].clone()).expect("cdc has --kafka");
     let advertised = services["kafka"]
         .get("environment")
         .and_then(|e| e.get("KAFKA_ADVERTISED_LISTENERS"))
@@ -125,7 +132,7 @@ fn compose_services_have_healthchecks_and_start_in_order() {
         .expect("kafka sets KAFKA_ADVERTISED_LISTENERS");
     assert!(
         advertised.split(',').any(|l| l.ends_with(&format!("://{brokers}"))),
-        "ingest's --kafka {brokers} is one of kafka's advertised listeners ({advertised})"
+        "cdc's --kafka {brokers} is one of kafka's advertised listeners ({advertised})"
     );
 }
 

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use rtds::api::Faults;
 use rtds::api::server::spawn_local;
 
-use crate::util::{fresh_database, free_ports, kafka, rtds, run_ingest, runtime, service, stack_lock, unique};
+use crate::util::{cdc_args, fresh_database, free_ports, kafka, rtds, run_ingest, runtime, service, stack_lock, unique};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const INSTALL: &str = "install Debian's `chromium` and `chromium-driver` (`apt-get install chromium chromium-driver`; scripts/test does)";
@@ -161,7 +161,7 @@ fn the_status_page_follows_the_pipeline_live() {
     command
         .args(["master", "--local", "-n", "2", "-w", "2", "--base-port", &free_ports(2).to_string(), "--http", &format!("127.0.0.1:{http}")])
         .args(["--kafka", &brokers, "--cassandra", &service("RTDS_CASSANDRA"), "--topic", &topic, "--keyspace", &keyspace])
-        .args(["--idle-exit", "15s"]);
+        .args(["--idle-exit", "15s", "--postgres", &database]);
     let mut master = Spawned::spawn(command);
     let page = format!("http://127.0.0.1:{http}/");
     let started = Instant::now();
@@ -179,9 +179,13 @@ fn the_status_page_follows_the_pipeline_live() {
     // 8,000 more users over about 10 s: the page must show them arriving, not only the end.
     let mut command = rtds();
     command
-        .args(["ingest", "--api", &api, "--postgres", &database, "--kafka", &brokers, "--topic", &topic, "--json"])
+        .args(["ingest", "--api", &api, "--postgres", &database, "--json"])
         .args(["--users", "8000", "--seed", &unique("seed"), "--batch", "1000", "--rate", "800", "--attempts", "20"]);
     let mut more = Spawned::spawn(command);
+    // The CDC stage streams the new users into Kafka as ingest stores them.
+    let mut cdc = rtds();
+    cdc.args(cdc_args(&database, &brokers, &topic));
+    let _cdc = Spawned::spawn(cdc);
 
     let mut shown: Vec<i64> = Vec::new();
     let mut produced = None;
@@ -203,7 +207,7 @@ fn the_status_page_follows_the_pipeline_live() {
             if let Some(status) = more.child.try_wait().unwrap() {
                 assert!(status.success(), "the background ingest failed ({status}):\n{}", more.tail());
                 let summary: Value = serde_json::from_str(&std::fs::read_to_string(&more.stdout).unwrap()).unwrap();
-                produced = Some(first["produced"].as_i64().unwrap() + summary["produced"].as_i64().unwrap());
+                produced = Some(first["stored"].as_i64().unwrap() + summary["stored"].as_i64().unwrap());
             }
         }
         let Some(total) = produced else {
@@ -238,6 +242,12 @@ fn the_status_page_follows_the_pipeline_live() {
     assert_eq!(number(&last["rejected"]).unwrap_or(0), 0, "no user was rejected: {last:#}");
     assert_eq!(last["banner"].as_str().map(str::trim), Some(""), "no error banner: {last:#}");
     assert_eq!(number(&last["aggregates"]["users_by_country"][&top_country]), Some(postgres_count), "users from {top_country}");
+    // The CDC stage's slot, as the master shows it: read by the running stage, holding back
+    // little, no warning.
+    let status: Value = rt.block_on(async { serde_json::from_str(&reqwest::get(format!("http://127.0.0.1:{http}/status")).await.unwrap().text().await.unwrap()).unwrap() });
+    let slot = &status["cdc"];
+    assert_eq!((slot["exists"].as_bool(), slot["active"].as_bool()), (Some(true), Some(true)), "{slot:#}");
+    assert!(slot["warning"].is_null() && slot["lag_bytes"].as_i64().is_some_and(|lag| lag >= 0), "{slot:#}");
 
     // The cluster goes idle and finishes by itself, its worker processes with it.
     let idle = Instant::now();

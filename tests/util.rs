@@ -172,15 +172,37 @@ pub fn stack_lock() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Runs `rtds ingest` and returns its JSON summary.
+/// Runs `rtds ingest` into `database`, then `rtds cdc` until every change is in `topic`;
+/// returns ingest's JSON summary. A `--partitions N` among `extra` goes to the CDC stage,
+/// which creates the topic.
 pub fn run_ingest(api: &str, database: &str, brokers: &str, topic: &str, extra: &[&str]) -> serde_json::Value {
-    let out = rtds()
-        .args(["ingest", "--api", api, "--postgres", database, "--kafka", brokers, "--topic", topic, "--json"])
-        .args(extra)
-        .output()
-        .unwrap();
+    let mut ingest_args = Vec::new();
+    let mut cdc_args = Vec::new();
+    let mut args = extra.iter();
+    while let Some(arg) = args.next() {
+        if *arg == "--partitions" {
+            cdc_args.extend([*arg, args.next().expect("--partitions takes a count")]);
+        } else {
+            ingest_args.push(*arg);
+        }
+    }
+    let out = rtds().args(["ingest", "--api", api, "--postgres", database, "--json"]).args(&ingest_args).output().unwrap();
     assert!(out.status.success(), "rtds ingest failed: {}", String::from_utf8_lossy(&out.stderr));
+    run_cdc(database, brokers, topic, &cdc_args);
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Runs `rtds cdc` until it is caught up (idle for a second, every commit in Kafka); returns
+/// its JSON summary.
+pub fn run_cdc(database: &str, brokers: &str, topic: &str, extra: &[&str]) -> serde_json::Value {
+    let out = rtds().args(cdc_args(database, brokers, topic)).args(["--idle-exit", "1s", "--json"]).args(extra).output().unwrap();
+    assert!(out.status.success(), "rtds cdc failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `rtds cdc`'s arguments for a test's database and topic.
+pub fn cdc_args(database: &str, brokers: &str, topic: &str) -> Vec<String> {
+    ["cdc", "--postgres", database, "--kafka", brokers, "--topic", topic].iter().map(|s| s.to_string()).collect()
 }
 
 /// `count` consecutive free loopback ports, for servers that must know their ports before

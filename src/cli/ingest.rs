@@ -1,4 +1,4 @@
-//! `rtds ingest`: randomuser API → PostgreSQL + Kafka.
+//! `rtds ingest`: randomuser API → PostgreSQL.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,15 +18,6 @@ pub struct IngestArgs {
     /// PostgreSQL URL.
     #[arg(long, env = "RTDS_POSTGRES", default_value = defaults::POSTGRES)]
     pub postgres: String,
-    /// Kafka bootstrap servers.
-    #[arg(long, env = "RTDS_KAFKA", default_value = defaults::KAFKA)]
-    pub kafka: String,
-    /// Topic for the formatted rows; dead letters go to TOPIC.dlq.
-    #[arg(long, default_value = "users_created")]
-    pub topic: String,
-    /// Partitions of the topic when it is created.
-    #[arg(long, default_value_t = 8)]
-    pub partitions: i32,
     /// Users per API request (1-5000).
     #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..=5000))]
     pub batch: u32,
@@ -67,9 +58,6 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let options = IngestOptions {
         api: args.api,
         postgres: args.postgres,
-        kafka: args.kafka,
-        topic: args.topic,
-        partitions: args.partitions,
         batch: args.batch,
         users: args.users,
         duration,
@@ -84,6 +72,7 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let counters = Arc::new(crate::ingest::Counters::default());
     if let Some(addr) = args.metrics_addr {
         let listener = runtime.block_on(tokio::net::TcpListener::bind(addr)).with_context(|| format!("cannot listen on {addr}"))?;
+        let addr = listener.local_addr()?;
         let counters = counters.clone();
         let app = axum::Router::new().route(
             "/metrics",
@@ -121,8 +110,7 @@ fn print_summary(s: &IngestSummary) {
     println!("rtds ingest: {} round(s), {:.2} s", s.rounds, s.seconds);
     println!("  fetched       {:>10}  users from the API", s.fetched);
     println!("  stored        {:>10}  new or changed rows in PostgreSQL", s.stored);
-    println!("  produced      {:>10}  rows acknowledged by Kafka", s.produced);
-    println!("  rejected      {:>10}  -> rejected_users and the .dlq topic", s.rejected);
+    println!("  rejected      {:>10}  -> rejected_users", s.rejected);
     println!("  api errors    {:>10}  requests that failed after retries", s.api_errors);
     println!("  rate          {:>10.0}  users/s", s.users_per_second);
 }

@@ -39,6 +39,12 @@ pub struct MasterArgs {
     /// week is not one crash from giving up.
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
     pub restart_window: std::time::Duration,
+    /// PostgreSQL, to show the CDC stage's replication slot (and warn when it holds back much WAL).
+    #[arg(long)]
+    pub postgres: Option<String>,
+    /// The CDC stage's replication slot [default: rtds_DATABASE, as `rtds cdc`].
+    #[arg(long)]
+    pub slot: Option<String>,
     #[command(flatten)]
     pub pipeline: PipelineArgs,
 }
@@ -90,6 +96,10 @@ pub fn master(args: MasterArgs) -> anyhow::Result<()> {
         poll_state.pipeline.lock().expect("status").error = None;
         poll_pipeline(poll_state, Arc::new(sink), kafka, topic, epoch_ms).await
     });
+    if let Some(url) = args.postgres.clone() {
+        let slot = args.slot.clone().unwrap_or_else(|| crate::connectors::postgres::default_slot(&url));
+        runtime.spawn(crate::engine::status::poll_slot(state.clone(), url, slot));
+    }
     let listener = runtime.block_on(tokio::net::TcpListener::bind(args.http)).with_context(|| format!("cannot listen on {}", args.http))?;
     runtime.spawn(serve(listener, state.clone()));
 

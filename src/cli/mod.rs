@@ -1,5 +1,6 @@
 //! The `rtds` command line. Library errors are `thiserror` types; here they become `anyhow`.
 
+mod cdc;
 mod format;
 mod ingest;
 mod master;
@@ -29,8 +30,10 @@ pub enum Command {
     Run(run::RunArgs),
     /// Format one randomuser API response (any version) into rows, as JSON lines.
     Format(format::FormatArgs),
-    /// Fetch users from a randomuser API into PostgreSQL and Kafka.
+    /// Fetch users from a randomuser API into PostgreSQL.
     Ingest(ingest::IngestArgs),
+    /// Stream PostgreSQL's committed changes of created_users into Kafka, exactly once.
+    Cdc(cdc::CdcArgs),
     /// Start, watch and restart the cluster's worker processes; serve status and metrics.
     Master(master::MasterArgs),
     /// One process of the timely cluster: Kafka partitions to Cassandra (timely's -w -n -p -h).
@@ -107,6 +110,7 @@ pub fn main() -> anyhow::Result<()> {
         Some(Command::Run(args)) => run::run(args),
         Some(Command::Format(args)) => format::format(args),
         Some(Command::Ingest(args)) => ingest::ingest(args),
+        Some(Command::Cdc(args)) => cdc::cdc(args),
         Some(Command::Worker(args)) => worker::worker(args),
         Some(Command::Master(args)) => master::master(args),
         Some(Command::Api(ApiCommand::Serve(args))) => serve(args),

@@ -1,10 +1,12 @@
 //! `rtds ingest`: the Airflow DAG's job done properly. Pages of users are fetched from a
 //! randomuser-compatible API (several requests in flight), formatted, and each page is stored
-//! in PostgreSQL and produced to Kafka at the same time, two pages at once on two PostgreSQL
-//! connections so that no stage waits for another. A page counts as done only when
-//! PostgreSQL committed it and Kafka acknowledged every message; a failed page is retried
-//! (both sides are idempotent), and bad records go to the rejected table and the `.dlq`
-//! topic with their reason.
+//! in PostgreSQL in one transaction (raw records, formatted rows and rejected records, upserted
+//! by id), two pages at once on two connections so that no stage waits for another. A page is
+//! in PostgreSQL whole or not at all; a failed page is retried (storing it again changes
+//! nothing), and bad records go to `rejected_users` with their reason.
+//!
+//! PostgreSQL is the one write: `rtds cdc` ([`crate::cdc`]) streams the committed changes
+//! into Kafka.
 
 mod batch;
 
@@ -19,7 +21,6 @@ use serde::Serialize;
 use crate::api::{ApiClient, PageRequest, RetryPolicy, random_seed};
 use crate::connectors::{ServiceError, retry};
 
-use crate::connectors::kafka::{RowProducer, dlq_topic, ensure_topic};
 use crate::connectors::postgres::{Batch, UserStore};
 use crate::metrics::Progress;
 
@@ -29,7 +30,7 @@ pub use batch::{postgres_refuses, split_response};
 const FETCHES_IN_FLIGHT: usize = 3;
 
 /// Pages stored at once, each on its own PostgreSQL connection: while PostgreSQL works on one
-/// page, the next one is being encoded and sent, and Kafka takes both.
+/// page, the next one is being encoded and sent.
 const STORES_IN_FLIGHT: usize = 2;
 
 /// What to ingest, and where to.
@@ -37,9 +38,6 @@ const STORES_IN_FLIGHT: usize = 2;
 pub struct IngestOptions {
     pub api: String,
     pub postgres: String,
-    pub kafka: String,
-    pub topic: String,
-    pub partitions: i32,
     /// Users per API request (1–5000).
     pub batch: u32,
     /// Users to fetch per round.
@@ -66,9 +64,7 @@ pub struct IngestSummary {
     pub fetched: u64,
     /// Users new to PostgreSQL's `created_users`, or changed there (latest version wins).
     pub stored: u64,
-    /// Rows acknowledged by Kafka.
-    pub produced: u64,
-    /// Records (or failed pages) sent to `rejected_users` and the dead-letter topic.
+    /// Records (or failed pages) sent to `rejected_users`.
     pub rejected: u64,
     /// API requests that still failed after their retries.
     pub api_errors: u64,
@@ -96,13 +92,11 @@ pub struct Counters {
     pub fetched: AtomicU64,
     /// New or changed rows in PostgreSQL.
     pub stored: AtomicU64,
-    /// Rows acknowledged by Kafka.
-    pub produced: AtomicU64,
-    /// Records sent to rejected_users and the dead-letter topic.
+    /// Records sent to rejected_users.
     pub rejected: AtomicU64,
     /// API requests that failed after their retries.
     pub api_errors: AtomicU64,
-    /// Page stores retried after PostgreSQL or Kafka failed.
+    /// Page stores retried after PostgreSQL failed.
     pub store_retries: AtomicU64,
     /// Rounds started.
     pub rounds: AtomicU64,
@@ -122,10 +116,9 @@ impl Counters {
         let metrics = [
             ("rtds_ingest_users_fetched_total", "counter", "Users and rejected records taken from API answers", get(&self.fetched)),
             ("rtds_ingest_rows_stored_total", "counter", "New or changed rows in PostgreSQL created_users", get(&self.stored)),
-            ("rtds_ingest_rows_produced_total", "counter", "Rows acknowledged by Kafka", get(&self.produced)),
-            ("rtds_ingest_rejected_total", "counter", "Records sent to rejected_users and the dead-letter topic", get(&self.rejected)),
+            ("rtds_ingest_rejected_total", "counter", "Records sent to rejected_users", get(&self.rejected)),
             ("rtds_ingest_api_errors_total", "counter", "API requests that failed after their retries", get(&self.api_errors)),
-            ("rtds_ingest_store_retries_total", "counter", "Page stores retried after PostgreSQL or Kafka failed", get(&self.store_retries)),
+            ("rtds_ingest_store_retries_total", "counter", "Page stores retried after PostgreSQL failed", get(&self.store_retries)),
             ("rtds_ingest_rounds_total", "counter", "Ingest rounds started", get(&self.rounds)),
             ("rtds_ingest_resident_memory_bytes", "gauge", "Resident memory of the ingest process", rss as f64),
             ("rtds_ingest_cpu_seconds_total", "counter", "CPU time of the ingest process, user + system", cpu),
@@ -145,10 +138,7 @@ pub async fn run(options: IngestOptions, stop: Arc<AtomicBool>, counters: Arc<Co
     for _ in 0..STORES_IN_FLIGHT {
         idle.push(UserStore::connect(&options.postgres).await?);
     }
-    let partitions = ensure_topic(&options.kafka, &options.topic, options.partitions).await?;
-    ensure_topic(&options.kafka, &dlq_topic(&options.topic), 1).await?;
-    let producer = RowProducer::new(&options.kafka, &options.topic)?;
-    tracing::info!(api = %options.api, topic = %options.topic, partitions, "ingest started");
+    tracing::info!(api = %options.api, "ingest started");
 
     let started = Instant::now();
     let mut progress = Progress::new();
@@ -175,7 +165,7 @@ pub async fn run(options: IngestOptions, stop: Arc<AtomicBool>, counters: Arc<Co
             })
             .buffered(FETCHES_IN_FLIGHT);
         // Pages being stored, each on a connection of its own; a connection is idle again
-        // once PostgreSQL committed its page and Kafka acknowledged every message of it.
+        // once PostgreSQL committed its page.
         let mut storing = futures::stream::FuturesUnordered::new();
         let mut exhausted = false;
         loop {
@@ -203,9 +193,9 @@ pub async fn run(options: IngestOptions, stop: Arc<AtomicBool>, counters: Arc<Co
                     };
                     counters.fetched.fetch_add(batch.users.len() as u64 + batch.rejected.len() as u64, Ordering::Relaxed);
                     let mut store = idle.pop().expect("an idle connection");
-                    let (producer, options, counters) = (&producer, &options, &*counters);
+                    let (options, counters) = (&options, &*counters);
                     storing.push(async move {
-                        store_batch(&mut store, producer, options, &batch, counters).await.map(|()| store)
+                        store_batch(&mut store, options, &batch, counters).await.map(|()| store)
                     });
                 }
                 else => break,
@@ -232,7 +222,6 @@ pub async fn run(options: IngestOptions, stop: Arc<AtomicBool>, counters: Arc<Co
         rounds,
         fetched,
         stored: counters.stored.load(Ordering::Relaxed),
-        produced: counters.produced.load(Ordering::Relaxed),
         rejected: counters.rejected.load(Ordering::Relaxed),
         api_errors: counters.api_errors.load(Ordering::Relaxed),
         store_retries: counters.store_retries.load(Ordering::Relaxed),
@@ -278,46 +267,34 @@ fn plan_pages(
     .boxed()
 }
 
-/// Stores a page in PostgreSQL and produces it to Kafka, both at once, retrying the whole
-/// page with backoff until both succeed; both sides are idempotent, so a retry is harmless.
-async fn store_batch(
-    store: &mut UserStore,
-    producer: &RowProducer,
-    options: &IngestOptions,
-    batch: &Batch,
-    counters: &Counters,
-) -> Result<(), IngestError> {
+/// Stores a page in PostgreSQL in one transaction, retrying with backoff until it succeeds
+/// (up to `attempts`); storing a page again changes nothing, so a retry is harmless.
+async fn store_batch(store: &mut UserStore, options: &IngestOptions, batch: &Batch, counters: &Counters) -> Result<(), IngestError> {
     // The shared policy (exponential, with jitter), with longer waits: a page waits out a
     // service restart within the default 8 attempts (waits of 0.5 s doubling to 16 s, 45 s and more in all).
     let mut waits = retry::backoff().with_min_delay(Duration::from_millis(500)).with_max_delay(Duration::from_secs(16)).build();
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let (stored, sent) =
-            tokio::join!(store.store(batch, &options.api), producer.send(&batch.users, &batch.rejected, &options.api));
-        let failure = match (stored, sent) {
-            (Ok(stored), Ok((rows, _dead))) => {
+        let error = match store.store(batch, &options.api).await {
+            Ok(stored) => {
                 counters.stored.fetch_add(stored.users, Ordering::Relaxed);
-                counters.produced.fetch_add(rows, Ordering::Relaxed);
                 counters.rejected.fetch_add(batch.rejected.len() as u64, Ordering::Relaxed);
                 return Ok(());
             }
-            (Err(e), _) => ("PostgreSQL", e),
-            (_, Err(e)) => ("Kafka", e),
+            Err(e) => e,
         };
         if attempt >= options.attempts.max(1) {
-            return Err(IngestError::GaveUp { service: failure.0, attempts: attempt, last: failure.1 });
+            return Err(IngestError::GaveUp { service: "PostgreSQL", attempts: attempt, last: error });
         }
         counters.store_retries.fetch_add(1, Ordering::Relaxed);
         let wait = waits.next().unwrap_or(Duration::from_secs(16));
-        tracing::warn!(service = failure.0, error = %failure.1, attempt, ?wait, "storing a page failed; retrying");
+        tracing::warn!(error = %error, attempt, ?wait, "storing a page failed; retrying");
         tokio::time::sleep(wait).await;
-        if failure.0 == "PostgreSQL" {
-            // The connection may be gone: reconnect (the schema statements are idempotent).
-            match UserStore::connect(&options.postgres).await {
-                Ok(fresh) => *store = fresh,
-                Err(e) => tracing::warn!(error = %e, "reconnecting to PostgreSQL failed"),
-            }
+        // The connection may be gone: reconnect (the schema statements are idempotent).
+        match UserStore::connect(&options.postgres).await {
+            Ok(fresh) => *store = fresh,
+            Err(e) => tracing::warn!(error = %e, "reconnecting to PostgreSQL failed"),
         }
     }
 }
@@ -325,9 +302,8 @@ async fn store_batch(
 fn progress_line(counters: &Counters, seconds: f64) -> String {
     let fetched = counters.fetched.load(Ordering::Relaxed);
     format!(
-        "fetched {fetched}  stored {}  produced {}  rejected {}  api errors {}  {:.0} users/s",
+        "fetched {fetched}  stored {}  rejected {}  api errors {}  {:.0} users/s",
         counters.stored.load(Ordering::Relaxed),
-        counters.produced.load(Ordering::Relaxed),
         counters.rejected.load(Ordering::Relaxed),
         counters.api_errors.load(Ordering::Relaxed),
         fetched as f64 / seconds.max(1e-9)

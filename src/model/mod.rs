@@ -10,6 +10,7 @@
 //! }
 //! ```
 
+mod change;
 pub mod checks;
 mod dims;
 mod error;
@@ -17,6 +18,7 @@ mod raw;
 mod response;
 mod user;
 
+pub use change::Change;
 pub use checks::Checks;
 pub use dims::{Dimension, Dims};
 pub use error::{RecordError, ResponseError};

@@ -14,7 +14,7 @@ use rtds::api::Faults;
 use rtds::api::server::spawn_local;
 use rtds::model::checks::age_band;
 
-use crate::util::{cassandra, fresh_database, free_ports, kafka, root, rtds, run_ingest, runtime, service, unique};
+use crate::util::{cassandra, cdc_args, fresh_database, free_ports, kafka, root, rtds, run_ingest, runtime, service, unique};
 
 /// A formatted row as both stores hold it (dates as epoch milliseconds).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,14 +53,26 @@ impl Pipeline {
         run_ingest(&self.api, &self.database, &self.brokers, &self.topic, &args)
     }
 
-    /// `rtds ingest` in the background.
-    pub fn ingest_in_background(&self, users: u64, rate: u64) -> Running {
+    /// `rtds ingest` in the background, with `rtds cdc` streaming what it stores.
+    pub fn ingest_in_background(&self, users: u64, rate: u64) -> Background {
+        Background { ingest: self.ingest_only_in_background(users, rate), cdc: self.cdc_in_background("5s") }
+    }
+
+    /// `rtds ingest` alone in the background (into PostgreSQL only).
+    pub fn ingest_only_in_background(&self, users: u64, rate: u64) -> Running {
         let mut command = rtds();
         command
-            .args(["ingest", "--api", &self.api, "--postgres", &self.database, "--kafka", &self.brokers, "--topic", &self.topic])
+            .args(["ingest", "--api", &self.api, "--postgres", &self.database])
             .args(["--users", &users.to_string(), "--seed", &format!("{}-more", self.seed), "--batch", "1000"])
             .args(["--rate", &rate.to_string(), "--json", "--attempts", "20"]);
         Running::spawn(command)
+    }
+
+    /// `rtds cdc` in the background, finishing once idle for `idle` with everything in Kafka.
+    pub fn cdc_in_background(&self, idle: &str) -> Running {
+        let mut command = rtds();
+        command.args(cdc_args(&self.database, &self.brokers, &self.topic)).args(["--idle-exit", idle, "--json"]);
+        Running::spawn_keeping_stdout(command)
     }
 
     pub fn pipeline_args(&self) -> Vec<String> {
@@ -262,6 +274,25 @@ impl Running {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let _ = std::fs::remove_file(&self.log);
         text
+    }
+}
+
+/// Ingest and CDC running in the background.
+pub struct Background {
+    pub ingest: Running,
+    pub cdc: Running,
+}
+
+impl Background {
+    /// Whether ingest is still fetching users.
+    pub fn ingesting(&mut self) -> bool {
+        self.ingest.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits for ingest to finish, then for the CDC stage to have every change in Kafka.
+    pub fn finish(self, limit: Duration) {
+        finish(self.ingest, "background ingest", limit);
+        finish(self.cdc, "background cdc", limit);
     }
 }
 

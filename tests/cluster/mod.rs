@@ -3,6 +3,7 @@
 //! PostgreSQL holds, whatever happened on the way (a killed worker, Kafka or Cassandra
 //! restarting, bad messages).
 
+mod cdc;
 mod harness;
 mod restarts;
 mod soak;
@@ -96,9 +97,9 @@ fn remote_workers_register_with_the_master_and_survive_a_crash() {
     assert_eq!(status["cluster"]["state"], "running");
     let status = wait_for(&pipeline, http, |s| s["cluster"]["processes"][1]["pid"].is_u64());
     let victim = status["cluster"]["processes"][1]["pid"].as_u64().unwrap();
-    assert!(more.child.try_wait().unwrap().is_none(), "the kill comes mid-stream, while users still arrive");
+    assert!(more.ingesting(), "the kill comes mid-stream, while users still arrive");
     kill_pid(victim);
-    finish(more, "background ingest", Duration::from_secs(120));
+    more.finish(Duration::from_secs(120));
     let stderr = finish(master, "rtds master", Duration::from_secs(240));
     assert!(stderr.contains("registered (2 of 2)"), "{}", tail(&stderr));
     assert!(stderr.contains("restarting the cluster from the last durable epoch"), "{}", tail(&stderr));
@@ -146,9 +147,9 @@ fn a_worker_killed_mid_stream_loses_nothing() {
     let mut more = pipeline.ingest_in_background(40_000, 2_000);
     let status = wait_durable(&pipeline, http, 7_000);
     let victim = status["cluster"]["processes"][1]["pid"].as_u64().expect("process 1 runs");
-    assert!(more.child.try_wait().unwrap().is_none(), "the kill comes mid-stream, while users still arrive");
+    assert!(more.ingesting(), "the kill comes mid-stream, while users still arrive");
     kill_pid(victim);
-    finish(more, "background ingest", Duration::from_secs(120));
+    more.finish(Duration::from_secs(120));
     let stderr = finish(master, "rtds master", Duration::from_secs(240));
     assert!(stderr.contains("restarting the cluster from the last durable epoch"), "{}", tail(&stderr));
     pipeline.assert_cassandra_equals_postgres(45_000);
@@ -173,7 +174,7 @@ fn kafka_restarting_mid_stream_loses_nothing() {
         std::thread::sleep(Duration::from_secs(2));
         stack(&["up", "kafka"]);
     }
-    finish(more, "background ingest", Duration::from_secs(180));
+    more.finish(Duration::from_secs(180));
     wait_durable(&pipeline, http, 22_000);
     let stderr = stop(master);
     assert!(!stderr.contains("restarting the cluster"), "the cluster rode the restart out:\n{}", tail(&stderr));
@@ -193,7 +194,7 @@ fn cassandra_away_for_a_while_holds_offsets_and_loses_nothing() {
     stack(&["down", "cassandra"]);
     std::thread::sleep(Duration::from_secs(3));
     stack(&["up", "cassandra"]);
-    finish(more, "background ingest", Duration::from_secs(180));
+    more.finish(Duration::from_secs(180));
     let stderr = finish(master, "rtds master", Duration::from_secs(300));
     assert!(stderr.contains("Cassandra write failed; retrying"), "the writes were retried:\n{}", tail(&stderr));
     assert!(!stderr.contains("restarting the cluster"), "the cluster rode the outage out:\n{}", tail(&stderr));

@@ -105,7 +105,7 @@ fn a_cluster_restarted_in_another_shape_ends_equal_to_postgres() {
     let more = pipeline.ingest_in_background(10_000, 2_000);
     wait_durable(&pipeline, http, 25_000);
     stop(master);
-    finish(more, "background ingest", Duration::from_secs(120));
+    more.finish(Duration::from_secs(120));
     pipeline.ingest(5_000, &[]);
     // 2 processes × 2 workers before, 1 × 3 now: the 8 partitions and the shares of the
     // stored rows (the dedupe state) all change hands.

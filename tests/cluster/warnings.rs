@@ -20,7 +20,7 @@ fn thirty_seconds_at_2000_users_a_second_draw_no_cassandra_warning() {
     command.env("RTDS_LOG", "info").args(["worker", "-w", "2", "--report"]).args(pipeline.pipeline_args_idle("8s"));
     let worker = Running::spawn_keeping_stdout(command);
     let more = pipeline.ingest_in_background(60_000, 2_000);
-    finish(more, "rtds ingest --rate 2000", Duration::from_secs(180));
+    more.finish(Duration::from_secs(180));
     let out = worker.out.clone().unwrap();
     let stderr = finish(worker, "rtds worker -w 2", Duration::from_secs(180));
     let stdout = std::fs::read_to_string(out).unwrap();

@@ -33,6 +33,6 @@ mod split;
 mod warnings;
 
 pub use ring::{TokenRanges, token_share};
-pub use sink::{CassandraSink, StoredUser, check_identifier, dimension_column, row_size};
+pub use sink::{CassandraSink, Durable, StoredUser, check_identifier, dimension_column, row_size};
 pub use split::{batches, write_splitting};
 pub use warnings::{DatabaseWarnings, warning_kind};

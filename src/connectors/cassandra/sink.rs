@@ -21,6 +21,14 @@ use crate::connectors::ServiceError;
 use crate::model::Dimension;
 use crate::model::User;
 
+/// Where a partition is durable: the next offset to read, and how many records came before
+/// it. They differ on a topic written in transactions: each commit marker takes an offset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Durable {
+    pub next_offset: i64,
+    pub records: i64,
+}
+
 /// What the recovery scan reads back of a stored row: enough to rebuild the aggregates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredUser {
@@ -35,6 +43,7 @@ pub struct CassandraSink {
     session: Arc<Session>,
     keyspace: String,
     insert_user: PreparedStatement,
+    delete_user: PreparedStatement,
     /// Only for computing a row's token (statements with the same partition key share it).
     select_user: PreparedStatement,
     insert_aggregate: Vec<(String, PreparedStatement)>,
@@ -89,9 +98,22 @@ impl CassandraSink {
         .await?;
         ddl(format!(
             "CREATE TABLE IF NOT EXISTS {keyspace}.offsets (topic text, partition int, next_offset bigint, epoch bigint, \
-             PRIMARY KEY (topic, partition))"
+             records bigint, PRIMARY KEY (topic, partition))"
         ))
         .await?;
+        // Keyspaces made before the record count was kept get its column.
+        let has_records = session
+            .query_unpaged(
+                "SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = 'offsets' AND column_name = 'records'",
+                (keyspace,),
+            )
+            .await
+            .map_err(ServiceError::cassandra)?
+            .into_rows_result()
+            .map_or(false, |rows| rows.rows_num() > 0);
+        if !has_records {
+            ddl(format!("ALTER TABLE {keyspace}.offsets ADD records bigint")).await?;
+        }
         let mut insert_aggregate = Vec::new();
         let mut select_aggregate = Vec::new();
         for (name, dimension) in aggregates {
@@ -112,13 +134,14 @@ impl CassandraSink {
         )
         .await?;
         let select_user = prepare(&session, format!("SELECT id FROM {keyspace}.{table} WHERE id = ?")).await?;
+        let delete_user = prepare(&session, format!("DELETE FROM {keyspace}.{table} USING TIMESTAMP ? WHERE id = ?")).await?;
         let insert_offset = prepare(
             &session,
-            format!("INSERT INTO {keyspace}.offsets (topic, partition, next_offset, epoch) VALUES (?, ?, ?, ?) USING TIMESTAMP ?"),
+            format!("INSERT INTO {keyspace}.offsets (topic, partition, next_offset, records, epoch) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?"),
         )
         .await?;
         let select_offsets =
-            prepare(&session, format!("SELECT partition, next_offset, epoch FROM {keyspace}.offsets WHERE topic = ?")).await?;
+            prepare(&session, format!("SELECT partition, next_offset, records, epoch FROM {keyspace}.offsets WHERE topic = ?")).await?;
         let scan_users = prepare(
             &session,
             format!("SELECT id, country, gender, dob FROM {keyspace}.{table} WHERE token(id) >= ? AND token(id) <= ?"),
@@ -128,6 +151,7 @@ impl CassandraSink {
             session,
             keyspace: keyspace.to_string(),
             insert_user,
+            delete_user,
             select_user,
             insert_aggregate,
             select_aggregate,
@@ -179,6 +203,12 @@ impl CassandraSink {
         self.acknowledged(self.session.batch(&batch, values).await)
     }
 
+    /// Deletes one row as of `timestamp` (a tombstone): only an upsert with a later write
+    /// time brings the id back.
+    pub async fn delete_user(&self, id: Uuid, timestamp: i64) -> Result<(), ServiceError> {
+        self.acknowledged(self.session.execute_unpaged(&self.delete_user, (timestamp, id)).await)
+    }
+
     /// The Murmur3 token of a row id, to group rows by replica.
     pub fn token(&self, id: Uuid) -> i64 {
         self.select_user.calculate_token(&(id,)).ok().flatten().map_or(0, |token| token.value())
@@ -216,16 +246,24 @@ impl CassandraSink {
         Ok(all)
     }
 
-    /// Records that `partition` is durable up to (not including) `next_offset` as of `epoch`.
-    pub async fn write_offset(&self, topic: &str, partition: i32, next_offset: i64, epoch: u64, timestamp: i64) -> Result<(), ServiceError> {
-        self.acknowledged(self.session.execute_unpaged(&self.insert_offset, (topic, partition, next_offset, epoch as i64, timestamp)).await)
+    /// Records that `partition` is durable at `point` as of `epoch`.
+    pub async fn write_offset(&self, topic: &str, partition: i32, point: Durable, epoch: u64, timestamp: i64) -> Result<(), ServiceError> {
+        let values = (topic, partition, point.next_offset, point.records, epoch as i64, timestamp);
+        self.acknowledged(self.session.execute_unpaged(&self.insert_offset, values).await)
     }
 
-    /// The durable offsets of `topic`: (partition, next offset, epoch).
-    pub async fn offsets(&self, topic: &str) -> Result<Vec<(i32, i64, i64)>, ServiceError> {
+    /// The durable points of `topic`: (partition, point, epoch).
+    pub async fn offsets(&self, topic: &str) -> Result<Vec<(i32, Durable, i64)>, ServiceError> {
         let result = self.session.execute_unpaged(&self.select_offsets, (topic,)).await.map_err(ServiceError::cassandra)?;
         let rows = result.into_rows_result().map_err(ServiceError::cassandra)?;
-        rows.rows::<(i32, i64, i64)>().map_err(ServiceError::cassandra)?.map(|r| r.map_err(ServiceError::cassandra)).collect()
+        rows.rows::<(i32, i64, Option<i64>, i64)>()
+            .map_err(ServiceError::cassandra)?
+            .map(|r| {
+                // Rows written before the count was kept: every offset was a record then.
+                r.map(|(partition, next, records, epoch)| (partition, Durable { next_offset: next, records: records.unwrap_or(next) }, epoch))
+                    .map_err(ServiceError::cassandra)
+            })
+            .collect()
     }
 
     /// The stored rows whose token falls in share `index` of `shares` of the ring.

@@ -67,6 +67,11 @@ pub fn partitions_of(consumer: &BaseConsumer, brokers: &str, topic: &str, timeou
 /// # Ok(()) }
 /// ```
 pub async fn ensure_topic(brokers: &str, topic: &str, partitions: i32) -> Result<usize, ServiceError> {
+    ensure_topic_with(brokers, topic, partitions, &[]).await
+}
+
+/// [`ensure_topic`] with topic settings for a new topic (such as `cleanup.policy=compact`).
+pub async fn ensure_topic_with(brokers: &str, topic: &str, partitions: i32, settings: &[(&str, &str)]) -> Result<usize, ServiceError> {
     let timeout = Duration::from_secs(10);
     if let Some(existing) = partition_count_off_thread(brokers, topic, timeout).await? {
         if existing != partitions as usize {
@@ -75,7 +80,10 @@ pub async fn ensure_topic(brokers: &str, topic: &str, partitions: i32) -> Result
         return Ok(existing);
     }
     let admin: AdminClient<DefaultClientContext> = client_config(brokers).create().map_err(ServiceError::kafka)?;
-    let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let mut new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    for (name, value) in settings {
+        new_topic = new_topic.set(name, value);
+    }
     let results = admin
         .create_topics([&new_topic], &AdminOptions::new().operation_timeout(Some(timeout)))
         .await
@@ -108,5 +116,7 @@ fn unreachable(brokers: &str, error: impl std::fmt::Display) -> ServiceError {
 }
 
 mod producer;
+mod transactions;
 
 pub use producer::{REASON_HEADER, RowProducer, SCHEMA_HEADER, SOURCE_HEADER, dlq_topic};
+pub use transactions::{ChangeProducer, LSN_HEADER, Outgoing, ResumePoint, offsets_topic, read_resume_point};

@@ -56,6 +56,9 @@ impl From<tokio_postgres::Error> for ServiceError {
     }
 }
 
+pub mod pgoutput;
+pub mod replication;
 mod store;
 
+pub use replication::{SlotState, default_slot};
 pub use store::{Batch, SCHEMA, Stored, UserStore, rejected_id};

@@ -27,7 +27,7 @@ use crate::connectors::ServiceError;
 use crate::connectors::cassandra::{CassandraSink, batches, row_size, write_splitting};
 use crate::connectors::retry;
 use crate::model::checks::check;
-use crate::model::{Checks, Dims, Rejected, User};
+use crate::model::{Change, Checks, Dims, Rejected, User};
 
 /// Row write rounds in flight per worker: a slow write holds back its own rows only.
 const ROW_ROUNDS: usize = 4;
@@ -45,15 +45,20 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: Pr
     let (checks, today, max_bytes) = (state.checks.clone(), state.today, state.source.max_message_bytes);
     let topic = state.source.topic.clone();
     let (parsed, rejected) = records.ok_err::<Vec<_>, _, Vec<_>, _, _>(move |(incoming, epoch, diff): (Incoming, u64, isize)| {
-        match parse_row(&incoming.payload, max_bytes, &checks) {
-            Ok(user) => {
-                let dims = Dims::of_user(&user, today);
+        match parse_change(incoming.key.as_deref(), incoming.payload.as_deref(), max_bytes, &checks) {
+            Ok(change) => {
+                // A delete counts in no aggregate: its dims are none.
+                let dims = match &change {
+                    Change::Upsert(user) => Some(Dims::of_user(user, today)),
+                    Change::Delete(_) => None,
+                };
                 let version = Version { epoch, offset: incoming.offset };
-                Ok(((user, incoming.produced_ms, dims, version), epoch, diff))
+                Ok(((change, incoming.produced_ms, dims, version), epoch, diff))
             }
             Err(reason) => {
                 let source = format!("{topic}/{}@{}", incoming.partition, incoming.offset);
-                let raw = String::from_utf8_lossy(&incoming.payload[..incoming.payload.len().min(max_bytes)]).into_owned();
+                let payload = incoming.payload.as_deref().unwrap_or_default();
+                let raw = String::from_utf8_lossy(&payload[..payload.len().min(max_bytes)]).into_owned();
                 Err(((Rejected { raw, reason }, source), epoch, diff))
             }
         }
@@ -61,11 +66,11 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: Pr
 
     // Rows to the rows sink, (id, dims) to the dedupe: split rather than shared, so no row
     // is cloned for a second consumer.
-    type Split = Result<((User, Option<i64>), u64, isize), ((Uuid, (Version, Dims)), u64, isize)>;
+    type Split = Result<((Change, Option<i64>), u64, isize), ((Uuid, (Version, Option<Dims>)), u64, isize)>;
     let (rows, fresh) = parsed
-        .flat_map(|((user, produced_ms, dims, version), epoch, diff): ((User, Option<i64>, Dims, Version), u64, isize)| -> [Split; 2] {
-            let id = user.id;
-            [Ok(((user, produced_ms), epoch, diff)), Err(((id, (version, dims)), epoch, diff))]
+        .flat_map(|((change, produced_ms, dims, version), epoch, diff): ((Change, Option<i64>, Option<Dims>, Version), u64, isize)| -> [Split; 2] {
+            let id = change.id();
+            [Ok(((change, produced_ms), epoch, diff)), Err(((id, (version, dims)), epoch, diff))]
         })
         .ok_err::<Vec<_>, _, Vec<_>, _, _>(|split| split);
 
@@ -78,14 +83,23 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: Pr
     let rows_state = state.clone();
     let (batch_rows, batch_bytes) = (state.sink_plan.batch_rows.max(1), state.sink_plan.batch_bytes);
     let options = |rounds, every| AsyncSinkOptions { runtime: runtime.clone(), rounds, every };
-    let rows_done = rows.async_sink("RowsSink", options(ROW_ROUNDS, Duration::ZERO), move |epoch, updates: Vec<((User, Option<i64>), isize)>| {
+    let rows_done = rows.async_sink("RowsSink", options(ROW_ROUNDS, Duration::ZERO), move |epoch, updates: Vec<((Change, Option<i64>), isize)>| {
         let state = rows_state.clone();
         async move {
             let timestamp = write_time(epoch, epoch_ms);
             // Latest version wins: every row of a round gets the round's write time, so of two
             // versions of an id only the later one (updates come in epoch order, and an epoch's
             // in Kafka order) may be written; a later round writes with a later time.
-            let mut rows = latest_per_id(updates);
+            let (mut rows, deletes) = upserts_and_deletes(latest_per_id(updates));
+            if !deletes.is_empty() {
+                let (state, sink) = (&state, &state.sink);
+                futures::stream::iter(&deletes)
+                    .for_each_concurrent(concurrency, |id| async move {
+                        state.timed(retry::forever("delete", || sink.delete_user(*id, timestamp))).await;
+                    })
+                    .await;
+                state.counters.rows_deleted.fetch_add(deletes.len() as u64, Ordering::Relaxed);
+            }
             // Sorted in place and written in slices: a round can hold tens of thousands of rows
             // while catching up, and a copy of them is what a heap profile found most of.
             rows.sort_by_cached_key(|((user, _), _)| state.sink.token(user.id));
@@ -157,23 +171,23 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: Pr
     // Dedupe by id over loaded state plus new rows, then count per aggregate.
     // Stored rows are older than every record read from Kafka in this run.
     let stored = Version { epoch: load_epoch, offset: -1 };
-    let loaded = source::<_, CapacityContainerBuilder<Vec<((Uuid, (Version, Dims)), u64, isize)>>, _, _>(scope, "StateScan", move |cap, _info| {
+    let loaded = source::<_, CapacityContainerBuilder<Vec<((Uuid, (Version, Option<Dims>)), u64, isize)>>, _, _>(scope, "StateScan", move |cap, _info| {
         let mut cap = Some(cap);
         let mut loaded = Some(loaded);
         move |output| {
             if let (Some(c), Some(rows)) = (cap.as_mut(), loaded.take()) {
                 c.downgrade(&load_epoch);
-                output.session(&*c).give_iterator(rows.into_iter().map(|(id, dims)| ((id, (stored, dims)), load_epoch, 1)));
+                output.session(&*c).give_iterator(rows.into_iter().map(|(id, dims)| ((id, (stored, Some(dims))), load_epoch, 1)));
             }
             cap = None;
         }
     });
     // The latest version of each id (values come sorted, so the last one): a user whose
-    // country changes moves from one count to the other.
+    // country changes moves from one count to the other, and a deleted one leaves its counts.
     let unique = loaded.as_collection().concat(fresh.as_collection()).reduce(
-        |_id: &Uuid, versions: &[(&(Version, Dims), isize)], output: &mut Vec<(Dims, isize)>| {
+        |_id: &Uuid, versions: &[(&(Version, Option<Dims>), isize)], output: &mut Vec<(Dims, isize)>| {
             let latest = versions.iter().rev().find(|(_, count)| *count > 0).map(|(v, _)| &v.1);
-            if let Some(dims) = latest {
+            if let Some(Some(dims)) = latest {
                 output.push((dims.clone(), 1));
             }
         },
@@ -232,36 +246,56 @@ pub struct Version {
     pub offset: i64,
 }
 
-/// The last update of each id, in their original order otherwise.
+/// The last change of each id, in their original order otherwise.
 ///
 /// ```
 /// # use rtds::engine::cluster::latest_per_id;
-/// # use rtds::model::User;
+/// # use rtds::model::{Change, User};
 /// let user = |id: u128, name: &str| {
 ///     let row = serde_json::json!({ "id": uuid::Uuid::from_u128(id), "first_name": name });
-///     (serde_json::from_value::<User>(row).unwrap(), None)
+///     (Change::Upsert(serde_json::from_value::<User>(row).unwrap()), None)
 /// };
-/// let rows = latest_per_id(vec![(user(1, "old"), 1), (user(2, "b"), 1), (user(1, "new"), 1)]);
-/// let names: Vec<_> = rows.iter().map(|((u, _), _)| u.first_name.clone().unwrap()).collect();
-/// assert_eq!(names, ["b", "new"]);
+/// let delete = |id: u128| (Change::Delete(uuid::Uuid::from_u128(id)), None);
+/// let rows = latest_per_id(vec![(user(1, "old"), 1), (user(2, "b"), 1), (user(1, "new"), 1), (delete(2), 1)]);
+/// let kept: Vec<_> = rows.iter().map(|((change, _), _)| match change {
+///     Change::Upsert(user) => user.first_name.clone().unwrap(),
+///     Change::Delete(_) => "deleted".to_string(),
+/// }).collect();
+/// assert_eq!(kept, ["new", "deleted"]);
 /// ```
-pub fn latest_per_id(updates: Vec<((User, Option<i64>), isize)>) -> Vec<((User, Option<i64>), isize)> {
+pub fn latest_per_id(updates: Vec<((Change, Option<i64>), isize)>) -> Vec<((Change, Option<i64>), isize)> {
     let mut last: HashMap<Uuid, usize> = HashMap::with_capacity(updates.len());
-    for (index, ((user, _), _)) in updates.iter().enumerate() {
-        last.insert(user.id, index);
+    for (index, ((change, _), _)) in updates.iter().enumerate() {
+        last.insert(change.id(), index);
     }
     if last.len() == updates.len() {
         return updates;
     }
-    updates.into_iter().enumerate().filter(|(index, ((user, _), _))| last[&user.id] == *index).map(|(_, update)| update).collect()
+    updates.into_iter().enumerate().filter(|(index, ((change, _), _))| last[&change.id()] == *index).map(|(_, update)| update).collect()
 }
 
-/// A Kafka message to a checked row, or the reason it is rejected.
-pub fn parse_row(payload: &[u8], max_bytes: usize, checks: &Checks) -> Result<User, String> {
-    if payload.len() > max_bytes {
+/// The rows to upsert, and the ids to delete.
+fn upserts_and_deletes(changes: Vec<((Change, Option<i64>), isize)>) -> (Vec<RowUpdate>, Vec<Uuid>) {
+    let mut upserts = Vec::with_capacity(changes.len());
+    let mut deletes = Vec::new();
+    for ((change, produced_ms), diff) in changes {
+        match change {
+            Change::Upsert(user) => upserts.push(((user, produced_ms), diff)),
+            Change::Delete(id) => deletes.push(id),
+        }
+    }
+    (upserts, deletes)
+}
+
+/// A Kafka message (key and value; no value is a tombstone) to a checked change, or the
+/// reason it is rejected.
+pub fn parse_change(key: Option<&[u8]>, payload: Option<&[u8]>, max_bytes: usize, checks: &Checks) -> Result<Change, String> {
+    if let Some(payload) = payload.filter(|p| p.len() > max_bytes) {
         return Err(format!("message of {} bytes is over the {max_bytes}-byte limit", payload.len()));
     }
-    let user: User = serde_json::from_slice(payload).map_err(|e| format!("not a formatted row: {e}"))?;
-    check(&user, checks, Utc::now())?;
-    Ok(user)
+    let change = Change::from_message(key, payload)?;
+    if let Change::Upsert(user) = &change {
+        check(user, checks, Utc::now())?;
+    }
+    Ok(change)
 }

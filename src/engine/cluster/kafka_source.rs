@@ -15,9 +15,14 @@ use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::{Scope, Stream};
 
 use super::{Incoming, ProcessState, epoch_now};
+use crate::connectors::cassandra::Durable;
 
 /// Most messages read in one activation, so other operators get their turn.
 const POLL_BATCH: usize = 5000;
+
+/// With room to read and no record for this long, the source asks Kafka whether there is more
+/// to read; if there is, its consumer is stuck and is replaced (see [`behind`]).
+const STALL_AFTER: Duration = Duration::from_secs(10);
 
 /// Partitions owned by global worker `index` of `workers`: p with p mod workers == index.
 ///
@@ -50,17 +55,24 @@ pub fn kafka_source<'scope>(
         // several piling up, and at most one a second.
         let mut check: Option<tokio::task::JoinHandle<CaughtUp>> = None;
         let mut last_caught_up_check: Option<Instant> = None;
+        // Per partition: the next offset to read, and the records read before it (they differ
+        // by the transaction markers in between).
         let mut next_offsets: HashMap<i32, i64> =
-            partitions.iter().filter_map(|p| state.start_offsets.get(p).map(|o| (*p, *o))).collect();
+            partitions.iter().filter_map(|p| state.start_offsets.get(p).map(|d| (*p, d.next_offset))).collect();
+        let mut records: HashMap<i32, i64> =
+            partitions.iter().filter_map(|p| state.start_offsets.get(p).map(|d| (*p, d.records))).collect();
         let mut capability = Some(capability);
         let mut epoch = first_epoch;
         if let Some(cap) = capability.as_mut() {
             cap.downgrade(&epoch);
         }
-        // Per epoch not yet durable: records read in it, and the offsets at its end.
-        let mut open: BTreeMap<u64, (usize, HashMap<i32, i64>)> = BTreeMap::new();
+        // Per epoch not yet durable: records read in it, and each partition's point at its end.
+        let mut open: BTreeMap<u64, (usize, HashMap<i32, Durable>)> = BTreeMap::new();
         let mut read_in_epoch = 0usize;
         let mut last_message = Instant::now();
+        // The running "stuck?" check (see `behind`), off the worker thread like `check`.
+        let mut stall_check: Option<tokio::task::JoinHandle<Option<bool>>> = None;
+        let mut last_stall_check = Instant::now();
         move |output| {
             let Some(cap) = capability.as_mut() else { return };
             if consumer.is_none() && !partitions.is_empty() {
@@ -69,7 +81,7 @@ pub fn kafka_source<'scope>(
                     return;
                 }
                 last_assign_attempt = Some(Instant::now());
-                match assign(&state, &partitions) {
+                match assign(&state, &partitions, &next_offsets) {
                     Ok(created) => {
                         consumer = Some(Arc::new(created));
                         tracing::info!(?partitions, "reading partitions");
@@ -89,10 +101,10 @@ pub fn kafka_source<'scope>(
                 }
                 newest = Some(entry.remove_entry());
             }
-            if let Some((done_epoch, (_, offsets))) = newest {
+            if let Some((done_epoch, (_, points))) = newest {
                 state.counters.durable_epoch.fetch_max(done_epoch, Ordering::Relaxed);
-                for (partition, next) in offsets {
-                    let _ = state.offsets.send((partition, next, done_epoch));
+                for (partition, point) in points {
+                    let _ = state.offsets.send((partition, point, done_epoch));
                 }
             }
             let in_flight: usize = open.values().map(|(n, _)| n).sum::<usize>() + read_in_epoch;
@@ -108,8 +120,10 @@ pub fn kafka_source<'scope>(
                         Some(Ok(message)) => {
                             read += 1;
                             next_offsets.insert(message.partition(), message.offset() + 1);
+                            *records.entry(message.partition()).or_default() += 1;
                             let incoming = Incoming {
-                                payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                                key: message.key().map(<[u8]>::to_vec),
+                                payload: message.payload().map(<[u8]>::to_vec),
                                 partition: message.partition(),
                                 offset: message.offset(),
                                 produced_ms: message.timestamp().to_millis(),
@@ -124,6 +138,23 @@ pub fn kafka_source<'scope>(
                     }
                 }
             }
+            // An assigned consumer can stop fetching after a broker restart without an error
+            // (librdkafka #5153, #5586; rust-rdkafka #597): if Kafka holds records past ours
+            // while we read nothing, replace the consumer, resuming where it stopped.
+            if read == 0 && room > 0 && consumer.is_some() && last_message.elapsed() >= STALL_AFTER {
+                if let Some(answer) = stall_check.take_if(|running| running.is_finished()).and_then(FutureExt::now_or_never) {
+                    if let Ok(Some(true)) = answer {
+                        tracing::warn!(?partitions, silent = ?last_message.elapsed(), "Kafka has records this consumer does not fetch; replacing it");
+                        consumer = None;
+                        last_assign_attempt = None;
+                        last_message = Instant::now();
+                    }
+                } else if stall_check.is_none() && last_stall_check.elapsed() >= Duration::from_secs(5) {
+                    last_stall_check = Instant::now();
+                    let (consumer, offsets, topic) = (consumer.clone(), next_offsets.clone(), state.source.topic.clone());
+                    stall_check = Some(state.runtime.spawn_blocking(move || behind(consumer.as_deref(), &topic, &offsets)));
+                }
+            }
             if read > 0 {
                 last_message = Instant::now();
                 read_in_epoch += read;
@@ -134,8 +165,11 @@ pub fn kafka_source<'scope>(
             // an empty one changes no offset, so a stalled sink costs no bookkeeping.
             let now = epoch_now(plan.epoch_ms).max(epoch);
             if now > epoch {
-                if read_in_epoch > 0 {
-                    open.insert(epoch, (read_in_epoch, next_offsets.clone()));
+                // Transaction markers take offsets that no record is read at; the consumer's
+                // position passes them, and so does the durable offset, so lag ends at 0.
+                let passed_markers = consumer.as_deref().is_some_and(|c| pass_markers(c, &state.source.topic, &mut next_offsets));
+                if read_in_epoch > 0 || passed_markers {
+                    open.insert(epoch, (read_in_epoch, points(&next_offsets, &records)));
                 }
                 read_in_epoch = 0;
                 epoch = now;
@@ -165,8 +199,8 @@ pub fn kafka_source<'scope>(
                 }
             };
             if confirmed {
-                for (partition, next) in &next_offsets {
-                    let _ = state.offsets.send((*partition, *next, epoch));
+                for (partition, point) in points(&next_offsets, &records) {
+                    let _ = state.offsets.send((partition, point, epoch));
                 }
                 capability = None;
                 return;
@@ -180,28 +214,81 @@ pub fn kafka_source<'scope>(
     })
 }
 
+/// Each partition's durable point, from its next offset and the records read before it.
+fn points(next_offsets: &HashMap<i32, i64>, records: &HashMap<i32, i64>) -> HashMap<i32, Durable> {
+    next_offsets.iter().map(|(p, next)| (*p, Durable { next_offset: *next, records: records.get(p).copied().unwrap_or(0) })).collect()
+}
+
+/// Moves each partition's next offset up to the consumer's position where that is further
+/// (only transaction markers lie between: the position counts every record handed out);
+/// true if one moved.
+fn pass_markers(consumer: &BaseConsumer, topic: &str, next_offsets: &mut HashMap<i32, i64>) -> bool {
+    let Ok(position) = consumer.position() else { return false };
+    let mut moved = false;
+    for element in position.elements_for_topic(topic) {
+        let Some(offset) = element.offset().to_raw().filter(|o| *o >= 0) else { continue };
+        let next = next_offsets.entry(element.partition()).or_insert(0);
+        if offset > *next {
+            *next = offset;
+            moved = true;
+        }
+    }
+    moved
+}
+
 /// The offsets a "read to the end?" check was asked about, and its answer.
 type CaughtUp = (HashMap<i32, i64>, bool);
 
-/// True when every assigned partition has been read to its high watermark; false when
-/// Kafka cannot say.
+/// True when every assigned partition has been read to its high watermark (for a
+/// `read_committed` consumer, the last stable offset); false when Kafka cannot say.
+///
+/// The consumer's position counts too, not only the records read: the changes come in
+/// transactions, and the commit marker after a transaction's last record takes an offset
+/// that no record is read at.
 fn caught_up(consumer: Option<&BaseConsumer>, topic: &str, next_offsets: &HashMap<i32, i64>) -> bool {
     let Some(consumer) = consumer else { return true };
     let Ok(assignment) = consumer.assignment() else { return false };
+    let positions = consumer.position().ok();
     assignment.elements().iter().all(|element| {
         let partition = element.partition();
+        let position = positions
+            .as_ref()
+            .and_then(|p| p.find_partition(topic, partition))
+            .and_then(|e| e.offset().to_raw())
+            .filter(|offset| *offset >= 0);
         match consumer.fetch_watermarks(topic, partition, Duration::from_secs(1)) {
-            Ok((low, high)) => next_offsets.get(&partition).copied().unwrap_or(low) >= high,
+            Ok((low, high)) => next_offsets.get(&partition).copied().unwrap_or(low).max(position.unwrap_or(low)) >= high,
             Err(_) => false,
         }
     })
 }
 
-/// A consumer assigned this worker's `partitions` (at least one) at their durable offsets
-/// (the beginning for partitions never recorded).
-fn assign(state: &ProcessState, partitions: &[i32]) -> Result<BaseConsumer, rdkafka::error::KafkaError> {
+/// Whether Kafka holds records of an assigned partition past what was read (`next_offsets`,
+/// or the consumer's position past markers); `None` when Kafka cannot say.
+fn behind(consumer: Option<&BaseConsumer>, topic: &str, next_offsets: &HashMap<i32, i64>) -> Option<bool> {
+    let consumer = consumer?;
+    let assignment = consumer.assignment().ok()?;
+    let positions = consumer.position().ok();
+    for element in assignment.elements() {
+        let partition = element.partition();
+        let position = positions.as_ref().and_then(|p| p.find_partition(topic, partition)).and_then(|e| e.offset().to_raw()).unwrap_or(-1);
+        let (low, high) = consumer.fetch_watermarks(topic, partition, Duration::from_secs(2)).ok()?;
+        let read_to = next_offsets.get(&partition).copied().unwrap_or(low).max(position);
+        // More than a marker or two ahead: records this consumer should have fetched.
+        if high > read_to + 2 {
+            return Some(true);
+        }
+    }
+    Some(false)
+}
+
+/// A consumer assigned this worker's `partitions` (at least one) at `next_offsets` (the
+/// durable offsets at the start; the beginning for partitions never recorded).
+fn assign(state: &ProcessState, partitions: &[i32], next_offsets: &HashMap<i32, i64>) -> Result<BaseConsumer, rdkafka::error::KafkaError> {
     let consumer: BaseConsumer = crate::connectors::kafka::client_config(&state.brokers)
         .set("group.id", "rtds-workers")
+        // Only committed changes: what the CDC stage aborted (a crash, a fenced copy) is never read.
+        .set("isolation.level", "read_committed")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
         .set("queued.max.messages.kbytes", "4096")
@@ -210,7 +297,7 @@ fn assign(state: &ProcessState, partitions: &[i32]) -> Result<BaseConsumer, rdka
         .create()?;
     let mut assignment = TopicPartitionList::new();
     for partition in partitions {
-        let offset = state.start_offsets.get(partition).map_or(Offset::Beginning, |o| Offset::Offset(*o));
+        let offset = next_offsets.get(partition).map_or(Offset::Beginning, |next| Offset::Offset(*next));
         assignment.add_partition_offset(&state.source.topic, *partition, offset)?;
     }
     consumer.assign(&assignment)?;

@@ -31,7 +31,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 pub use async_sink::{AsyncSink, AsyncSinkOptions};
-pub use graph::{Version, latest_per_id, parse_row};
+pub use graph::{Version, latest_per_id, parse_change};
 pub use kafka_source::{kafka_source, owned_partitions};
 pub use process::{ClusterError, ProcessCounters, ProcessState, WorkerOptions, WorkerSummary, run_worker};
 pub use report::{REPORT_PREFIX, WorkerReport, drain_histogram};
@@ -44,7 +44,10 @@ pub fn epoch_now(epoch_ms: u64) -> u64 {
 /// A Kafka record as the source hands it on.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Incoming {
-    pub payload: Vec<u8>,
+    /// The message key: the user id.
+    pub key: Option<Vec<u8>>,
+    /// The row's JSON; none for a tombstone (the user was deleted).
+    pub payload: Option<Vec<u8>>,
     pub partition: i32,
     pub offset: i64,
     /// The producer's timestamp, for end-to-end latency.

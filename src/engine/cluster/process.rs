@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::graph::build;
 use super::{epoch_now, owned_partitions, report, write_time};
-use crate::connectors::cassandra::CassandraSink;
+use crate::connectors::cassandra::{CassandraSink, Durable};
 use crate::connectors::kafka::RowProducer;
 use crate::connectors::retry;
 use crate::dataflow::{CassandraSinkPlan, Dataflow, KafkaSource, Sink, Source};
@@ -44,6 +44,8 @@ pub struct WorkerOptions {
 pub struct ProcessCounters {
     pub records_in: AtomicU64,
     pub rows_written: AtomicU64,
+    /// Rows deleted (tombstones of the CDC stream).
+    pub rows_deleted: AtomicU64,
     pub aggregate_writes: AtomicU64,
     pub rejected: AtomicU64,
     /// Rows Cassandra refused alone (also counted in `rejected`: they went to the DLQ).
@@ -62,11 +64,12 @@ pub struct ProcessState {
     pub checks: Checks,
     pub aggregates: Vec<(String, Dimension)>,
     pub partitions: usize,
-    pub start_offsets: HashMap<i32, i64>,
+    /// Where each partition's last run left it durable.
+    pub start_offsets: HashMap<i32, Durable>,
     pub sink: Arc<CassandraSink>,
     pub dlq: RowProducer,
     pub runtime: tokio::runtime::Handle,
-    pub offsets: tokio::sync::mpsc::UnboundedSender<(i32, i64, u64)>,
+    pub offsets: tokio::sync::mpsc::UnboundedSender<(i32, Durable, u64)>,
     pub counters: ProcessCounters,
     pub idle_exit: Option<Duration>,
     pub today: NaiveDate,
@@ -110,6 +113,7 @@ pub struct WorkerSummary {
     pub process: String,
     pub records_in: u64,
     pub rows_written: u64,
+    pub rows_deleted: u64,
     pub rejected: u64,
     pub aggregate_writes: u64,
     pub state_rows_loaded: u64,
@@ -159,7 +163,7 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
     let (sink, start_offsets) = runtime.block_on(async {
         let session = Arc::new(crate::connectors::cassandra::connect(&options.cassandra).await?);
         let sink = CassandraSink::prepare(session, &sink_plan.keyspace, &sink_plan.table, &aggregates).await?;
-        let offsets: HashMap<i32, i64> = sink.offsets(&source_plan.topic).await?.into_iter().map(|(p, o, _)| (p, o)).collect();
+        let offsets: HashMap<i32, Durable> = sink.offsets(&source_plan.topic).await?.into_iter().map(|(p, d, _)| (p, d)).collect();
         Ok::<_, ClusterError>((Arc::new(sink), offsets))
     })?;
     let partitions = crate::connectors::kafka::partition_count(&options.kafka, &source_plan.topic, Duration::from_secs(10))?
@@ -174,7 +178,7 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
     // Durable offsets are written by one task per process: whatever arrived since its last
     // round, newest per partition, at most every OFFSETS_EVERY (epochs are short; offsets only
     // decide where a restart resumes).
-    let (offsets_tx, mut offsets_rx) = tokio::sync::mpsc::unbounded_channel::<(i32, i64, u64)>();
+    let (offsets_tx, mut offsets_rx) = tokio::sync::mpsc::unbounded_channel::<(i32, Durable, u64)>();
     let offsets_writer = {
         let (sink, topic, epoch_ms) = (sink.clone(), source_plan.topic.clone(), source_plan.epoch_ms);
         runtime.spawn(async move {
@@ -182,7 +186,7 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
             while open {
                 let Some(first) = offsets_rx.recv().await else { break };
                 let round_started = tokio::time::Instant::now();
-                let mut newest: HashMap<i32, (i64, u64)> = HashMap::from([(first.0, (first.1, first.2))]);
+                let mut newest: HashMap<i32, (Durable, u64)> = HashMap::from([(first.0, (first.1, first.2))]);
                 loop {
                     match offsets_rx.try_recv() {
                         Ok((partition, next, epoch)) => {
@@ -278,6 +282,7 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
             process: options.timely_args.join(" "),
             records_in: c.records_in.load(Ordering::Relaxed),
             rows_written: c.rows_written.load(Ordering::Relaxed),
+            rows_deleted: c.rows_deleted.load(Ordering::Relaxed),
             rejected: c.rejected.load(Ordering::Relaxed),
             aggregate_writes: c.aggregate_writes.load(Ordering::Relaxed),
             state_rows_loaded: c.state_rows_loaded.load(Ordering::Relaxed),

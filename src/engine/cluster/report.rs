@@ -29,6 +29,9 @@ pub struct WorkerReport {
     pub records_in: u64,
     /// Rows acknowledged by Cassandra.
     pub rows_written: u64,
+    /// Rows deleted (tombstones), acknowledged by Cassandra.
+    #[serde(default)]
+    pub rows_deleted: u64,
     /// Records that failed parsing or checks, or rows Cassandra refused, acknowledged by the
     /// dead-letter topic.
     pub rejected: u64,
@@ -96,6 +99,7 @@ pub fn report(state: &ProcessState) -> WorkerReport {
         partitions: state.owned.lock().expect("owned partitions").clone(),
         records_in: c.records_in.load(Ordering::Relaxed),
         rows_written: c.rows_written.load(Ordering::Relaxed),
+        rows_deleted: c.rows_deleted.load(Ordering::Relaxed),
         rejected: c.rejected.load(Ordering::Relaxed),
         refused: c.refused.load(Ordering::Relaxed),
         aggregate_writes: c.aggregate_writes.load(Ordering::Relaxed),

@@ -6,11 +6,13 @@
 //!
 //! Progress comes from three places: the worker processes' reports (counters, latency), the
 //! durable offsets in Cassandra against Kafka's high watermarks (lag), and the tables and
-//! topics the pipeline writes (aggregates, dead letters), polled once a second.
+//! topics the pipeline writes (aggregates, dead letters), polled once a second; and, given
+//! `--postgres`, the CDC stage's replication slot.
 
 mod cluster;
 mod poll;
 mod prometheus;
+mod slot;
 mod telemetry;
 
 use std::sync::{Arc, Mutex};
@@ -25,6 +27,7 @@ use serde::Serialize;
 pub use cluster::{ClusterStatus, ProcessStatus};
 pub use poll::{AggregateValue, DeadLetter, DeadLetters, PartitionStatus, PipelineStatus, poll_pipeline};
 pub use prometheus::prometheus_text;
+pub use slot::{LAG_WARNING_BYTES, SlotStatus, poll_slot};
 pub use telemetry::{LatencySummary, Sample, Telemetry, Totals};
 
 /// Everything `/status` shows.
@@ -41,6 +44,8 @@ pub struct Status {
     pub latency_ms: LatencySummary,
     /// One sample a second, oldest first.
     pub history: Vec<Sample>,
+    /// The CDC stage's replication slot, when the master was given `--postgres`.
+    pub cdc: Option<SlotStatus>,
 }
 
 /// Shared state of the status server.
@@ -49,6 +54,7 @@ pub struct StatusState {
     pub cluster: Arc<Mutex<ClusterStatus>>,
     pub pipeline: Arc<Mutex<PipelineStatus>>,
     pub telemetry: Arc<Telemetry>,
+    pub slot: Arc<Mutex<Option<SlotStatus>>>,
 }
 
 impl StatusState {
@@ -62,6 +68,7 @@ impl StatusState {
             history: self.telemetry.history(),
             aggregates: pipeline.aggregates.clone(),
             dead_letters: pipeline.dead_letters.clone(),
+            cdc: self.slot.lock().expect("status").clone(),
             cluster,
             pipeline,
         }

@@ -25,8 +25,11 @@ const RECENT_DEAD_LETTERS: i64 = 20;
 #[derive(Debug, Clone, Serialize)]
 pub struct PartitionStatus {
     pub partition: i32,
-    /// Records of the partition durable in Cassandra (the next offset to read).
+    /// The next offset to read: durable in Cassandra is everything before it.
     pub durable_offset: i64,
+    /// Records of the partition durable in Cassandra (fewer than the offset on a topic written
+    /// in transactions: each commit marker takes an offset).
+    pub durable_records: i64,
     /// Kafka's high watermark: the offset the next produced record gets.
     pub high_watermark: i64,
     pub lag: i64,
@@ -66,6 +69,9 @@ pub struct PipelineStatus {
     pub keyspace: String,
     pub partitions: Vec<PartitionStatus>,
     pub durable_records: i64,
+    /// Records in Kafka: the durable ones and the lag (the lag counts offsets, transaction
+    /// markers included, so this is exact once the cluster caught up).
+    pub ingested: i64,
     pub high_watermark: i64,
     pub total_lag: i64,
     /// Durable records per second over the last few seconds.
@@ -127,21 +133,24 @@ pub async fn poll_pipeline(state: StatusState, sink: Arc<CassandraSink>, brokers
         match (offsets, kafka) {
             (Ok(offsets), Ok((watermarks, dead_letters))) => {
                 for (partition, high_watermark) in watermarks.into_iter().enumerate() {
-                    let (durable_offset, epoch) = offsets
+                    let (durable, epoch) = offsets
                         .iter()
                         .find(|(p, _, _)| *p == partition as i32)
-                        .map_or((0, 0), |(_, offset, epoch)| (*offset, *epoch));
+                        .map_or((Default::default(), 0), |(_, durable, epoch)| (*durable, *epoch));
+                    let durable_offset = durable.next_offset;
                     next.partitions.push(PartitionStatus {
                         partition: partition as i32,
                         durable_offset,
+                        durable_records: durable.records,
                         high_watermark,
                         lag: (high_watermark - durable_offset).max(0),
                         epoch,
                     });
                 }
-                next.durable_records = next.partitions.iter().map(|p| p.durable_offset).sum();
+                next.durable_records = next.partitions.iter().map(|p| p.durable_records).sum();
                 next.high_watermark = next.partitions.iter().map(|p| p.high_watermark.max(0)).sum();
                 next.total_lag = next.partitions.iter().map(|p| p.lag).sum();
+                next.ingested = next.durable_records + next.total_lag;
                 next.durable_epoch = next.partitions.iter().map(|p| p.epoch).min().unwrap_or(0);
                 next.dead_letters = dead_letters;
                 let now = Instant::now();

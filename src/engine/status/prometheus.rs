@@ -27,6 +27,7 @@ pub fn prometheus_text(status: &Status, telemetry: &Telemetry) -> String {
     out.metric("rtds_records_rejected_total", "counter", "Check stage: records that failed parsing or checks, sent to the dead-letter topic", per_process(&|p| p.report.rejected as f64));
     out.metric("rtds_rows_refused_total", "counter", "Rows sink: rows Cassandra refused alone, sent to the dead-letter topic with its message (also in rejected)", per_process(&|p| p.report.refused as f64));
     out.metric("rtds_rows_written_total", "counter", "Rows sink: rows acknowledged by Cassandra", per_process(&|p| p.report.rows_written as f64));
+    out.metric("rtds_rows_deleted_total", "counter", "Rows sink: rows deleted (CDC tombstones)", per_process(&|p| p.report.rows_deleted as f64));
     out.metric("rtds_aggregate_writes_total", "counter", "Aggregates sink: aggregate values written to Cassandra", per_process(&|p| p.report.aggregate_writes as f64));
     out.metric("rtds_cassandra_write_errors_total", "counter", "Cassandra write attempts that failed and were retried", per_process(&|p| p.report.cassandra_write_errors as f64));
     let warnings = cluster
@@ -46,6 +47,11 @@ pub fn prometheus_text(status: &Status, telemetry: &Telemetry) -> String {
     out.metric("rtds_durable_records", "gauge", "Records durable in Cassandra, all partitions", one(pipeline.durable_records as f64));
     out.metric("rtds_records_per_second", "gauge", "Durable records per second over the last second", one(pipeline.records_per_second));
     out.metric("rtds_dead_letters", "gauge", "Records in the dead-letter topic", one(status.dead_letters.total as f64));
+    if let Some(slot) = status.cdc.as_ref().filter(|s| s.exists) {
+        let label = format!("slot=\"{}\"", escape(&slot.slot));
+        out.metric("rtds_replication_slot_lag_bytes", "gauge", "WAL the CDC stage's replication slot holds back", vec![(label.clone(), slot.lag_bytes as f64)]);
+        out.metric("rtds_replication_slot_active", "gauge", "1 while a connection reads the slot", vec![(label, slot.active as u8 as f64)]);
+    }
     let aggregates = status
         .aggregates
         .iter()

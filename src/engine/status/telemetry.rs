@@ -30,6 +30,7 @@ pub struct Sample {
 pub struct Totals {
     pub records_in: u64,
     pub rows_written: u64,
+    pub rows_deleted: u64,
     pub rejected: u64,
     /// Of `rejected`: rows Cassandra refused.
     pub refused: u64,
@@ -43,6 +44,7 @@ impl Totals {
     fn add(&mut self, r: &WorkerReport) {
         self.records_in += r.records_in;
         self.rows_written += r.rows_written;
+        self.rows_deleted += r.rows_deleted;
         self.rejected += r.rejected;
         self.refused += r.refused;
         self.aggregate_writes += r.aggregate_writes;

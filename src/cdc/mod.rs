@@ -1,0 +1,282 @@
+//! `rtds cdc`: committed changes of PostgreSQL's `created_users` into Kafka, exactly once.
+//!
+//! The stage reads the table's changes from a logical replication slot (`pgoutput`, see
+//! [`crate::connectors::postgres::replication`] for why the replication protocol) and
+//! produces them to `TOPIC` keyed by id, in commit order, with the commit's end LSN in the
+//! `rtds-lsn` header: an insert or update is the row's JSON, a delete a tombstone (the id as
+//! key, no value). Changes that cannot be encoded go to `TOPIC.dlq` with the reason.
+//!
+//! Exactly once: a Kafka transaction carries whole PostgreSQL transactions and the resume
+//! point (`TOPIC.cdc-offsets`); the slot is confirmed only after that transaction committed.
+//! After a crash the stage resumes from the last committed resume point, so a change the
+//! crash caught between Kafka's commit and the slot's confirmation is not sent twice, and one
+//! not yet committed is sent again (its transaction was aborted). A new slot exports a
+//! snapshot: the rows already in the table go first, in one transaction with the slot's
+//! starting point, and the stream continues from exactly there.
+//!
+//! Limits: TRUNCATE is not streamed (the publication leaves it out: delete rows instead);
+//! the snapshot is one Kafka transaction, so it must be produced within the transaction
+//! timeout (60 s, millions of rows on this machine).
+
+mod snapshot;
+mod stream;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::connectors::kafka::{ChangeProducer, dlq_topic, ensure_topic, ensure_topic_with, offsets_topic, read_resume_point};
+use crate::connectors::postgres::{self, SCHEMA, pgoutput, replication};
+use crate::connectors::{ServiceError, retry};
+use crate::metrics::Progress;
+
+/// What to stream, and where to.
+#[derive(Debug, Clone)]
+pub struct CdcOptions {
+    pub postgres: String,
+    pub kafka: String,
+    pub topic: String,
+    /// Partitions of the topic when it is created.
+    pub partitions: i32,
+    /// The replication slot (created when missing).
+    pub slot: String,
+    /// The publication of `created_users` (created when missing).
+    pub publication: String,
+    /// Most changes in one Kafka transaction (whole PostgreSQL transactions are never split).
+    pub max_batch: usize,
+    /// How long changes may wait for more before their transaction is committed.
+    pub linger: Duration,
+    /// Finish once nothing changed for this long and everything committed is in Kafka.
+    pub idle_exit: Option<Duration>,
+    pub progress: bool,
+}
+
+/// What the stage has done so far, shared with its metrics endpoint.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Inserts and updates produced.
+    pub upserts: AtomicU64,
+    /// Deletes produced (tombstones).
+    pub deletes: AtomicU64,
+    /// Changes sent to the dead-letter topic.
+    pub dead_letters: AtomicU64,
+    /// Rows of the initial snapshot produced.
+    pub snapshot_rows: AtomicU64,
+    /// Kafka transactions committed.
+    pub transactions: AtomicU64,
+    /// Kafka transactions that failed and were sent again.
+    pub retries: AtomicU64,
+    /// The end LSN of the last commit in Kafka.
+    pub committed_lsn: AtomicU64,
+    /// WAL bytes the slot holds back (checked every few seconds); -1 before the first check.
+    pub slot_lag_bytes: std::sync::atomic::AtomicI64,
+    /// PostgreSQL commit to Kafka commit, in milliseconds.
+    pub latency: std::sync::Mutex<Option<hdrhistogram::Histogram<u64>>>,
+}
+
+impl Counters {
+    /// Records commit-to-Kafka latencies.
+    fn record_latency(&self, millis: impl Iterator<Item = u64>) {
+        let mut histogram = self.latency.lock().expect("latency histogram");
+        let histogram = histogram.get_or_insert_with(|| hdrhistogram::Histogram::new_with_bounds(1, 3_600_000, 2).expect("bounds"));
+        for m in millis {
+            histogram.saturating_record(m.max(1));
+        }
+    }
+
+    /// The counters in Prometheus text format (names in README.md).
+    ///
+    /// ```
+    /// let counters = rtds::cdc::Counters::default();
+    /// counters.deletes.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
+    /// assert!(counters.prometheus_text().contains("rtds_cdc_changes_total{op=\"delete\"} 2"));
+    /// ```
+    pub fn prometheus_text(&self) -> String {
+        let (rss, cpu) = crate::metrics::process_usage();
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed) as f64;
+        let mut text = crate::metrics::prometheus::PrometheusText::default();
+        text.metric(
+            "rtds_cdc_changes_total",
+            "counter",
+            "Changes of created_users produced to Kafka",
+            vec![("op=\"upsert\"".to_string(), get(&self.upserts)), ("op=\"delete\"".to_string(), get(&self.deletes))],
+        );
+        let metrics = [
+            ("rtds_cdc_dead_letters_total", "counter", "Changes that could not be encoded, sent to the dead-letter topic", get(&self.dead_letters)),
+            ("rtds_cdc_snapshot_rows_total", "counter", "Rows of the initial snapshot produced", get(&self.snapshot_rows)),
+            ("rtds_cdc_transactions_total", "counter", "Kafka transactions committed", get(&self.transactions)),
+            ("rtds_cdc_transaction_retries_total", "counter", "Kafka transactions that failed and were sent again", get(&self.retries)),
+            ("rtds_cdc_committed_lsn", "gauge", "End LSN of the last PostgreSQL commit in Kafka", get(&self.committed_lsn)),
+            ("rtds_cdc_slot_lag_bytes", "gauge", "WAL the replication slot holds back", self.slot_lag_bytes.load(Ordering::Relaxed) as f64),
+            ("rtds_cdc_resident_memory_bytes", "gauge", "Resident memory of the CDC process", rss as f64),
+            ("rtds_cdc_cpu_seconds_total", "counter", "CPU time of the CDC process, user + system", cpu),
+        ];
+        for (name, kind, help, value) in metrics {
+            text.metric(name, kind, help, vec![(String::new(), value)]);
+        }
+        text.finish()
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CdcSummary {
+    pub upserts: u64,
+    pub deletes: u64,
+    pub dead_letters: u64,
+    pub snapshot_rows: u64,
+    pub transactions: u64,
+    pub retries: u64,
+    /// The end LSN of the last commit in Kafka, as PostgreSQL writes it.
+    pub committed_lsn: String,
+    pub seconds: f64,
+    pub changes_per_second: f64,
+    /// PostgreSQL commit to Kafka commit, milliseconds.
+    pub latency_p50_ms: u64,
+    pub latency_p99_ms: u64,
+}
+
+/// Why the stage stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum CdcError {
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error(transparent)]
+    Decode(#[from] pgoutput::DecodeError),
+}
+
+/// Prefix of the logical messages the stage writes to learn that it is caught up.
+const PROBE_PREFIX: &str = "rtds-cdc-probe";
+
+/// Streams changes until `stop` is set (or, with `idle_exit`, until caught up and idle).
+/// Outages of PostgreSQL or Kafka are waited out: the stream resumes from the last point in
+/// Kafka. Setup errors (no logical decoding, a slot name PostgreSQL refuses, a fenced
+/// producer) end it.
+pub async fn run(options: CdcOptions, stop: Arc<AtomicBool>, counters: Arc<Counters>) -> Result<CdcSummary, CdcError> {
+    replication::check_name("slot", &options.slot)?;
+    replication::check_name("publication", &options.publication)?;
+    // Reachable at the start, or a clear error: later outages are retried.
+    let control = postgres::connect(&options.postgres).await?;
+    replication::check_wal_level(&control).await?;
+    control.batch_execute(SCHEMA).await.map_err(ServiceError::from)?;
+    replication::ensure_publication(&control, &options.publication, pgoutput::TABLE).await?;
+    drop(control);
+    let partitions = ensure_topic(&options.kafka, &options.topic, options.partitions).await?;
+    ensure_topic(&options.kafka, &dlq_topic(&options.topic), 1).await?;
+    ensure_topic_with(&options.kafka, &offsets_topic(&options.topic), 1, &[("cleanup.policy", "compact")]).await?;
+    let mut producer =
+        ChangeProducer::new(&options.kafka, &options.topic, &format!("rtds-cdc-{}", options.slot), &options.slot).await?;
+    tracing::info!(slot = %options.slot, topic = %options.topic, partitions, "cdc started");
+
+    let started = Instant::now();
+    let mut progress = Progress::new();
+    let mut waits = backon::BackoffBuilder::build(retry::backoff());
+    loop {
+        let outcome = session(&options, &mut producer, &stop, &counters, &mut progress).await;
+        match outcome {
+            Ok(()) => break,
+            Err(CdcError::Service(e)) if e.is_transient() => {
+                counters.retries.fetch_add(1, Ordering::Relaxed);
+                let wait = waits.next().unwrap_or(Duration::from_secs(5));
+                tracing::warn!(error = %e, ?wait, "cdc stream interrupted; resuming from the last point in Kafka");
+                tokio::time::sleep(wait).await;
+            }
+            Err(e) => return Err(e),
+        }
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    if options.progress {
+        progress.finish(|seconds| progress_line(&counters, seconds));
+    }
+    Ok(summary(&counters, started.elapsed().as_secs_f64()))
+}
+
+/// One replication session: resume (or take the snapshot) and stream until told to stop.
+async fn session(
+    options: &CdcOptions,
+    producer: &mut ChangeProducer,
+    stop: &AtomicBool,
+    counters: &Counters,
+    progress: &mut Progress,
+) -> Result<(), CdcError> {
+    let control = postgres::connect(&options.postgres).await?;
+    let brokers = options.kafka.clone();
+    let (offsets, slot) = (offsets_topic(&options.topic), options.slot.clone());
+    let resume = tokio::task::spawn_blocking(move || read_resume_point(&brokers, &offsets, &slot))
+        .await
+        .expect("reading the resume point does not panic")?;
+    let config = replication::replication_config(&options.postgres, &options.slot, &options.publication)?;
+    let state = replication::slot_state(&control, &options.slot).await?;
+    let client = match (state, resume) {
+        (Some(slot), Some(resume)) => {
+            if slot.active {
+                tracing::warn!(slot = %options.slot, "the slot is in use by another connection; waiting for it");
+            }
+            let from = resume.lsn.max(slot.confirmed_flush);
+            counters.committed_lsn.fetch_max(resume.lsn, Ordering::Relaxed);
+            tracing::info!(from = %replication::lsn_text(from), "resuming the stream");
+            replication::start_stream(config, from).await?
+        }
+        (slot, resume) => {
+            if slot.is_some() {
+                // A slot whose snapshot never reached Kafka: start it again.
+                tracing::warn!(slot = %options.slot, "the slot has no resume point in Kafka (its snapshot was not committed); creating it again");
+                replication::drop_slot(&control, &options.slot).await?;
+            } else if resume.is_some() {
+                tracing::warn!(slot = %options.slot, "the slot is gone (dropped by hand?); creating it and sending the table again");
+            }
+            let (mut client, point, name) = replication::create_slot(config).await?;
+            let rows = snapshot::send(&options.postgres, &name, point, producer).await?;
+            counters.snapshot_rows.fetch_add(rows, Ordering::Relaxed);
+            counters.transactions.fetch_add(1, Ordering::Relaxed);
+            counters.committed_lsn.fetch_max(point, Ordering::Relaxed);
+            tracing::info!(rows, at = %replication::lsn_text(point), "snapshot in Kafka; streaming from its point");
+            client.start().await.map_err(replication::replication_error)?;
+            client.wait_started().await.map_err(replication::replication_error)?;
+            client
+        }
+    };
+    stream::Stream { options, producer, stop, counters, progress, control }.run(client).await
+}
+
+fn summary(counters: &Counters, seconds: f64) -> CdcSummary {
+    let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    let changes = get(&counters.upserts) + get(&counters.deletes);
+    let (p50, p99) = counters
+        .latency
+        .lock()
+        .expect("latency histogram")
+        .as_ref()
+        .map_or((0, 0), |h| (h.value_at_quantile(0.5), h.value_at_quantile(0.99)));
+    CdcSummary {
+        upserts: get(&counters.upserts),
+        deletes: get(&counters.deletes),
+        dead_letters: get(&counters.dead_letters),
+        snapshot_rows: get(&counters.snapshot_rows),
+        transactions: get(&counters.transactions),
+        retries: get(&counters.retries),
+        committed_lsn: replication::lsn_text(get(&counters.committed_lsn)),
+        seconds,
+        changes_per_second: changes as f64 / seconds.max(1e-9),
+        latency_p50_ms: p50,
+        latency_p99_ms: p99,
+    }
+}
+
+fn progress_line(counters: &Counters, seconds: f64) -> String {
+    let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    let changes = get(&counters.upserts) + get(&counters.deletes);
+    format!(
+        "upserts {}  deletes {}  dead letters {}  snapshot {}  lag {} B  {:.0} changes/s",
+        get(&counters.upserts),
+        get(&counters.deletes),
+        get(&counters.dead_letters),
+        get(&counters.snapshot_rows),
+        counters.slot_lag_bytes.load(Ordering::Relaxed).max(0),
+        changes as f64 / seconds.max(1e-9)
+    )
+}

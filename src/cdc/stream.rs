@@ -1,0 +1,202 @@
+//! The stream: changes from the slot, gathered whole transaction by whole transaction, into
+//! Kafka transactions; the slot confirmed after each.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use pgwire_replication::{ReplicationClient, ReplicationEvent};
+
+use super::{CdcError, CdcOptions, Counters, PROBE_PREFIX, progress_line};
+use crate::connectors::kafka::{ChangeProducer, Outgoing};
+use crate::connectors::postgres::pgoutput::{Decoded, Decoder};
+use crate::connectors::postgres::replication;
+use crate::connectors::{ServiceError, retry};
+use crate::metrics::Progress;
+use crate::model::Change;
+
+/// Microseconds from 1970-01-01 to PostgreSQL's epoch, 2000-01-01.
+const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// How often the slot's lag is read.
+const LAG_EVERY: Duration = Duration::from_secs(5);
+
+/// With nothing to send for this long, a transaction with only the resume point is committed:
+/// it moves the resume point with the server's position, and it is how a copy of the stage
+/// that another copy fenced learns it (and lets go of the slot) even on an idle table.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+
+/// One session's stream and what it needs.
+pub(super) struct Stream<'a> {
+    pub options: &'a CdcOptions,
+    pub producer: &'a mut ChangeProducer,
+    pub stop: &'a AtomicBool,
+    pub counters: &'a Counters,
+    pub progress: &'a mut Progress,
+    /// An ordinary connection, for probes and the slot's lag.
+    pub control: tokio_postgres::Client,
+}
+
+/// Changes received and not yet in Kafka.
+#[derive(Default)]
+struct Pending {
+    records: Vec<Outgoing>,
+    /// End LSN of the last whole transaction among them.
+    lsn: u64,
+    /// Commit times of their transactions (µs since 2000-01-01), for the latency.
+    commit_times: Vec<i64>,
+    since: Option<Instant>,
+}
+
+impl Stream<'_> {
+    /// Streams until stopped (or idle, with `idle_exit`); an error ends the session, and the
+    /// caller resumes from the last point in Kafka.
+    pub async fn run(mut self, mut client: ReplicationClient) -> Result<(), CdcError> {
+        let mut decoder = Decoder::default();
+        // The transaction being received: its changes wait for its commit.
+        let mut open: Vec<Outgoing> = Vec::new();
+        let mut in_transaction = false;
+        let mut pending = Pending::default();
+        let committed = self.counters.committed_lsn.load(Ordering::Relaxed);
+        let mut last_change = Instant::now();
+        let mut probe: Option<(u64, bool)> = None;
+        let mut last_lag = None::<Instant>;
+        let mut last_commit = Instant::now();
+        loop {
+            let stopping = self.stop.load(Ordering::Relaxed);
+            let due = pending.since.is_some_and(|since| since.elapsed() >= self.options.linger);
+            if !pending.records.is_empty() && (stopping || due || pending.records.len() >= self.options.max_batch) {
+                self.flush(&mut pending, &client).await?;
+                last_commit = Instant::now();
+            } else if pending.records.is_empty() && pending.lsn > 0 {
+                // Only transactions without a change of ours: nothing to send, but confirmed.
+                client.update_applied_lsn(pgwire_replication::Lsn::from_u64(pending.lsn));
+            }
+            if stopping {
+                return Ok(());
+            }
+            if pending.records.is_empty() && !in_transaction && last_commit.elapsed() >= HEARTBEAT_EVERY {
+                pending.lsn = pending.lsn.max(self.counters.committed_lsn.load(Ordering::Relaxed));
+                self.flush(&mut pending, &client).await?;
+                last_commit = Instant::now();
+            }
+            if self.options.progress {
+                let counters = self.counters;
+                self.progress.tick(|seconds| progress_line(counters, seconds));
+            }
+            if last_lag.is_none_or(|at| at.elapsed() >= LAG_EVERY) {
+                last_lag = Some(Instant::now());
+                match replication::slot_lag_bytes(&self.control, &self.options.slot).await {
+                    Ok(Some(lag)) => self.counters.slot_lag_bytes.store(lag, Ordering::Relaxed),
+                    Ok(None) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            // With --idle-exit: once nothing changed for that long, write a probe into the log;
+            // when it comes back with nothing pending, every earlier commit is in Kafka.
+            if let Some(idle) = self.options.idle_exit {
+                let quiet = pending.records.is_empty() && !in_transaction && last_change.elapsed() >= idle;
+                match probe {
+                    Some((_, true)) if quiet => return Ok(()),
+                    None if quiet => probe = Some((replication::emit_probe(&self.control, PROBE_PREFIX).await?, false)),
+                    _ => {}
+                }
+            }
+
+            let wait = match pending.since {
+                Some(since) => self.options.linger.saturating_sub(since.elapsed()),
+                None => Duration::from_millis(200),
+            };
+            let event = match tokio::time::timeout(wait, client.recv()).await {
+                Err(_) => continue,
+                Ok(Ok(Some(event))) => event,
+                Ok(Ok(None)) => return Err(ServiceError::postgres("the replication stream ended").into()),
+                Ok(Err(e)) => return Err(replication::replication_error(e).into()),
+            };
+            match event {
+                ReplicationEvent::Begin { .. } => {
+                    in_transaction = true;
+                    open.clear();
+                }
+                ReplicationEvent::XLogData { data, .. } => match decoder.decode(&data)? {
+                    Decoded::Change(change) => open.push(Outgoing::Change { change, lsn: 0 }),
+                    Decoded::Refused { id, reason } => {
+                        let raw = String::from_utf8_lossy(&data[..data.len().min(64 * 1024)]).into_owned();
+                        open.push(Outgoing::Dead { id, raw, reason, lsn: 0 });
+                    }
+                    Decoded::Nothing => {}
+                },
+                ReplicationEvent::Commit { end_lsn, commit_time_micros, .. } => {
+                    in_transaction = false;
+                    let end = end_lsn.as_u64();
+                    if end <= committed || open.is_empty() {
+                        // Already in Kafka (a crash came between its commit there and the slot's
+                        // confirmation), or nothing of ours.
+                        open.clear();
+                        pending.lsn = pending.lsn.max(end);
+                        continue;
+                    }
+                    last_change = Instant::now();
+                    probe = None;
+                    for record in &mut open {
+                        match record {
+                            Outgoing::Change { lsn, .. } | Outgoing::Dead { lsn, .. } => *lsn = end,
+                        }
+                    }
+                    pending.records.append(&mut open);
+                    pending.lsn = end;
+                    pending.commit_times.push(commit_time_micros);
+                    pending.since.get_or_insert_with(Instant::now);
+                }
+                ReplicationEvent::Message { prefix, lsn, .. } if prefix == PROBE_PREFIX => {
+                    if let Some((probe_lsn, reached)) = probe.as_mut() {
+                        *reached |= lsn.as_u64() >= *probe_lsn;
+                    }
+                }
+                ReplicationEvent::KeepAlive { wal_end, .. } if pending.records.is_empty() && !in_transaction => {
+                    // Everything before wal_end has been sent, and all of it is in Kafka: the
+                    // next transaction (a heartbeat, if nothing else) may record it.
+                    pending.lsn = pending.lsn.max(wal_end.as_u64());
+                    client.update_applied_lsn(wal_end);
+                }
+                ReplicationEvent::StoppedAt { .. } => return Ok(()),
+                _ => {}
+            }
+        }
+    }
+
+    /// Commits the pending changes in one Kafka transaction (retried until it succeeds), then
+    /// confirms the slot up to them.
+    async fn flush(&mut self, pending: &mut Pending, client: &ReplicationClient) -> Result<(), CdcError> {
+        let mut waits = backon::BackoffBuilder::build(retry::backoff());
+        loop {
+            match self.producer.commit(&pending.records, pending.lsn).await {
+                Ok(()) => break,
+                Err(e) if e.is_transient() => {
+                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    let wait = waits.next().unwrap_or(Duration::from_secs(5));
+                    tracing::warn!(error = %e, ?wait, changes = pending.records.len(), "Kafka transaction failed; sending it again");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        client.update_applied_lsn(pgwire_replication::Lsn::from_u64(pending.lsn));
+        let now = chrono::Utc::now().timestamp_micros() - POSTGRES_EPOCH_MICROS;
+        self.counters.record_latency(pending.commit_times.iter().map(|t| ((now - t) / 1000).max(0) as u64));
+        let counters = self.counters;
+        for record in &pending.records {
+            let counter = match record {
+                Outgoing::Change { change: Change::Upsert(_), .. } => &counters.upserts,
+                Outgoing::Change { change: Change::Delete(_), .. } => &counters.deletes,
+                Outgoing::Dead { .. } => &counters.dead_letters,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        counters.transactions.fetch_add(1, Ordering::Relaxed);
+        counters.committed_lsn.fetch_max(pending.lsn, Ordering::Relaxed);
+        pending.records.clear();
+        pending.commit_times.clear();
+        pending.since = None;
+        Ok(())
+    }
+}

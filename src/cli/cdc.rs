@@ -1,0 +1,110 @@
+//! `rtds cdc`: PostgreSQL's committed changes → Kafka, exactly once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::cdc::{CdcOptions, CdcSummary};
+use crate::connectors::defaults;
+
+#[derive(Debug, Args)]
+pub struct CdcArgs {
+    /// PostgreSQL URL (the server needs wal_level=logical, the user REPLICATION).
+    #[arg(long, env = "RTDS_POSTGRES", default_value = defaults::POSTGRES)]
+    pub postgres: String,
+    /// Kafka bootstrap servers.
+    #[arg(long, env = "RTDS_KAFKA", default_value = defaults::KAFKA)]
+    pub kafka: String,
+    /// Topic for the changes; dead letters go to TOPIC.dlq, the resume point to TOPIC.cdc-offsets.
+    #[arg(long, default_value = "users_created")]
+    pub topic: String,
+    /// Partitions of the topic when it is created.
+    #[arg(long, default_value_t = 8)]
+    pub partitions: i32,
+    /// Replication slot, created when missing [default: rtds_DATABASE].
+    #[arg(long)]
+    pub slot: Option<String>,
+    /// Publication of created_users, created when missing.
+    #[arg(long, default_value = "rtds_users")]
+    pub publication: String,
+    /// Most changes in one Kafka transaction (PostgreSQL transactions are never split).
+    #[arg(long, default_value_t = 20_000)]
+    pub max_batch: usize,
+    /// How long changes wait for more before their Kafka transaction commits, e.g. 10ms.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10ms")]
+    pub linger: Duration,
+    /// Finish once nothing changed for this long and every commit is in Kafka, e.g. 2s.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub idle_exit: Option<Duration>,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Serve Prometheus metrics on this address (/metrics), e.g. 127.0.0.1:9102.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+}
+
+pub fn cdc(args: CdcArgs) -> anyhow::Result<()> {
+    let options = CdcOptions {
+        slot: args.slot.unwrap_or_else(|| crate::connectors::postgres::default_slot(&args.postgres)),
+        postgres: args.postgres,
+        kafka: args.kafka,
+        topic: args.topic,
+        partitions: args.partitions,
+        publication: args.publication,
+        max_batch: args.max_batch.max(1),
+        linger: args.linger,
+        idle_exit: args.idle_exit,
+        progress: !args.json,
+    };
+    let runtime = super::runtime()?;
+    let counters = Arc::new(crate::cdc::Counters::default());
+    if let Some(addr) = args.metrics_addr {
+        let listener = runtime.block_on(tokio::net::TcpListener::bind(addr)).with_context(|| format!("cannot listen on {addr}"))?;
+        let bound = listener.local_addr()?;
+        let counters = counters.clone();
+        let app = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let text = counters.prometheus_text();
+                async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
+            }),
+        );
+        eprintln!("rtds cdc: metrics on http://{bound}/metrics");
+        runtime.spawn(async move { axum::serve(listener, app).await });
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let on_signal = stop.clone();
+    let summary = runtime.block_on(async move {
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("rtds cdc: stopping after the changes in flight (Ctrl-C again to abort)");
+                on_signal.store(true, Ordering::Relaxed);
+                let _ = tokio::signal::ctrl_c().await;
+                std::process::exit(130);
+            }
+        });
+        crate::cdc::run(options, stop, counters).await
+    });
+    let summary = summary.context("cdc failed")?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print_summary(&summary);
+    }
+    Ok(())
+}
+
+fn print_summary(s: &CdcSummary) {
+    println!("rtds cdc: {:.2} s, up to LSN {}", s.seconds, s.committed_lsn);
+    println!("  snapshot      {:>10}  rows of the table as the slot began", s.snapshot_rows);
+    println!("  upserts       {:>10}  inserts and updates", s.upserts);
+    println!("  deletes       {:>10}  tombstones", s.deletes);
+    println!("  dead letters  {:>10}  -> the .dlq topic", s.dead_letters);
+    println!("  transactions  {:>10}  Kafka transactions ({} sent again)", s.transactions, s.retries);
+    println!("  latency       {:>10}  ms p50, {} ms p99, PostgreSQL commit to Kafka commit", s.latency_p50_ms, s.latency_p99_ms);
+    println!("  rate          {:>10.0}  changes/s", s.changes_per_second);
+}
