@@ -73,6 +73,8 @@ pub fn kafka_source<'scope>(
         // The running "stuck?" check (see `behind`), off the worker thread like `check`.
         let mut stall_check: Option<tokio::task::JoinHandle<Option<bool>>> = None;
         let mut last_stall_check = Instant::now();
+        // Since when the stall checks got no answer from Kafka.
+        let mut kafka_silent_since: Option<Instant> = None;
         move |output| {
             let Some(cap) = capability.as_mut() else { return };
             if consumer.is_none() && !partitions.is_empty() {
@@ -143,11 +145,19 @@ pub fn kafka_source<'scope>(
             // while we read nothing, replace the consumer, resuming where it stopped.
             if read == 0 && room > 0 && consumer.is_some() && last_message.elapsed() >= STALL_AFTER {
                 if let Some(answer) = stall_check.take_if(|running| running.is_finished()).and_then(FutureExt::now_or_never) {
-                    if let Ok(Some(true)) = answer {
-                        tracing::warn!(?partitions, silent = ?last_message.elapsed(), "Kafka has records this consumer does not fetch; replacing it");
+                    // A client that lost every broker in a restart can stay without one for
+                    // minutes, and then cannot answer either: that counts as stuck too.
+                    let answer = answer.ok().flatten();
+                    let unanswered = answer.is_none() && kafka_silent_since.get_or_insert_with(Instant::now).elapsed() >= STALL_AFTER;
+                    if answer.is_some() {
+                        kafka_silent_since = None;
+                    }
+                    if answer == Some(true) || unanswered {
+                        tracing::warn!(?partitions, silent = ?last_message.elapsed(), "this consumer fetches nothing (Kafka holds more, or its client cannot reach Kafka); replacing it");
                         consumer = None;
                         last_assign_attempt = None;
                         last_message = Instant::now();
+                        kafka_silent_since = None;
                     }
                 } else if stall_check.is_none() && last_stall_check.elapsed() >= Duration::from_secs(5) {
                     last_stall_check = Instant::now();
