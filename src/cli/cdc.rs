@@ -1,7 +1,6 @@
 //! `rtds cdc`: PostgreSQL's committed changes → Kafka, exactly once.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -63,31 +62,11 @@ pub fn cdc(args: CdcArgs) -> anyhow::Result<()> {
     let runtime = super::runtime()?;
     let counters = Arc::new(crate::cdc::Counters::default());
     if let Some(addr) = args.metrics_addr {
-        let listener = runtime.block_on(tokio::net::TcpListener::bind(addr)).with_context(|| format!("cannot listen on {addr}"))?;
-        let bound = listener.local_addr()?;
         let counters = counters.clone();
-        let app = axum::Router::new().route(
-            "/metrics",
-            axum::routing::get(move || {
-                let text = counters.prometheus_text();
-                async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
-            }),
-        );
-        eprintln!("rtds cdc: metrics on http://{bound}/metrics");
-        runtime.spawn(async move { axum::serve(listener, app).await });
+        super::serve_metrics(&runtime, "cdc", addr, move || counters.prometheus_text())?;
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let on_signal = stop.clone();
-    let summary = runtime.block_on(async move {
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("rtds cdc: stopping after the changes in flight (Ctrl-C again to abort)");
-                on_signal.store(true, Ordering::Relaxed);
-                let _ = tokio::signal::ctrl_c().await;
-                std::process::exit(130);
-            }
-        });
-        crate::cdc::run(options, stop, counters).await
+    let summary = super::until_interrupted(&runtime, "rtds cdc: stopping after the changes in flight", |stop| {
+        crate::cdc::run(options, stop, counters)
     });
     let summary = summary.context("cdc failed")?;
     if args.json {

@@ -1,7 +1,6 @@
 //! `rtds ingest`: randomuser API → PostgreSQL.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -71,31 +70,11 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let runtime = super::runtime()?;
     let counters = Arc::new(crate::ingest::Counters::default());
     if let Some(addr) = args.metrics_addr {
-        let listener = runtime.block_on(tokio::net::TcpListener::bind(addr)).with_context(|| format!("cannot listen on {addr}"))?;
-        let addr = listener.local_addr()?;
         let counters = counters.clone();
-        let app = axum::Router::new().route(
-            "/metrics",
-            axum::routing::get(move || {
-                let text = counters.prometheus_text();
-                async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
-            }),
-        );
-        eprintln!("rtds ingest: metrics on http://{addr}/metrics");
-        runtime.spawn(async move { axum::serve(listener, app).await });
+        super::serve_metrics(&runtime, "ingest", addr, move || counters.prometheus_text())?;
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let on_signal = stop.clone();
-    let summary = runtime.block_on(async move {
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("rtds ingest: stopping after the pages in flight (Ctrl-C again to abort)");
-                on_signal.store(true, Ordering::Relaxed);
-                let _ = tokio::signal::ctrl_c().await;
-                std::process::exit(130);
-            }
-        });
-        crate::ingest::run(options, stop, counters).await
+    let summary = super::until_interrupted(&runtime, "rtds ingest: stopping after the pages in flight", |stop| {
+        crate::ingest::run(options, stop, counters)
     });
     let summary = summary.context("ingest failed")?;
     if args.json {

@@ -146,6 +146,54 @@ fn fetch(args: FetchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Serves `/metrics` (Prometheus text from `text`) on `addr` while `runtime` runs, and says
+/// where on stderr (`command` names who; port 0 takes a free port).
+pub(crate) fn serve_metrics(
+    runtime: &tokio::runtime::Runtime,
+    command: &str,
+    addr: std::net::SocketAddr,
+    text: impl Fn() -> String + Clone + Send + Sync + 'static,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let listener = runtime.block_on(tokio::net::TcpListener::bind(addr)).with_context(|| format!("cannot listen on {addr}"))?;
+    let bound = listener.local_addr()?;
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let text = text();
+            async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text) }
+        }),
+    );
+    eprintln!("rtds {command}: metrics on http://{bound}/metrics");
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    Ok(())
+}
+
+/// Runs `work` on `runtime`: the first Ctrl-C sets the flag `work` was given (finish what is in
+/// flight, saying `stopping`), a second one exits at once.
+pub(crate) fn until_interrupted<T, F>(
+    runtime: &tokio::runtime::Runtime,
+    stopping: &'static str,
+    work: impl FnOnce(std::sync::Arc<std::sync::atomic::AtomicBool>) -> F,
+) -> T
+where
+    F: std::future::Future<Output = T>,
+{
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let on_signal = stop.clone();
+    runtime.block_on(async move {
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("{stopping} (Ctrl-C again to abort)");
+                on_signal.store(true, std::sync::atomic::Ordering::Relaxed);
+                let _ = tokio::signal::ctrl_c().await;
+                std::process::exit(130);
+            }
+        });
+        work(stop).await
+    })
+}
+
 /// A multi-threaded tokio runtime for commands that do network I/O.
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
