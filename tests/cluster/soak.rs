@@ -204,6 +204,8 @@ fn a_seeded_fault_run_loses_nothing_and_doubles_nothing() {
     wait_for(&pipeline, http, |s| s["pipeline"]["total_lag"] == 0 && durable_offsets(s) >= topic_records);
     master_logs.push(stop(master));
     let restarts: usize = master_logs.iter().map(|log| log.matches("restarting the cluster from the last durable epoch").count()).sum();
+    // Kafka consumers that stopped fetching after a broker restart and were replaced.
+    let replaced: usize = master_logs.iter().map(|log| log.matches("this consumer fetches nothing").count()).sum();
 
     // The outcome, counted before any assertion so that a failing seed says everything.
     let postgres = pipeline.postgres_rows();
@@ -225,7 +227,7 @@ fn a_seeded_fault_run_loses_nothing_and_doubles_nothing() {
         *kinds.entry(fault.kind()).or_default() += 1;
     }
     eprintln!(
-        "soak: seed {seed:?}: {} faults in {:.0}s ({kinds:?}), {restarts} cluster restarts\n\
+        "soak: seed {seed:?}: {} faults in {:.0}s ({kinds:?}), {restarts} cluster restarts, {replaced} stalled consumers replaced\n\
          soak: {} users ingested, {} Kafka offsets, {} rows checked: {lost} lost or different, {extra} unexpected, \
          {doubled} counted twice in the aggregates\n\
          soak: {} bad messages sent, {} dead letters: {dead_missing} missing, {dead_unexpected} unexpected, \

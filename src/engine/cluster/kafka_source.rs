@@ -73,6 +73,7 @@ pub fn kafka_source<'scope>(
         // The running "stuck?" check (see `behind`), off the worker thread like `check`.
         let mut stall_check: Option<tokio::task::JoinHandle<Option<bool>>> = None;
         let mut last_stall_check = Instant::now();
+        let mut last_quiet_note = Instant::now();
         // Since when the stall checks got no answer from Kafka.
         let mut kafka_silent_since: Option<Instant> = None;
         move |output| {
@@ -143,11 +144,17 @@ pub fn kafka_source<'scope>(
             // An assigned consumer can stop fetching after a broker restart without an error
             // (librdkafka #5153, #5586; rust-rdkafka #597): if Kafka holds records past ours
             // while we read nothing, replace the consumer, resuming where it stopped.
+            if read == 0 && last_message.elapsed() >= STALL_AFTER && last_quiet_note.elapsed() >= STALL_AFTER {
+                last_quiet_note = Instant::now();
+                let position = consumer.as_deref().and_then(|c| c.position().ok()).map(|p| format!("{p:?}"));
+                tracing::debug!(?partitions, room, in_flight, open = open.len(), epoch, durable = ?durable.with_frontier(|f| f.to_vec()), ?next_offsets, ?position, checking = stall_check.is_some(), "reading nothing");
+            }
             if read == 0 && room > 0 && consumer.is_some() && last_message.elapsed() >= STALL_AFTER {
                 if let Some(answer) = stall_check.take_if(|running| running.is_finished()).and_then(FutureExt::now_or_never) {
                     // A client that lost every broker in a restart can stay without one for
                     // minutes, and then cannot answer either: that counts as stuck too.
                     let answer = answer.ok().flatten();
+                    tracing::debug!(?partitions, ?answer, "stall check");
                     let unanswered = answer.is_none() && kafka_silent_since.get_or_insert_with(Instant::now).elapsed() >= STALL_AFTER;
                     if answer.is_some() {
                         kafka_silent_since = None;
