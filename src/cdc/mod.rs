@@ -18,6 +18,7 @@
 //! the snapshot is one Kafka transaction, so it must be produced within the transaction
 //! timeout (60 s, millions of rows on this machine).
 
+mod report;
 mod snapshot;
 mod stream;
 
@@ -31,6 +32,8 @@ use crate::connectors::kafka::{ChangeProducer, dlq_topic, ensure_topic, ensure_t
 use crate::connectors::postgres::{self, SCHEMA, pgoutput, replication};
 use crate::connectors::{ServiceError, retry};
 use crate::metrics::Progress;
+
+pub use report::{CDC_REPORT_PREFIX, CdcReport};
 
 /// What to stream, and where to.
 #[derive(Debug, Clone)]

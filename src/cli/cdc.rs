@@ -41,6 +41,9 @@ pub struct CdcArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Print a report line (JSON) on stdout every second, for a master that runs the stage.
+    #[arg(long, hide = true)]
+    pub report: bool,
     /// Serve Prometheus metrics on this address (/metrics), e.g. 127.0.0.1:9102.
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
@@ -64,6 +67,15 @@ pub fn cdc(args: CdcArgs) -> anyhow::Result<()> {
     if let Some(addr) = args.metrics_addr {
         let counters = counters.clone();
         super::serve_metrics(&runtime, "cdc", addr, move || counters.prometheus_text())?;
+    }
+    if args.report {
+        let counters = counters.clone();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+                println!("{}", crate::cdc::CdcReport::of(&counters).to_line());
+            }
+        });
     }
     let summary = super::until_interrupted(&runtime, "rtds cdc: stopping after the changes in flight", |stop| {
         crate::cdc::run(options, stop, counters)

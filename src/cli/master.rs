@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::worker::PipelineArgs;
 use crate::dataflow::{Sink, Source};
-use crate::engine::master::{Launch, MasterOptions, supervise};
+use crate::engine::master::{CdcStage, Launch, MasterOptions, run_cdc_stage, supervise};
 use crate::engine::status::{StatusState, poll_pipeline, serve};
 
 #[derive(Debug, Args)]
@@ -45,6 +45,10 @@ pub struct MasterArgs {
     /// The CDC stage's replication slot [default: rtds_DATABASE, as `rtds cdc`].
     #[arg(long)]
     pub slot: Option<String>,
+    /// Run the CDC stage too (`rtds cdc` from --postgres into the pipeline's topic), and start
+    /// it again whenever it exits; the status page shows its changes/s.
+    #[arg(long, requires = "postgres")]
+    pub cdc: bool,
     #[command(flatten)]
     pub pipeline: PipelineArgs,
 }
@@ -98,7 +102,16 @@ pub fn master(args: MasterArgs) -> anyhow::Result<()> {
     });
     if let Some(url) = args.postgres.clone() {
         let slot = args.slot.clone().unwrap_or_else(|| crate::connectors::postgres::default_slot(&url));
-        runtime.spawn(crate::engine::status::poll_slot(state.clone(), url, slot));
+        runtime.spawn(crate::engine::status::poll_slot(state.clone(), url.clone(), slot));
+        if args.cdc {
+            let mut stage_args = vec!["--topic".to_string(), source.topic.clone()];
+            if let Some(slot) = &args.slot {
+                stage_args.extend(["--slot".to_string(), slot.clone()]);
+            }
+            let program = std::env::current_exe().context("cannot find the rtds binary")?;
+            let stage = CdcStage { program, postgres: url, kafka: args.pipeline.kafka.clone(), args: stage_args };
+            run_cdc_stage(stage, state.cdc_stage.clone());
+        }
     }
     let listener = runtime.block_on(tokio::net::TcpListener::bind(args.http)).with_context(|| format!("cannot listen on {}", args.http))?;
     runtime.spawn(serve(listener, state.clone()));

@@ -9,8 +9,8 @@ use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use uuid::Uuid;
 
-use super::harness::{Pipeline, Running, finish, tail, wait_durable};
-use crate::util::{cdc_args, consume_all, rtds, stack_lock};
+use super::harness::{Pipeline, Running, STATUS_PAGE_ON, finish, kill_pid, stop, tail, wait_durable, wait_for};
+use crate::util::{cdc_args, consume_all, free_ports, rtds, stack_lock};
 
 /// Every message of `topic`, read `read_committed`: (partition, key, has a value, LSN header).
 fn committed_changes(brokers: &str, topic: &str) -> Vec<(i32, String, bool, u64)> {
@@ -196,4 +196,39 @@ fn a_change_cdc_cannot_encode_goes_to_the_dlq_with_the_fix() {
     assert_eq!((summary["dead_letters"].as_u64(), summary["upserts"].as_u64()), (Some(0), Some(1)), "{summary:#}");
     let changes = committed_changes(&pipeline.brokers, &pipeline.topic);
     assert_eq!(changes.len(), 10 + 1 + 1, "the inserts, the large first name and the last update");
+}
+
+#[test]
+#[ignore = "needs PostgreSQL, Kafka and Cassandra: run scripts/test"]
+fn the_master_runs_the_cdc_stage_and_starts_it_again_after_kill_9() {
+    let _stack = stack_lock();
+    let pipeline = Pipeline::new("cdcmaster");
+    let mut command = rtds();
+    command
+        .args(["master", "--local", "-n", "2", "-w", "1", "--base-port", &free_ports(2).to_string(), "--http", "127.0.0.1:0"])
+        .args(["--postgres", &pipeline.database, "--cdc"])
+        .args(pipeline.pipeline_args_idle("1h"));
+    let master = Running::spawn(command);
+    let http = master.port_after(STATUS_PAGE_ON);
+    let mut ingest = pipeline.ingest_only_in_background(10_000, 1_000);
+
+    // kill -9 of the stage once it streamed part of the ingest; the master starts it again.
+    let streaming = wait_for(&pipeline, http, |s| s["cdc_stage"]["report"]["upserts"].as_u64().unwrap_or(0) >= 1_000);
+    assert!(streaming["cdc_stage"]["changes_per_second"].as_f64().unwrap() > 0.0, "{:#}", streaming["cdc_stage"]);
+    kill_pid(streaming["cdc_stage"]["pid"].as_u64().unwrap());
+    assert!(ingest.child.try_wait().unwrap().is_none(), "the kill came while users were being stored");
+    let restarted = wait_for(&pipeline, http, |s| s["cdc_stage"]["restarts"] == 1 && s["cdc_stage"]["running"] == true);
+    assert!(restarted["cdc_stage"]["last_exit"].as_str().unwrap().contains("SIGKILL"), "{:#}", restarted["cdc_stage"]);
+    finish(ingest, "ingest", Duration::from_secs(120));
+
+    // Every change once: the durable records equal the users, and Cassandra equals PostgreSQL.
+    wait_durable(&pipeline, http, 10_000);
+    let changes = committed_changes(&pipeline.brokers, &pipeline.topic);
+    let ids: std::collections::HashSet<&str> = changes.iter().map(|(_, key, _, _)| key.as_str()).collect();
+    assert_eq!((changes.len(), ids.len()), (10_000, 10_000), "each change in Kafka once");
+    let metrics = pipeline.metrics(http);
+    assert!(metrics.contains("rtds_cdc_stage_restarts_total 1"), "{metrics}");
+    assert!(metrics.contains("rtds_cdc_stage_up 1"), "{metrics}");
+    stop(master);
+    pipeline.assert_cassandra_equals_postgres(10_000);
 }

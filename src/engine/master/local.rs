@@ -99,7 +99,7 @@ fn relay_reports(stream: Option<impl std::io::Read + Send + 'static>, index: usi
 }
 
 /// Copies a stream to the master's stderr, one prefixed line at a time.
-fn relay_lines(stream: Option<impl std::io::Read + Send + 'static>, prefix: String) {
+pub(super) fn relay_lines(stream: Option<impl std::io::Read + Send + 'static>, prefix: String) {
     if let Some(stream) = stream {
         std::thread::spawn(move || {
             for line in BufReader::new(stream).lines().map_while(Result::ok) {

@@ -8,7 +8,9 @@
 //! The files: `supervise.rs` runs generation after generation of the cluster and decides
 //! when one is dead or done; a [`Launcher`] starts and stops one generation's processes,
 //! either on this machine (`local.rs`) or through the registered agents (`remote.rs`).
+//! With `--cdc` the master also runs the CDC stage as a child it restarts (`cdc.rs`).
 
+mod cdc;
 mod local;
 mod remote;
 mod supervise;
@@ -23,6 +25,7 @@ use super::cluster::WorkerReport;
 use super::control::Assignment;
 use super::status::ClusterStatus;
 
+pub use cdc::{CdcStage, run_cdc_stage};
 pub use supervise::{RestartBudget, supervise};
 
 /// Where the worker processes run.

@@ -7,12 +7,13 @@
 //! Progress comes from three places: the worker processes' reports (counters, latency), the
 //! durable offsets in Cassandra against Kafka's high watermarks (lag), and the tables and
 //! topics the pipeline writes (aggregates, dead letters), polled once a second; and, given
-//! `--postgres`, the CDC stage's replication slot.
+//! `--postgres`, the CDC stage's replication slot; given `--cdc`, the CDC stage's reports.
 
 mod cluster;
 mod poll;
 mod prometheus;
 mod slot;
+mod stage;
 mod telemetry;
 
 use std::sync::{Arc, Mutex};
@@ -28,6 +29,7 @@ pub use cluster::{ClusterStatus, ProcessStatus};
 pub use poll::{AggregateValue, DeadLetter, DeadLetters, PartitionStatus, PipelineStatus, poll_pipeline};
 pub use prometheus::prometheus_text;
 pub use slot::{LAG_WARNING_BYTES, SlotStatus, poll_slot};
+pub use stage::CdcStageStatus;
 pub use telemetry::{LatencySummary, Sample, Telemetry, Totals};
 
 /// Everything `/status` shows.
@@ -46,6 +48,8 @@ pub struct Status {
     pub history: Vec<Sample>,
     /// The CDC stage's replication slot, when the master was given `--postgres`.
     pub cdc: Option<SlotStatus>,
+    /// The CDC stage's process, when the master runs it (`--cdc`).
+    pub cdc_stage: Option<CdcStageStatus>,
 }
 
 /// Shared state of the status server.
@@ -55,6 +59,7 @@ pub struct StatusState {
     pub pipeline: Arc<Mutex<PipelineStatus>>,
     pub telemetry: Arc<Telemetry>,
     pub slot: Arc<Mutex<Option<SlotStatus>>>,
+    pub cdc_stage: Arc<Mutex<Option<CdcStageStatus>>>,
 }
 
 impl StatusState {
@@ -69,6 +74,7 @@ impl StatusState {
             aggregates: pipeline.aggregates.clone(),
             dead_letters: pipeline.dead_letters.clone(),
             cdc: self.slot.lock().expect("status").clone(),
+            cdc_stage: self.cdc_stage.lock().expect("status").clone(),
             cluster,
             pipeline,
         }

@@ -52,6 +52,17 @@ pub fn prometheus_text(status: &Status, telemetry: &Telemetry) -> String {
         out.metric("rtds_replication_slot_lag_bytes", "gauge", "WAL the CDC stage's replication slot holds back", vec![(label.clone(), slot.lag_bytes as f64)]);
         out.metric("rtds_replication_slot_active", "gauge", "1 while a connection reads the slot", vec![(label, slot.active as u8 as f64)]);
     }
+    if let Some(stage) = &status.cdc_stage {
+        let r = &stage.report;
+        let changes = vec![("op=\"upsert\"".to_string(), r.upserts as f64), ("op=\"delete\"".to_string(), r.deletes as f64)];
+        out.metric("rtds_cdc_changes_total", "counter", "Changes the CDC stage produced to Kafka (since its process started)", changes);
+        out.metric("rtds_cdc_snapshot_rows_total", "counter", "Rows of the initial snapshot the CDC stage produced", one(r.snapshot_rows as f64));
+        out.metric("rtds_cdc_dead_letters_total", "counter", "Changes the CDC stage could not encode", one(r.dead_letters as f64));
+        out.metric("rtds_cdc_committed_lsn", "gauge", "End LSN of the last PostgreSQL commit in Kafka", one(r.committed_lsn as f64));
+        out.metric("rtds_cdc_changes_per_second", "gauge", "Changes the CDC stage produced per second, over the last second", one(stage.changes_per_second));
+        out.metric("rtds_cdc_stage_up", "gauge", "1 while the CDC stage runs", one(stage.running as u8 as f64));
+        out.metric("rtds_cdc_stage_restarts_total", "counter", "Times the CDC stage exited and was started again", one(stage.restarts as f64));
+    }
     let aggregates = status
         .aggregates
         .iter()
