@@ -18,8 +18,13 @@ use uuid::Uuid;
 use super::ServiceError;
 use crate::model::{Rejected, User};
 
-/// The tables, created if missing.
+/// The tables, created if missing. In one transaction under an advisory lock: two sessions
+/// running `create table if not exists` at once (ingest and `rtds cdc` starting together) can
+/// both miss the table, and the second then fails on PostgreSQL's catalog (duplicate key in
+/// `pg_type`).
 pub const SCHEMA: &str = "
+begin;
+select pg_advisory_xact_lock(hashtext('rtds schema'));
 create table if not exists raw_users (
     id uuid primary key,
     raw jsonb not null,
@@ -57,6 +62,7 @@ create temporary table if not exists stage_created_users
     on commit delete rows;
 create temporary table if not exists stage_rejected_users
     (id uuid, raw text, reason text, source text) on commit delete rows;
+commit;
 ";
 
 /// Namespace of rejected rows' ids: UUIDv5 of reason and raw text, so a retried batch
