@@ -247,8 +247,7 @@ async fn session(
 }
 
 fn summary(counters: &Counters, seconds: f64) -> CdcSummary {
-    let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-    let changes = get(&counters.upserts) + get(&counters.deletes);
+    let report = CdcReport::of(counters);
     let (p50, p99) = counters
         .latency
         .lock()
@@ -256,15 +255,15 @@ fn summary(counters: &Counters, seconds: f64) -> CdcSummary {
         .as_ref()
         .map_or((0, 0), |h| (h.value_at_quantile(0.5), h.value_at_quantile(0.99)));
     CdcSummary {
-        upserts: get(&counters.upserts),
-        deletes: get(&counters.deletes),
-        dead_letters: get(&counters.dead_letters),
-        snapshot_rows: get(&counters.snapshot_rows),
-        transactions: get(&counters.transactions),
-        retries: get(&counters.retries),
-        committed_lsn: replication::lsn_text(get(&counters.committed_lsn)),
+        upserts: report.upserts,
+        deletes: report.deletes,
+        dead_letters: report.dead_letters,
+        snapshot_rows: report.snapshot_rows,
+        transactions: report.transactions,
+        retries: counters.retries.load(Ordering::Relaxed),
+        committed_lsn: replication::lsn_text(report.committed_lsn),
         seconds,
-        changes_per_second: changes as f64 / seconds.max(1e-9),
+        changes_per_second: (report.upserts + report.deletes) as f64 / seconds.max(1e-9),
         latency_p50_ms: p50,
         latency_p99_ms: p99,
     }

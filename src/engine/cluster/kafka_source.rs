@@ -146,8 +146,9 @@ pub fn kafka_source<'scope>(
             // while we read nothing, replace the consumer, resuming where it stopped.
             if read == 0 && last_message.elapsed() >= STALL_AFTER && last_quiet_note.elapsed() >= STALL_AFTER {
                 last_quiet_note = Instant::now();
-                let position = consumer.as_deref().and_then(|c| c.position().ok()).map(|p| format!("{p:?}"));
-                tracing::debug!(?partitions, room, in_flight, open = open.len(), epoch, durable = ?durable.with_frontier(|f| f.to_vec()), ?next_offsets, ?position, checking = stall_check.is_some(), "reading nothing");
+                // The fields are computed only when debug logging is on.
+                tracing::debug!(?partitions, room, in_flight, open = open.len(), epoch, durable = ?durable.with_frontier(|f| f.to_vec()), ?next_offsets,
+                    position = ?consumer.as_deref().and_then(|c| c.position().ok()), checking = stall_check.is_some(), "reading nothing");
             }
             if read == 0 && room > 0 && consumer.is_some() && last_message.elapsed() >= STALL_AFTER {
                 if let Some(answer) = stall_check.take_if(|running| running.is_finished()).and_then(FutureExt::now_or_never) {
