@@ -7,10 +7,10 @@
 //!
 //! Generates `--rows` users with the crate's generator and formats them as rtds does (all of
 //! it before the clock starts), creates a fresh keyspace with rtds's `created_users` table
-//! (`CassandraSink::prepare`), and writes every row with the sink's prepared, token-aware
-//! `INSERT … USING TIMESTAMP ?` (`CassandraSink::write_user`), keeping `--concurrency` writes
+//! (`CassandraTables::prepare`), and writes every row with the sink's prepared, token-aware
+//! `INSERT … USING TIMESTAMP ?` (`CassandraTables::write_user`), keeping `--concurrency` writes
 //! in flight (256). With `--batch K` (> 1) it also measures unlogged batches of K rows
-//! (`CassandraSink::write_users`), the rows sorted by token first so a batch's rows share
+//! (`CassandraTables::write_users`), the rows sorted by token first so a batch's rows share
 //! replicas, with `--batch-concurrency` batches in flight. Failed writes are retried
 //! (`rtds::connectors::retry::forever`), and counted.
 //!
@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use futures::StreamExt;
 use rtds::api::generator::{Generator, Request, write_json};
-use rtds::connectors::cassandra::{CassandraSink, connect};
+use rtds::connectors::cassandra::{CassandraTables, connect};
 use rtds::connectors::retry;
 use rtds::model::User;
 
@@ -111,7 +111,7 @@ async fn measure(write: impl std::future::Future<Output = ()>) -> Measured {
 }
 
 /// One row per write, `concurrency` writes in flight.
-async fn single(sink: &CassandraSink, users: &[User], concurrency: usize) -> Measured {
+async fn single(sink: &CassandraTables, users: &[User], concurrency: usize) -> Measured {
     let timestamp = chrono::Utc::now().timestamp_micros();
     measure(
         futures::stream::iter(users)
@@ -123,7 +123,7 @@ async fn single(sink: &CassandraSink, users: &[User], concurrency: usize) -> Mea
 }
 
 /// Unlogged batches of `size` rows sorted by token, `concurrency` batches in flight.
-async fn batched(sink: &CassandraSink, users: &[User], size: usize, concurrency: usize) -> Measured {
+async fn batched(sink: &CassandraTables, users: &[User], size: usize, concurrency: usize) -> Measured {
     let timestamp = chrono::Utc::now().timestamp_micros();
     // Sorting by token is part of the work a sink does, so it is timed too.
     measure(async {
@@ -154,7 +154,7 @@ fn main() {
             "concurrency": o.concurrency,
         });
         // rtds's own sink: its schema and its prepared, token-aware statements.
-        let sink = CassandraSink::prepare(session.clone(), ks, "created_users", &[]).await.expect("create the table");
+        let sink = CassandraTables::prepare(session.clone(), ks, "created_users", &[]).await.expect("create the table");
         let m = single(&sink, &users, o.concurrency).await;
         let single_rate = users.len() as f64 / m.seconds;
         eprintln!("cassandra_ceiling: single-row writes, {} in flight: {:.0} rows/s ({:.2} s)", o.concurrency, single_rate, m.seconds);
@@ -164,7 +164,7 @@ fn main() {
         result["single_retries"] = serde_json::json!(m.retries);
         let mut best = single_rate;
         if o.batch > 1 {
-            let sink = CassandraSink::prepare(session.clone(), ks, "created_users_batched", &[]).await.expect("create the table");
+            let sink = CassandraTables::prepare(session.clone(), ks, "created_users_batched", &[]).await.expect("create the table");
             let m = batched(&sink, &users, o.batch, o.batch_concurrency).await;
             let rate = users.len() as f64 / m.seconds;
             eprintln!(

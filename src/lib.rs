@@ -8,8 +8,9 @@
 //! - [`dataflow`]: pipeline definitions (`dataflows/*.toml`);
 //! - [`ingest`]: API → PostgreSQL;
 //! - [`cdc`]: PostgreSQL's committed changes → Kafka, exactly once;
-//! - [`engine`]: timely workers running a pipeline;
+//! - [`operators`]: the timely operators every pipeline uses (epochs, the async sink);
 //! - [`connectors`]: Kafka, PostgreSQL, Cassandra and local files, each with its source or sink;
+//! - [`engine`]: timely workers running a pipeline, wired from the connectors' operators;
 //! - [`metrics`]: counters and progress;
 //! - [`cli`]: the `rtds` command line.
 
@@ -22,3 +23,4 @@ pub mod engine;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
+pub mod operators;

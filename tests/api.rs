@@ -173,8 +173,8 @@ fn malformed_records_are_rejected_one_by_one() {
 
 #[test]
 fn format_command_prints_rows_and_names_bad_input() {
-    let dir = crate::util::TempDir::new("format");
-    let path = dir.0.join("response.json");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("response.json");
     std::fs::write(&path, fixture("real-4.json")).unwrap();
     let out = crate::util::rtds().arg("format").arg(&path).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
-use crate::util::{TempDir, rtds};
+use crate::util::rtds;
 
 fn read_jsonl(path: &std::path::Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -13,14 +13,14 @@ fn read_jsonl(path: &std::path::Path) -> Vec<Value> {
 
 #[test]
 fn plain_rtds_runs_the_default_pipeline_and_writes_every_user_once() {
-    let dir = TempDir::new("embedded-default");
-    let out = rtds().current_dir(&dir.0).output().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = rtds().current_dir(dir.path()).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     for word in ["users in", "rows out", "rejected", "records/s", "users_by_country"] {
         assert!(stdout.contains(word), "summary mentions {word}: {stdout}");
     }
-    let rows = read_jsonl(&dir.0.join("rtds-users.jsonl"));
+    let rows = read_jsonl(&dir.path().join("rtds-users.jsonl"));
     assert_eq!(rows.len(), 100_000, "the default is 100,000 users");
     let ids: HashSet<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), rows.len(), "no id repeats although 1% of records were replayed");
@@ -29,11 +29,11 @@ fn plain_rtds_runs_the_default_pipeline_and_writes_every_user_once() {
 
 #[test]
 fn run_flags_and_json_summary_agree_with_the_files() {
-    let dir = TempDir::new("embedded-flags");
-    let dataflow = dir.0.join("bad.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let dataflow = dir.path().join("bad.toml");
     let local = std::fs::read_to_string(crate::util::root().join("dataflows/local.toml")).unwrap();
     std::fs::write(&dataflow, local.replace("malformed = 0.0", "malformed = 0.05")).unwrap();
-    let output = dir.0.join("users.jsonl");
+    let output = dir.path().join("users.jsonl");
     let out = rtds()
         .args(["run", "--users", "12345", "-w", "3", "--seed", "flags", "--json", "--dataflow"])
         .arg(&dataflow)
@@ -44,7 +44,7 @@ fn run_flags_and_json_summary_agree_with_the_files() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = read_jsonl(&output);
-    let rejected = read_jsonl(&dir.0.join("users.rejected.jsonl"));
+    let rejected = read_jsonl(&dir.path().join("users.rejected.jsonl"));
     assert_eq!(summary["workers"], 3);
     assert_eq!(summary["rows_out"].as_u64().unwrap() as usize, rows.len());
     assert_eq!(summary["rejected"].as_u64().unwrap() as usize, rejected.len());

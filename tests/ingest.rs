@@ -143,18 +143,17 @@ fn ingest_serves_its_metrics_while_it_runs() {
     let rt = runtime();
     let (api, _) = rt.block_on(spawn_local(Faults::default())).unwrap();
     let database = rt.block_on(fresh_database("ingestmetrics"));
-    let port = crate::util::free_ports(1);
-    let mut child = rtds()
+    let mut command = rtds();
+    command
         .args(["ingest", "--api", &api, "--postgres", &database])
-        .args(["--users", "4000", "--rate", "1000", "--batch", "200", "--json", "--metrics-addr", &format!("127.0.0.1:{port}")])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+        .args(["--users", "4000", "--rate", "1000", "--batch", "200", "--json", "--metrics-addr", "127.0.0.1:0"]);
+    let mut ingest = crate::process::Running::spawn_keeping_stdout(command);
+    // It listens on a port of its own choosing, and says which.
+    let port = ingest.port_after("metrics on http://");
     // Scrape while it runs: the stored count rises and never passes the total.
     let url = format!("http://127.0.0.1:{port}/metrics");
     let mut seen = Vec::new();
-    while child.try_wait().unwrap().is_none() {
+    while ingest.child.try_wait().unwrap().is_none() {
         if let Ok(text) = rt.block_on(async { reqwest::get(&url).await?.text().await }) {
             let stored = text
                 .lines()
@@ -166,9 +165,8 @@ fn ingest_serves_its_metrics_while_it_runs() {
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(ingest.child.wait().unwrap().success(), "{}", ingest.stderr());
+    let summary: Value = serde_json::from_str(&ingest.stdout()).unwrap();
     assert_eq!(summary["stored"], 4000);
     assert!(seen.windows(2).all(|w| w[0] <= w[1]), "counters only rise: {seen:?}");
     assert!(seen.iter().any(|s| *s > 0.0 && *s < 4000.0), "a scrape mid-run saw partial progress: {seen:?}");

@@ -95,13 +95,13 @@ fn cassandra_writes_and_reads_back() {
 #[test]
 #[ignore = "needs Cassandra: run scripts/test"]
 fn the_sink_counts_the_warnings_cassandra_returns_per_kind() {
-    use rtds::connectors::cassandra::CassandraSink;
+    use rtds::connectors::cassandra::CassandraTables;
     use rtds::model::{Dimension, User};
     runtime().block_on(async {
         let session = std::sync::Arc::new(cassandra().await);
         let keyspace = unique("rtds_test");
         let aggregates = [("users_by_country".to_string(), Dimension::Country)];
-        let sink = CassandraSink::prepare(session.clone(), &keyspace, "created_users", &aggregates).await.unwrap();
+        let sink = CassandraTables::prepare(session.clone(), &keyspace, "created_users", &aggregates).await.unwrap();
         let users: Vec<User> = (1..=20u128)
             .map(|n| serde_json::from_value(serde_json::json!({ "id": uuid::Uuid::from_u128(n), "first_name": "Ada" })).unwrap())
             .collect();

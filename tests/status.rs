@@ -2,8 +2,8 @@
 //! driven through chromedriver's WebDriver protocol, watches a cluster move a stream of users
 //! from Kafka to Cassandra, and what the page shows must match what Kafka and PostgreSQL hold.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -11,47 +11,12 @@ use serde_json::{Value, json};
 use rtds::api::Faults;
 use rtds::api::server::spawn_local;
 
+use crate::cluster::harness::STATUS_PAGE_ON;
+use crate::process::{Running, tail};
 use crate::util::{cdc_args, fresh_database, free_ports, kafka, rtds, run_ingest, runtime, service, stack_lock, unique};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const INSTALL: &str = "install Debian's `chromium` and `chromium-driver` (`apt-get install chromium chromium-driver`; scripts/test does)";
-
-/// A process started by the test, its output going to files; killed when dropped.
-struct Spawned {
-    child: Child,
-    stdout: PathBuf,
-    stderr: PathBuf,
-}
-
-impl Spawned {
-    fn spawn(mut command: Command) -> Spawned {
-        let stdout = std::env::temp_dir().join(unique("out"));
-        let stderr = std::env::temp_dir().join(unique("err"));
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&stdout).unwrap())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", command.get_program()));
-        Spawned { child, stdout, stderr }
-    }
-
-    /// The last lines of its stderr.
-    fn tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.stderr).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.stdout);
-        let _ = std::fs::remove_file(&self.stderr);
-    }
-}
 
 /// Headless Chromium behind chromedriver, one WebDriver session.
 struct Browser {
@@ -59,7 +24,7 @@ struct Browser {
     rt: tokio::runtime::Runtime,
     session: String,
     base: String,
-    driver: Spawned,
+    driver: Running,
 }
 
 impl Browser {
@@ -70,22 +35,23 @@ impl Browser {
             .map(|dir| dir.join("chromedriver"))
             .find(|path| path.exists())
             .unwrap_or_else(|| panic!("chromedriver is not on PATH: {INSTALL}"));
-        let port = free_ports(1);
         let mut command = Command::new(chromedriver);
-        command.arg(format!("--port={port}"));
-        let driver = Spawned::spawn(command);
+        command.arg("--port=0");
+        // chromedriver says where it listens on stdout.
+        let driver = Running::spawn_keeping_stdout(command);
+        let port = driver.port_in_stdout("was started successfully on port ");
         let rt = runtime();
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
         let base = format!("http://127.0.0.1:{port}");
         let mut browser = Browser { http, rt, session: String::new(), base, driver };
         let started = Instant::now();
         while browser.call("GET", "/status", None).ok().and_then(|v| v["ready"].as_bool()) != Some(true) {
-            assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not start:\n{}", browser.driver.tail());
+            assert!(started.elapsed() < Duration::from_secs(20), "chromedriver did not start:\n{}", tail(&browser.driver.stderr()));
             std::thread::sleep(Duration::from_millis(100));
         }
         let args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--window-size=1400,1000"];
         let capabilities = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {"binary": CHROMIUM, "args": args}}}});
-        let session = browser.call("POST", "/session", Some(capabilities)).unwrap_or_else(|e| panic!("{e}\n{}", browser.driver.tail()));
+        let session = browser.call("POST", "/session", Some(capabilities)).unwrap_or_else(|e| panic!("{e}\n{}", tail(&browser.driver.stderr())));
         browser.session = session["sessionId"].as_str().expect("a session id").to_string();
         browser
     }
@@ -156,13 +122,13 @@ fn the_status_page_follows_the_pipeline_live() {
     let first = run_ingest(&api, &database, &brokers, &topic, &["--users", "2000", "--seed", &unique("seed"), "--partitions", "8", "--batch", "1000"]);
 
     // The cluster finishes after 15 s without a record: the page is read well before that.
-    let http = free_ports(1);
     let mut command = rtds();
     command
-        .args(["master", "--local", "-n", "2", "-w", "2", "--base-port", &free_ports(2).to_string(), "--http", &format!("127.0.0.1:{http}")])
+        .args(["master", "--local", "-n", "2", "-w", "2", "--base-port", &free_ports(2).to_string(), "--http", "127.0.0.1:0"])
         .args(["--kafka", &brokers, "--cassandra", &service("RTDS_CASSANDRA"), "--topic", &topic, "--keyspace", &keyspace])
         .args(["--idle-exit", "15s", "--postgres", &database]);
-    let mut master = Spawned::spawn(command);
+    let mut master = Running::spawn(command);
+    let http = master.port_after(STATUS_PAGE_ON);
     let page = format!("http://127.0.0.1:{http}/");
     let started = Instant::now();
     loop {
@@ -170,7 +136,7 @@ fn the_status_page_follows_the_pipeline_live() {
         match answer {
             Ok(status) if status.is_success() => break,
             Ok(status) if started.elapsed() > Duration::from_secs(30) => panic!("rtds master answers {status} at /, not the status page"),
-            _ => assert!(started.elapsed() < Duration::from_secs(30), "rtds master serves nothing at {page}:\n{}", master.tail()),
+            _ => assert!(started.elapsed() < Duration::from_secs(30), "rtds master serves nothing at {page}:\n{}", tail(&master.stderr())),
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -181,11 +147,11 @@ fn the_status_page_follows_the_pipeline_live() {
     command
         .args(["ingest", "--api", &api, "--postgres", &database, "--json"])
         .args(["--users", "8000", "--seed", &unique("seed"), "--batch", "1000", "--rate", "800", "--attempts", "20"]);
-    let mut more = Spawned::spawn(command);
+    let mut more = Running::spawn_keeping_stdout(command);
     // The CDC stage streams the new users into Kafka as ingest stores them.
     let mut cdc = rtds();
     cdc.args(cdc_args(&database, &brokers, &topic));
-    let _cdc = Spawned::spawn(cdc);
+    let _cdc = Running::spawn(cdc);
 
     let mut shown: Vec<i64> = Vec::new();
     let mut produced = None;
@@ -195,7 +161,7 @@ fn the_status_page_follows_the_pipeline_live() {
         assert!(
             Instant::now() < deadline,
             "the page did not catch up within 120 s; it shows {last:#}\nprocessed counts seen: {shown:?}\nrtds master:\n{}",
-            master.tail()
+            tail(&master.stderr())
         );
         last = browser.script(READ_PAGE);
         if let Some(processed) = number(&last["processed"]) {
@@ -205,8 +171,8 @@ fn the_status_page_follows_the_pipeline_live() {
         }
         if produced.is_none() {
             if let Some(status) = more.child.try_wait().unwrap() {
-                assert!(status.success(), "the background ingest failed ({status}):\n{}", more.tail());
-                let summary: Value = serde_json::from_str(&std::fs::read_to_string(&more.stdout).unwrap()).unwrap();
+                assert!(status.success(), "the background ingest failed ({status}):\n{}", tail(&more.stderr()));
+                let summary: Value = serde_json::from_str(&more.stdout()).unwrap();
                 produced = Some(first["stored"].as_i64().unwrap() + summary["stored"].as_i64().unwrap());
             }
         }
@@ -252,8 +218,8 @@ fn the_status_page_follows_the_pipeline_live() {
     // The cluster goes idle and finishes by itself, its worker processes with it.
     let idle = Instant::now();
     while master.child.try_wait().unwrap().is_none() {
-        assert!(idle.elapsed() < Duration::from_secs(90), "rtds master did not finish after going idle:\n{}", master.tail());
+        assert!(idle.elapsed() < Duration::from_secs(90), "rtds master did not finish after going idle:\n{}", tail(&master.stderr()));
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(master.child.wait().unwrap().success(), "rtds master failed:\n{}", master.tail());
+    assert!(master.child.wait().unwrap().success(), "rtds master failed:\n{}", tail(&master.stderr()));
 }

@@ -10,6 +10,7 @@ mod dataflow;
 mod embedded;
 mod ingest;
 mod model;
+mod process;
 mod services;
 mod status;
 mod util;

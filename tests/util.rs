@@ -31,23 +31,6 @@ pub fn rtds() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_rtds"))
 }
 
-/// A fresh empty folder under the target directory, removed when dropped.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(name: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("rtds-test-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A tokio runtime for async tests.
 pub fn runtime() -> tokio::runtime::Runtime {

@@ -29,9 +29,6 @@ pub async fn send(url: &str, snapshot: &str, point: u64, producer: &mut ChangePr
     let mut count = 0u64;
     let records = rows.map_err(ServiceError::from).map_ok(|row| {
         count += 1;
-        let date = |index: usize| {
-            row.get::<_, Option<chrono::DateTime<chrono::Utc>>>(index).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        };
         let user = User {
             id: row.get(0),
             first_name: row.get(1),
@@ -41,8 +38,8 @@ pub async fn send(url: &str, snapshot: &str, point: u64, producer: &mut ChangePr
             post_code: row.get(5),
             email: row.get(6),
             username: row.get(7),
-            dob: date(8),
-            registered_date: date(9),
+            dob: row.get(8),
+            registered_date: row.get(9),
             phone: row.get(10),
             picture: row.get(11),
             country: row.get(12),

@@ -58,12 +58,10 @@ pub fn master(args: MasterArgs) -> anyhow::Result<()> {
     let (Source::Kafka(source), Sink::Cassandra(sink)) = (&dataflow.source, &dataflow.sink) else {
         anyhow::bail!("dataflow {:?} is not a cluster pipeline (a kafka source and a cassandra sink)", dataflow.name);
     };
-    let hostfile = std::env::temp_dir().join(format!("rtds-hostfile-{}", std::process::id()));
     let launch = if args.local {
         Launch::Local {
             program: std::env::current_exe().context("cannot find the rtds binary")?,
             base_port: args.base_port,
-            hostfile: hostfile.clone(),
         }
     } else {
         Launch::Remote { listen: args.listen }
@@ -89,7 +87,7 @@ pub fn master(args: MasterArgs) -> anyhow::Result<()> {
         let sink = loop {
             let prepared = async {
                 let session = Arc::new(crate::connectors::cassandra::connect(&cassandra).await?);
-                crate::connectors::cassandra::CassandraSink::prepare(session, &keyspace, &table, &aggregates).await
+                crate::connectors::cassandra::CassandraTables::prepare(session, &keyspace, &table, &aggregates).await
             };
             match prepared.await {
                 Ok(sink) => break sink,
@@ -116,8 +114,6 @@ pub fn master(args: MasterArgs) -> anyhow::Result<()> {
     let listener = runtime.block_on(tokio::net::TcpListener::bind(args.http)).with_context(|| format!("cannot listen on {}", args.http))?;
     runtime.spawn(serve(listener, state.clone()));
 
-    let result = supervise(&options, state.cluster.clone(), state.telemetry.clone());
-    let _ = std::fs::remove_file(hostfile);
-    result?;
+    supervise(&options, state.cluster.clone(), state.telemetry.clone())?;
     Ok(())
 }

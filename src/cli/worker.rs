@@ -83,9 +83,13 @@ pub struct WorkerArgs {
     /// Hostfile: line i is process i's host:port [default: localhost:2101+i].
     #[arg(short = 'h', long = "hostfile")]
     pub hostfile: Option<PathBuf>,
+    /// Process i's host:port, comma-separated, instead of a hostfile (how a master hands
+    /// them on).
+    #[arg(long, value_delimiter = ',', conflicts_with = "hostfile", hide = true)]
+    pub peers: Option<Vec<String>>,
     /// Join the cluster of the master at HOST:PORT (its --listen) instead of running with
     /// -n/-p/-h: the master hands out the index, the hostfile and the pipeline flags.
-    #[arg(long, value_name = "HOST:PORT", conflicts_with_all = ["processes", "process", "hostfile"])]
+    #[arg(long, value_name = "HOST:PORT", conflicts_with_all = ["processes", "process", "hostfile", "peers"])]
     pub master: Option<String>,
     /// With --master: the HOST:PORT other worker processes reach this one on for timely
     /// [default: the address this machine reaches the master from, and a free port].
@@ -102,21 +106,36 @@ pub struct WorkerArgs {
 }
 
 impl WorkerArgs {
-    /// timely's arguments for `timely::Config::from_args`.
-    pub fn timely_args(&self) -> Vec<String> {
-        let mut args = vec![
-            "-w".to_string(),
-            self.workers.max(1).to_string(),
-            "-n".to_string(),
-            self.processes.max(1).to_string(),
-            "-p".to_string(),
-            self.process.to_string(),
-        ];
-        if let Some(hostfile) = &self.hostfile {
-            args.push("-h".into());
-            args.push(hostfile.display().to_string());
-        }
-        args
+    /// timely's configuration from these flags, as timely's own `-w -n -p -h` would make it:
+    /// with more than one process, process i's address is line i of the hostfile (or of
+    /// `--peers`), `localhost:2101+i` without either.
+    pub fn timely_config(&self) -> anyhow::Result<timely::Config> {
+        let (threads, processes) = (self.workers.max(1), self.processes.max(1));
+        anyhow::ensure!(self.process < processes, "-p {} is not below -n {processes}", self.process);
+        let communication = if processes == 1 {
+            timely::CommunicationConfig::Process(threads)
+        } else {
+            let addresses: Vec<String> = match (&self.peers, &self.hostfile) {
+                (Some(peers), _) => peers.clone(),
+                (None, Some(path)) => std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the hostfile {}", path.display()))?
+                    .lines()
+                    .map(str::trim)
+                    .filter(|line| !line.is_empty())
+                    .map(String::from)
+                    .collect(),
+                (None, None) => (0..processes).map(|i| format!("localhost:{}", 2101 + i)).collect(),
+            };
+            anyhow::ensure!(addresses.len() >= processes, "{} addresses for -n {processes} processes: give one host:port per process", addresses.len());
+            timely::CommunicationConfig::Cluster {
+                threads,
+                process: self.process,
+                addresses: addresses.into_iter().take(processes).collect(),
+                report: false,
+                zerocopy: false,
+            }
+        };
+        Ok(timely::Config { communication, worker: timely::WorkerConfig::default() })
     }
 }
 
@@ -125,9 +144,8 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         let program = std::env::current_exe().context("cannot find the rtds binary")?;
         return Ok(run_agent(&AgentOptions { master, advertise: args.advertise, program })?);
     }
-    anyhow::ensure!(args.process < args.processes.max(1), "-p {} is not below -n {}", args.process, args.processes);
     let options = WorkerOptions {
-        timely_args: args.timely_args(),
+        timely: args.timely_config()?,
         kafka: args.pipeline.kafka.clone(),
         cassandra: args.pipeline.cassandra.clone(),
         dataflow: args.pipeline.dataflow()?,

@@ -1,8 +1,23 @@
-//! The services rtds talks to, one folder each, and local files.
+//! The services rtds talks to, one folder each with its sources, sinks and their tests, and
+//! local files.
 //!
-//! Addresses come from flags or the environment variables `RTDS_KAFKA`, `RTDS_POSTGRES` and
-//! `RTDS_CASSANDRA`, with loopback defaults (see [`defaults`]). A service that cannot be
-//! reached is a [`ServiceError::Unreachable`] naming it, its address and how to start it.
+//! - [`kafka`]: the source the cluster's workers read (`source/`), the dead-letter sink
+//!   (`dlq.rs`), the CDC stage's transactional producer (`transactions.rs`);
+//! - [`cassandra`]: the rows and aggregates sinks (`sink.rs`), the tables and their prepared
+//!   statements (`tables.rs`), the durable offsets (`offsets.rs`) and the dedupe state read
+//!   back after a restart (`state.rs`);
+//! - [`postgres`]: ingest's store and the CDC stage's replication slot and `pgoutput` decoder;
+//! - [`retry`]: the one retry policy every write goes through.
+//!
+//! Connectors depend on the model and on [`crate::operators`], never on the engine: the
+//! engine builds its dataflow from them. Addresses come from flags or the environment
+//! variables `RTDS_KAFKA`, `RTDS_POSTGRES` and `RTDS_CASSANDRA`, with loopback defaults (see
+//! [`defaults`]). A service that cannot be reached is a [`ServiceError::Unreachable`] naming
+//! it, its address and how to start it.
+
+use futures::future::BoxFuture;
+
+use crate::model::Rejected;
 
 pub mod cassandra;
 mod jsonl;
@@ -20,6 +35,23 @@ pub mod defaults {
     pub const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/rtds";
     /// Cassandra contact points.
     pub const CASSANDRA: &str = "127.0.0.1:9042";
+}
+
+/// Where a source partition is durable: the next offset to read, and how many records came
+/// before it. They differ on a topic written in transactions: each commit marker takes an
+/// offset. The source reports these for durable epochs; the offsets table keeps them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Durable {
+    pub next_offset: i64,
+    pub records: i64,
+}
+
+/// Where records that cannot be written go, each with the reason: the dead-letter topic in a
+/// cluster. A sink delivers its dead letters before it lets its epoch close, and `deliver`
+/// returns only once they are acknowledged (it retries for as long as that takes).
+pub trait DeadLetters: Send + Sync {
+    /// Delivers `dead`, all from `source` (such as `users_created/3@1200`).
+    fn deliver<'a>(&'a self, dead: &'a [Rejected], source: &'a str) -> BoxFuture<'a, ()>;
 }
 
 /// A service failed.

@@ -1,7 +1,7 @@
 //! `rtds worker --master HOST:PORT`: a worker machine's agent, the Spark-worker counterpart.
 //!
 //! It registers with the master, and for every assignment the master hands out it runs one
-//! `rtds worker -w N -n P -p I -h HOSTFILE --report …` process, forwards the process's
+//! `rtds worker -w N -n P -p I --peers ADDRESSES --report …` process, forwards the process's
 //! reports and its exit, and stops it when the master says so. When the master goes away
 //! it stops the process and registers again once the master is back.
 
@@ -41,7 +41,6 @@ type Current = Arc<Mutex<Option<(u64, Child)>>>;
 
 /// Serves the master until it says the cluster finished.
 pub fn run_agent(options: &AgentOptions) -> Result<(), AgentError> {
-    let hostfile = std::env::temp_dir().join(format!("rtds-hostfile-agent-{}", std::process::id()));
     let mut wait = Duration::from_millis(200);
     let mut said_waiting = false;
     loop {
@@ -51,9 +50,8 @@ pub fn run_agent(options: &AgentOptions) -> Result<(), AgentError> {
                 said_waiting = false;
                 let Some(advertise) = options.advertise.clone().or_else(|| reachable_address(&stream)) else { continue };
                 eprintln!("rtds worker: registering with master {} as {advertise}", options.master);
-                let finished = serve(stream, &advertise, options, &hostfile)?;
+                let finished = serve(stream, &advertise, options)?;
                 if finished {
-                    let _ = std::fs::remove_file(&hostfile);
                     eprintln!("rtds worker: the master says the cluster finished");
                     return Ok(());
                 }
@@ -72,7 +70,7 @@ pub fn run_agent(options: &AgentOptions) -> Result<(), AgentError> {
 }
 
 /// One connection to the master; true when the master said the cluster finished.
-fn serve(stream: TcpStream, advertise: &str, options: &AgentOptions, hostfile: &std::path::Path) -> Result<bool, AgentError> {
+fn serve(stream: TcpStream, advertise: &str, options: &AgentOptions) -> Result<bool, AgentError> {
     let Ok(writer) = stream.try_clone() else { return Ok(false) };
     let writer = Arc::new(Mutex::new(writer));
     let say = {
@@ -91,13 +89,8 @@ fn serve(stream: TcpStream, advertise: &str, options: &AgentOptions, hostfile: &
         match message {
             Ok(ToAgent::Start(assignment)) => {
                 stop(&current);
-                if let Err(source) = std::fs::write(hostfile, assignment.hostfile.join("\n") + "\n") {
-                    eprintln!("rtds worker: cannot write the hostfile {}: {source}", hostfile.display());
-                    say(&ToMaster::Exited { generation: assignment.generation, success: false, status: source.to_string() });
-                    continue;
-                }
                 let mut child = control::die_with_parent(&mut Command::new(&options.program))
-                    .args(assignment.worker_args(hostfile))
+                    .args(assignment.worker_args())
                     .stdin(Stdio::null())
                     .stdout(Stdio::piped())
                     .stderr(Stdio::inherit())

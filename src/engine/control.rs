@@ -4,7 +4,7 @@
 //! ```text
 //! agent                                   master
 //!   ── {"register":{"address":"h:2101"}} ─►   waits until --processes agents have registered
-//!   ◄─ {"start":{generation, index, …}} ──    the index, the hostfile and the pipeline flags
+//!   ◄─ {"start":{generation, index, …}} ──    the index, every process's address and the pipeline flags
 //!   ── {"report":{generation, report}} ───►   every second, from the worker process's stdout
 //!   ── {"exited":{generation, …}} ────────►   the worker process ended
 //!   ◄─ {"stop":{"generation":g}} ─────────    another process died: stop, wait for a new start
@@ -38,15 +38,16 @@ pub struct Assignment {
     pub processes: usize,
     /// Worker threads per process, timely's `-w`.
     pub workers: usize,
-    /// Line i is process i's `host:port`, timely's hostfile.
-    pub hostfile: Vec<String>,
+    /// Process i's `host:port` for timely, i = 0..processes.
+    pub addresses: Vec<String>,
     /// The pipeline flags (`--kafka`, `--topic`, …) every worker process gets.
     pub pipeline_args: Vec<String>,
 }
 
 impl Assignment {
-    /// The `rtds worker` arguments for this assignment, given where the hostfile was written.
-    pub fn worker_args(&self, hostfile: &std::path::Path) -> Vec<String> {
+    /// The `rtds worker` arguments for this assignment: timely's configuration goes as
+    /// flags (`--peers` carries the addresses, so no hostfile is written anywhere).
+    pub fn worker_args(&self) -> Vec<String> {
         let mut args = vec![
             "worker".to_string(),
             "-w".into(),
@@ -55,8 +56,8 @@ impl Assignment {
             self.processes.to_string(),
             "-p".into(),
             self.index.to_string(),
-            "-h".into(),
-            hostfile.display().to_string(),
+            "--peers".into(),
+            self.addresses.join(","),
             "--report".into(),
         ];
         args.extend(self.pipeline_args.iter().cloned());

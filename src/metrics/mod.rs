@@ -1,6 +1,10 @@
-//! Counters shared by a pipeline's workers, and the progress line drawn from them.
+//! Counters shared by a pipeline's workers, the progress line drawn from them, and the
+//! process's own CPU and memory.
 
 pub mod prometheus;
+mod worker;
+
+pub use worker::{Latencies, ProcessCounters, drain_histogram};
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,5 +1,5 @@
 //! The rules of a formatted row: which checks it must pass (a dataflow's `[checks]`), the
-//! fields they may name, and the dates and age bands derived from it.
+//! fields they may name, and the age bands derived from it.
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
@@ -17,7 +17,7 @@ pub struct Checks {
     /// The email must look like an address.
     #[serde(default)]
     pub email: bool,
-    /// dob and registered_date must be plausible ISO-8601 dates.
+    /// dob and registered_date must be plausible: between 1900 and now.
     #[serde(default)]
     pub dates: bool,
 }
@@ -56,10 +56,9 @@ pub fn check(user: &User, checks: &Checks, now: DateTime<Utc>) -> Result<(), Str
     }
     if checks.dates {
         for (name, value) in [("dob", &user.dob), ("registered_date", &user.registered_date)] {
-            if let Some(text) = value {
-                let date = parse_date(text).ok_or_else(|| format!("{name} {text:?} is not an ISO-8601 date"))?;
-                if date.year() < 1900 || date > now {
-                    return Err(format!("{name} {text:?} is not between 1900 and now"));
+            if let Some(date) = value {
+                if date.year() < 1900 || *date > now {
+                    return Err(format!("{name} {:?} is not between 1900 and now", super::date::format(date)));
                 }
             }
         }
@@ -80,8 +79,8 @@ pub fn field_value<'a>(user: &'a User, field: &str) -> Option<std::borrow::Cow<'
         "post_code" => text(&user.post_code),
         "email" => text(&user.email),
         "username" => text(&user.username),
-        "dob" => text(&user.dob),
-        "registered_date" => text(&user.registered_date),
+        "dob" => user.dob.as_ref().map(|d| Owned(super::date::format(d))),
+        "registered_date" => user.registered_date.as_ref().map(|d| Owned(super::date::format(d))),
         "phone" => text(&user.phone),
         "picture" => text(&user.picture),
         "country" => text(&user.country),
@@ -96,11 +95,6 @@ fn plausible_email(email: &str) -> bool {
         }
         None => false,
     }
-}
-
-/// Parses the row's date text: RFC 3339 (`1992-03-18T17:36:00.197Z`).
-pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
 }
 
 /// "<20", "20-29", …, "60-69", "70+": whole years of age on `today`.

@@ -6,7 +6,7 @@ use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::User;
-use super::checks::{age_band, parse_date};
+use super::checks::age_band;
 
 /// What an aggregate groups by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
@@ -30,8 +30,7 @@ pub struct Dims {
 impl Dims {
     /// A formatted row's dimensions.
     pub fn of_user(user: &User, today: NaiveDate) -> Dims {
-        let dob = user.dob.as_deref().and_then(parse_date);
-        Dims::of_fields(user.country.as_deref(), user.gender.as_deref(), dob, today)
+        Dims::of_fields(user.country.as_deref(), user.gender.as_deref(), user.dob, today)
     }
 
     /// The dimensions of a row's country, gender and date of birth (a stored row's, read back

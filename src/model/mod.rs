@@ -6,12 +6,13 @@
 //! let response = rtds::model::parse_response(&text).unwrap();
 //! for record in response.results {
 //!     let user = rtds::model::User::from_json(record.get()).unwrap();
-//!     assert!(user.dob.unwrap().ends_with('Z'));
+//!     assert!(rtds::model::date::format(&user.dob.unwrap()).ends_with('Z'));
 //! }
 //! ```
 
 mod change;
 pub mod checks;
+pub mod date;
 mod dims;
 mod error;
 mod raw;

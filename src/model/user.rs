@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::date::{self, Date};
 use super::error::RecordError;
 use super::raw::{Moment, Postcode, RawLocation, RawUser, Street};
 
@@ -34,8 +35,11 @@ pub struct User {
     pub post_code: Option<String>,
     pub email: Option<String>,
     pub username: Option<String>,
-    pub dob: Option<String>,
-    pub registered_date: Option<String>,
+    /// Parsed once, where the row is made or read (see [`date`]).
+    #[serde(default, with = "date::optional")]
+    pub dob: Option<Date>,
+    #[serde(default, with = "date::optional")]
+    pub registered_date: Option<Date>,
     pub phone: Option<String>,
     pub picture: Option<String>,
     pub country: Option<String>,
@@ -71,9 +75,9 @@ impl User {
         let name = raw.name.as_ref();
         let login = raw.login.as_ref();
         let location = raw.location.as_ref();
-        let dob = raw.dob.as_ref().map(iso_8601).transpose().map_err(|r| invalid("dob", r))?;
+        let dob = raw.dob.as_ref().map(to_date).transpose().map_err(|r| invalid("dob", r))?;
         let registered_date =
-            raw.registered.as_ref().map(iso_8601).transpose().map_err(|r| invalid("registered", r))?;
+            raw.registered.as_ref().map(to_date).transpose().map_err(|r| invalid("registered", r))?;
         let mut user = User {
             id: Uuid::nil(),
             first_name: text(name.and_then(|n| n.first.as_deref())),
@@ -116,40 +120,50 @@ impl User {
         out.extend_from_slice(b"{\"id\":\"");
         out.extend_from_slice(self.id.hyphenated().encode_lower(&mut Uuid::encode_buffer()).as_bytes());
         out.push(b'"');
-        let fields = [
-            (&b",\"first_name\":"[..], &self.first_name),
-            (b",\"last_name\":", &self.last_name),
-            (b",\"gender\":", &self.gender),
-            (b",\"address\":", &self.address),
-            (b",\"post_code\":", &self.post_code),
-            (b",\"email\":", &self.email),
-            (b",\"username\":", &self.username),
-            (b",\"dob\":", &self.dob),
-            (b",\"registered_date\":", &self.registered_date),
-            (b",\"phone\":", &self.phone),
-            (b",\"picture\":", &self.picture),
-            (b",\"country\":", &self.country),
-        ];
-        for (key, value) in fields {
+        let text_field = |out: &mut Vec<u8>, key: &[u8], value: &Option<String>| {
             out.extend_from_slice(key);
             match value {
                 Some(text) => json_string(out, text),
                 None => out.extend_from_slice(b"null"),
             }
-        }
+        };
+        let date_field = |out: &mut Vec<u8>, key: &[u8], value: &Option<Date>| {
+            out.extend_from_slice(key);
+            match value {
+                Some(value) => {
+                    out.push(b'"');
+                    out.extend_from_slice(date::format(value).as_bytes());
+                    out.push(b'"');
+                }
+                None => out.extend_from_slice(b"null"),
+            }
+        };
+        text_field(out, b",\"first_name\":", &self.first_name);
+        text_field(out, b",\"last_name\":", &self.last_name);
+        text_field(out, b",\"gender\":", &self.gender);
+        text_field(out, b",\"address\":", &self.address);
+        text_field(out, b",\"post_code\":", &self.post_code);
+        text_field(out, b",\"email\":", &self.email);
+        text_field(out, b",\"username\":", &self.username);
+        date_field(out, b",\"dob\":", &self.dob);
+        date_field(out, b",\"registered_date\":", &self.registered_date);
+        text_field(out, b",\"phone\":", &self.phone);
+        text_field(out, b",\"picture\":", &self.picture);
+        text_field(out, b",\"country\":", &self.country);
         out.push(b'}');
     }
 
     /// A UUIDv5 of the fields that identify a person, for records without `login.uuid`:
     /// the same record always gets the same id.
     fn derived_id(&self, cell: Option<&str>) -> Result<Uuid, RecordError> {
+        let (dob, registered) = (self.dob.as_ref().map(date::format), self.registered_date.as_ref().map(date::format));
         let identity = [
             self.username.as_deref(),
             self.email.as_deref(),
             self.first_name.as_deref(),
             self.last_name.as_deref(),
-            self.dob.as_deref(),
-            self.registered_date.as_deref(),
+            dob.as_deref(),
+            registered.as_deref(),
             self.phone.as_deref(),
             cell,
         ];
@@ -224,37 +238,16 @@ fn push_int(out: &mut String, n: i64) {
     out.push_str(itoa::Buffer::new().format(n));
 }
 
-/// The API's date as ISO-8601 text: 1.2+ text is kept as sent, 1.1's "YYYY-MM-DD HH:MM:SS"
-/// gains its `T` and `Z` (the API meant UTC), 1.0's unix seconds become `…Z` text.
-fn iso_8601(moment: &Moment<'_>) -> Result<String, String> {
+/// The API's date as an instant: 1.2+ sends RFC 3339 text, 1.1 "YYYY-MM-DD HH:MM:SS" (the
+/// API meant UTC), 1.0 unix seconds.
+fn to_date(moment: &Moment<'_>) -> Result<Date, String> {
     match moment {
-        Moment::UnixSeconds(seconds) => chrono::DateTime::from_timestamp(*seconds, 0)
-            .map(|t| {
-                use chrono::{Datelike, Timelike};
-                if !(0..=9999).contains(&t.year()) {
-                    // chrono writes a sign and more digits for such years.
-                    return t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-                }
-                let mut out = [0u8; 20];
-                let fields = [(t.year() as u32, 4), (t.month(), 2), (t.day(), 2), (t.hour(), 2), (t.minute(), 2), (t.second(), 2)];
-                let mut at = 0;
-                for (i, (value, width)) in fields.into_iter().enumerate() {
-                    let mut rest = value;
-                    for digit in out[at..at + width].iter_mut().rev() {
-                        *digit = b'0' + (rest % 10) as u8;
-                        rest /= 10;
-                    }
-                    at += width;
-                    out[at] = b"--T::Z"[i];
-                    at += 1;
-                }
-                String::from_utf8(out.to_vec()).expect("ASCII digits")
-            })
-            .ok_or_else(|| format!("{seconds} is not a valid unix time")),
+        Moment::UnixSeconds(seconds) => chrono::DateTime::from_timestamp(*seconds, 0).ok_or_else(|| format!("{seconds} is not a valid unix time")),
         Moment::Text(t) => {
             let b = t.as_bytes();
             let is_v1_1 = b.len() == 19 && b[10] == b' ' && b[4] == b'-' && b[13] == b':';
-            Ok(if is_v1_1 { format!("{}T{}Z", &t[..10], &t[11..]) } else { t.to_string() })
+            let parsed = if is_v1_1 { date::parse(&format!("{}T{}Z", &t[..10], &t[11..])) } else { date::parse(t) };
+            parsed.ok_or_else(|| format!("{t:?} is not an ISO-8601 date"))
         }
     }
 }

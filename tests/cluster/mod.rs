@@ -4,7 +4,7 @@
 //! restarting, bad messages).
 
 mod cdc;
-mod harness;
+pub(crate) mod harness;
 mod restarts;
 mod soak;
 mod warnings;
@@ -117,19 +117,18 @@ fn raw_timely_flags_run_the_same_cluster_without_a_master() {
     let pipeline = Pipeline::new("rawflags");
     pipeline.ingest(15_000, &[]);
     let base = free_ports(2);
-    let hostfile = std::env::temp_dir().join(unique("hostfile"));
-    std::fs::write(&hostfile, format!("127.0.0.1:{base}\n127.0.0.1:{}\n", base + 1)).unwrap();
+    let hostfile = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(hostfile.path(), format!("127.0.0.1:{base}\n127.0.0.1:{}\n", base + 1)).unwrap();
     let workers: Vec<Running> = (0..2)
         .map(|index| {
             let mut command = rtds();
-            command.args(["worker", "-w", "2", "-n", "2", "-p", &index.to_string(), "-h"]).arg(&hostfile).args(pipeline.pipeline_args());
+            command.args(["worker", "-w", "2", "-n", "2", "-p", &index.to_string(), "-h"]).arg(hostfile.path()).args(pipeline.pipeline_args());
             Running::spawn(command)
         })
         .collect();
     for (index, worker) in workers.into_iter().enumerate() {
         finish(worker, &format!("rtds worker -p {index}"), Duration::from_secs(180));
     }
-    let _ = std::fs::remove_file(hostfile);
     pipeline.assert_cassandra_equals_postgres(15_000);
 }
 

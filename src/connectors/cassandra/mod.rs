@@ -1,4 +1,9 @@
-//! Cassandra through the scylla driver.
+//! Cassandra through the scylla driver: the sinks of the cluster (`sink.rs`: rows and
+//! aggregates), the tables and their prepared statements (`tables.rs`), the durable offsets
+//! (`offsets.rs`), the dedupe state read back after a restart (`state.rs`), and what the
+//! sinks need to batch well: token ranges of the ring (`ring.rs`), batches bounded by rows
+//! and bytes and split when refused (`split.rs`), and Cassandra's warnings counted
+//! (`warnings.rs`).
 
 use std::time::Duration;
 
@@ -27,12 +32,23 @@ pub async fn connect(nodes: &str) -> Result<Session, ServiceError> {
     })
 }
 
+mod offsets;
 mod ring;
 mod sink;
 mod split;
+mod state;
+mod tables;
 mod warnings;
 
+pub use offsets::{OFFSETS_EVERY, durable_points, spawn_offsets_writer};
 pub use ring::{TokenRanges, token_share};
-pub use sink::{CassandraSink, Durable, StoredUser, check_identifier, dimension_column, row_size};
+pub use sink::{CassandraAggregate, CassandraRows, CassandraSinkOptions, RowChange, latest_per_id};
+pub use state::{load_share, stored_state};
+pub use tables::{CassandraTables, StoredUser, check_identifier, dimension_column, row_size};
 pub use split::{batches, write_splitting};
 pub use warnings::{DatabaseWarnings, warning_kind};
+
+/// A write's Cassandra timestamp (microseconds) for an epoch: later epochs win.
+pub fn write_time(epoch: u64, epoch_ms: u64) -> i64 {
+    (epoch * epoch_ms * 1000) as i64
+}

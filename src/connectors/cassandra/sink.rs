@@ -1,339 +1,225 @@
-//! The Cassandra side of a pipeline: schema, idempotent writes, offsets, and the scan that
-//! rebuilds dedupe state after a restart.
+//! The Cassandra sinks: the rows of `created_users` and the values of each aggregate, as
+//! extension traits on timely streams.
 //!
-//! Every write is an upsert carrying `USING TIMESTAMP` derived from its epoch, so writes of
-//! different epochs may land in any order and a replay after a crash leaves the same state.
+//! Semantics and limits:
+//! - Every write is an upsert or a delete carrying `USING TIMESTAMP` of its epoch
+//!   ([`write_time`](super::write_time)), so writes of different epochs may land in any
+//!   order and a replay after a crash leaves the same state.
+//! - Latest version wins: a write round writes only the last change of each id (updates
+//!   come in epoch order, and an epoch's in Kafka order); later rounds write later times.
+//! - Rows go in unlogged batches of one token range (so one replica set) of at most
+//!   `batch_rows` rows and `batch_bytes` bytes; a batch Cassandra refuses is split down to
+//!   the row, and a row refused alone goes to the dead letters with Cassandra's message.
+//! - Aggregate values go one statement per key (each key is a partition of its own).
+//! - Each sink holds its epochs open until every write was acknowledged (see
+//!   [`AsyncSink`]): transient failures are retried without a limit.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use futures::{StreamExt, TryStreamExt};
-use scylla::client::session::Session;
-use scylla::errors::ExecutionError;
-use scylla::response::query_result::QueryResult;
-use scylla::statement::batch::{Batch, BatchType};
-use scylla::statement::prepared::PreparedStatement;
-use scylla::value::CqlTimestamp;
+use chrono::Utc;
+use compact_str::CompactString;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use timely::dataflow::Stream;
 use uuid::Uuid;
 
-use super::{DatabaseWarnings, TokenRanges, token_share};
-use crate::connectors::ServiceError;
-use crate::model::Dimension;
-use crate::model::User;
+use super::{CassandraTables, batches, row_size, write_splitting, write_time};
+use crate::connectors::{DeadLetters, ServiceError, retry};
+use crate::metrics::{Latencies, ProcessCounters};
+use crate::model::{Change, Rejected, User};
+use crate::operators::{AsyncSink, AsyncSinkOptions};
 
-/// Where a partition is durable: the next offset to read, and how many records came before
-/// it. They differ on a topic written in transactions: each commit marker takes an offset.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Durable {
-    pub next_offset: i64,
-    pub records: i64,
+/// Row write rounds in flight per worker: a slow write holds back only its own rows.
+const ROW_ROUNDS: usize = 4;
+
+/// How often an aggregate's changed values are written at most: each round writes every key
+/// that changed since the last, so fewer rounds mean fewer writes for the same result.
+const AGGREGATES_EVERY: Duration = Duration::from_millis(100);
+
+/// A change to write and its produce time (milliseconds), for end-to-end latency.
+pub type RowChange = (Change, Option<i64>);
+
+/// How the Cassandra sinks of a worker write.
+#[derive(Clone)]
+pub struct CassandraSinkOptions {
+    /// Where the writes run.
+    pub runtime: tokio::runtime::Handle,
+    pub tables: Arc<CassandraTables>,
+    /// The length of an epoch, for write times.
+    pub epoch_ms: u64,
+    /// Most rows and bytes in one batch.
+    pub batch_rows: usize,
+    pub batch_bytes: usize,
+    /// Write requests in flight per round.
+    pub concurrency: usize,
+    /// Where rows Cassandra refuses go.
+    pub dead_letters: Arc<dyn DeadLetters>,
+    pub counters: Arc<ProcessCounters>,
+    pub latencies: Arc<Latencies>,
 }
 
-/// What the recovery scan reads back of a stored row: enough to rebuild the aggregates.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredUser {
-    pub id: Uuid,
-    pub country: Option<String>,
-    pub gender: Option<String>,
-    pub dob: Option<DateTime<Utc>>,
+/// Writes a stream of changes to the rows table.
+pub trait CassandraRows<'scope> {
+    /// Upserts and deletes rows; the returned stream's frontier passes an epoch once all its
+    /// rows are acknowledged (or dead-lettered, if Cassandra refused them).
+    fn cassandra_rows(self, options: CassandraSinkOptions) -> Stream<'scope, u64, Vec<()>>;
 }
 
-/// Prepared statements for one keyspace, shared by every worker of a process.
-pub struct CassandraSink {
-    session: Arc<Session>,
-    keyspace: String,
-    insert_user: PreparedStatement,
-    delete_user: PreparedStatement,
-    /// Only for computing a row's token (statements with the same partition key share it).
-    select_user: PreparedStatement,
-    insert_aggregate: Vec<(String, PreparedStatement)>,
-    select_aggregate: Vec<PreparedStatement>,
-    insert_offset: PreparedStatement,
-    select_offsets: PreparedStatement,
-    scan_users: PreparedStatement,
-    warnings: DatabaseWarnings,
+/// Writes the counts of one aggregate.
+pub trait CassandraAggregate<'scope> {
+    /// Upserts `(key, users)` counts into aggregate `index` of the tables; the latest count
+    /// of a key in a round is its value.
+    fn cassandra_aggregate(self, index: usize, options: CassandraSinkOptions) -> Stream<'scope, u64, Vec<()>>;
 }
 
-/// A CQL identifier we may splice into DDL (keyspace and table names cannot be bound).
-pub fn check_identifier(kind: &str, name: &str) -> Result<(), ServiceError> {
-    let ok = name.len() <= 48
-        && name.starts_with(|c: char| c.is_ascii_alphabetic())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ok { Ok(()) } else { Err(ServiceError::cassandra(format!("{kind} {name:?} is not a plain identifier (letters, digits, _)"))) }
-}
-
-/// The column an aggregate table keys by.
-pub fn dimension_column(dimension: Dimension) -> &'static str {
-    match dimension {
-        Dimension::Country => "country",
-        Dimension::Gender => "gender",
-        Dimension::AgeBand => "age_band",
-    }
-}
-
-impl CassandraSink {
-    /// Creates the keyspace and tables if missing and prepares every statement.
-    /// `aggregates` are (table, dimension) pairs.
-    pub async fn prepare(
-        session: Arc<Session>,
-        keyspace: &str,
-        table: &str,
-        aggregates: &[(String, Dimension)],
-    ) -> Result<CassandraSink, ServiceError> {
-        check_identifier("keyspace", keyspace)?;
-        check_identifier("table", table)?;
-        let ddl = |cql: String| {
-            let session = session.clone();
-            async move { session.query_unpaged(cql, &[]).await.map(|_| ()).map_err(ServiceError::cassandra) }
-        };
-        ddl(format!(
-            "CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
-        ))
-        .await?;
-        ddl(format!(
-            "CREATE TABLE IF NOT EXISTS {keyspace}.{table} (id uuid PRIMARY KEY, first_name text, last_name text, \
-             gender text, address text, post_code text, email text, username text, dob timestamp, \
-             registered_date timestamp, phone text, picture text, country text)"
-        ))
-        .await?;
-        ddl(format!(
-            "CREATE TABLE IF NOT EXISTS {keyspace}.offsets (topic text, partition int, next_offset bigint, epoch bigint, \
-             records bigint, PRIMARY KEY (topic, partition))"
-        ))
-        .await?;
-        // Keyspaces made before the record count was kept get its column.
-        let has_records = session
-            .query_unpaged(
-                "SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = 'offsets' AND column_name = 'records'",
-                (keyspace,),
-            )
-            .await
-            .map_err(ServiceError::cassandra)?
-            .into_rows_result()
-            .map_or(false, |rows| rows.rows_num() > 0);
-        if !has_records {
-            ddl(format!("ALTER TABLE {keyspace}.offsets ADD records bigint")).await?;
-        }
-        let mut insert_aggregate = Vec::new();
-        let mut select_aggregate = Vec::new();
-        for (name, dimension) in aggregates {
-            check_identifier("aggregate table", name)?;
-            let column = dimension_column(*dimension);
-            ddl(format!("CREATE TABLE IF NOT EXISTS {keyspace}.{name} ({column} text PRIMARY KEY, users bigint)")).await?;
-            let insert = format!("INSERT INTO {keyspace}.{name} ({column}, users) VALUES (?, ?) USING TIMESTAMP ?");
-            insert_aggregate.push((name.clone(), prepare(&session, insert).await?));
-            select_aggregate.push(prepare(&session, format!("SELECT {column}, users FROM {keyspace}.{name}")).await?);
-        }
-        session.await_schema_agreement().await.map_err(ServiceError::cassandra)?;
-        let insert_user = prepare(
-            &session,
-            format!(
-                "INSERT INTO {keyspace}.{table} (id, first_name, last_name, gender, address, post_code, email, username, \
-                 dob, registered_date, phone, picture, country) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
-            ),
-        )
-        .await?;
-        let select_user = prepare(&session, format!("SELECT id FROM {keyspace}.{table} WHERE id = ?")).await?;
-        let delete_user = prepare(&session, format!("DELETE FROM {keyspace}.{table} USING TIMESTAMP ? WHERE id = ?")).await?;
-        let insert_offset = prepare(
-            &session,
-            format!("INSERT INTO {keyspace}.offsets (topic, partition, next_offset, records, epoch) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?"),
-        )
-        .await?;
-        let select_offsets =
-            prepare(&session, format!("SELECT partition, next_offset, records, epoch FROM {keyspace}.offsets WHERE topic = ?")).await?;
-        let scan_users = prepare(
-            &session,
-            format!("SELECT id, country, gender, dob FROM {keyspace}.{table} WHERE token(id) >= ? AND token(id) <= ?"),
-        )
-        .await?;
-        Ok(CassandraSink {
-            session,
-            keyspace: keyspace.to_string(),
-            insert_user,
-            delete_user,
-            select_user,
-            insert_aggregate,
-            select_aggregate,
-            insert_offset,
-            select_offsets,
-            scan_users,
-            warnings: DatabaseWarnings::default(),
+impl<'scope> CassandraRows<'scope> for Stream<'scope, u64, Vec<(RowChange, u64, isize)>> {
+    fn cassandra_rows(self, options: CassandraSinkOptions) -> Stream<'scope, u64, Vec<()>> {
+        let sink = AsyncSinkOptions { runtime: options.runtime.clone(), rounds: ROW_ROUNDS, every: Duration::ZERO };
+        let options = Arc::new(options);
+        self.async_sink("RowsSink", sink, move |epoch, updates: Vec<(RowChange, isize)>| {
+            let options = options.clone();
+            async move { write_rows(&options, write_time(epoch, options.epoch_ms), updates).await }
         })
     }
+}
 
-    /// The warnings Cassandra returned with this sink's writes.
-    pub fn warnings(&self) -> &DatabaseWarnings {
-        &self.warnings
-    }
-
-    /// A write's outcome: its warnings counted, its error classed.
-    fn acknowledged(&self, result: Result<QueryResult, ExecutionError>) -> Result<(), ServiceError> {
-        let result = result.map_err(ServiceError::cassandra_request)?;
-        self.warnings.record(result.warnings());
-        Ok(())
-    }
-
-    /// The keyspace written to.
-    pub fn keyspace(&self) -> &str {
-        &self.keyspace
-    }
-
-    /// Upserts one row; `timestamp` is the write time in microseconds.
-    pub async fn write_user(&self, user: &User, timestamp: i64) -> Result<(), ServiceError> {
-        self.acknowledged(self.session.execute_unpaged(&self.insert_user, user_values(user, timestamp)).await)
-    }
-
-    /// Upserts rows in one unlogged batch: one request instead of one per row. The rows sink
-    /// batches rows of one token range (see [`CassandraSink::token_ranges`]): they share
-    /// their replicas, so the batch is routed to one of them and applies there. Every row is
-    /// a partition of its own, and Cassandra warns about an unlogged batch over more than
-    /// `unlogged_batch_across_partitions_warn_threshold` (10) partitions: hence at most 10 rows.
-    ///
-    /// One row goes as a plain statement: a batch of one only adds the batch limits.
-    pub async fn write_users<'a>(&self, users: impl ExactSizeIterator<Item = &'a User>, timestamp: i64) -> Result<(), ServiceError> {
-        let values: Vec<_> = users.map(|user| user_values(user, timestamp)).collect();
-        if let [one] = &values[..] {
-            return self.acknowledged(self.session.execute_unpaged(&self.insert_user, one).await);
-        }
-        let mut batch = Batch::new(BatchType::Unlogged);
-        for _ in 0..values.len() {
-            batch.append_statement(self.insert_user.clone());
-        }
-        self.acknowledged(self.session.batch(&batch, values).await)
-    }
-
-    /// Deletes one row as of `timestamp` (a tombstone): only an upsert with a later write
-    /// time brings the id back.
-    pub async fn delete_user(&self, id: Uuid, timestamp: i64) -> Result<(), ServiceError> {
-        self.acknowledged(self.session.execute_unpaged(&self.delete_user, (timestamp, id)).await)
-    }
-
-    /// The Murmur3 token of a row id, to group rows by replica.
-    pub fn token(&self, id: Uuid) -> i64 {
-        self.select_user.calculate_token(&(id,)).ok().flatten().map_or(0, |token| token.value())
-    }
-
-    /// The token ranges of the ring as the driver sees it now: the rows of one range share
-    /// their replicas (see [`TokenRanges::parts`]).
-    pub fn token_ranges(&self) -> TokenRanges {
-        let state = self.session.get_cluster_state();
-        TokenRanges::new(state.replica_locator().ring().iter().map(|(token, _)| token.value()).collect())
-    }
-
-    /// Upserts an aggregate's current value for one key: one partition, so one plain
-    /// statement (a batch over several keys spans as many partitions, which Cassandra warns
-    /// about, and loads one coordinator with the writes of other replicas).
-    pub async fn write_aggregate(&self, aggregate: usize, key: &str, users: i64, timestamp: i64) -> Result<(), ServiceError> {
-        let statement = &self.insert_aggregate[aggregate].1;
-        self.acknowledged(self.session.execute_unpaged(statement, (key, users, timestamp)).await)
-    }
-
-    /// Every aggregate's current values: (table name, [(key, users)]), keys sorted.
-    pub async fn read_aggregates(&self) -> Result<Vec<(String, Vec<(String, i64)>)>, ServiceError> {
-        let mut all = Vec::new();
-        for ((name, _), select) in self.insert_aggregate.iter().zip(&self.select_aggregate) {
-            let pager = self.session.execute_iter(select.clone(), &[]).await.map_err(ServiceError::cassandra)?;
-            let mut values: Vec<(String, i64)> = pager
-                .rows_stream::<(String, Option<i64>)>()
-                .map_err(ServiceError::cassandra)?
-                .map(|row| row.map(|(key, users)| (key, users.unwrap_or(0))).map_err(ServiceError::cassandra))
-                .try_collect()
-                .await?;
-            values.sort();
-            all.push((name.clone(), values));
-        }
-        Ok(all)
-    }
-
-    /// Records that `partition` is durable at `point` as of `epoch`.
-    pub async fn write_offset(&self, topic: &str, partition: i32, point: Durable, epoch: u64, timestamp: i64) -> Result<(), ServiceError> {
-        let values = (topic, partition, point.next_offset, point.records, epoch as i64, timestamp);
-        self.acknowledged(self.session.execute_unpaged(&self.insert_offset, values).await)
-    }
-
-    /// The durable points of `topic`: (partition, point, epoch).
-    pub async fn offsets(&self, topic: &str) -> Result<Vec<(i32, Durable, i64)>, ServiceError> {
-        let result = self.session.execute_unpaged(&self.select_offsets, (topic,)).await.map_err(ServiceError::cassandra)?;
-        let rows = result.into_rows_result().map_err(ServiceError::cassandra)?;
-        rows.rows::<(i32, i64, Option<i64>, i64)>()
-            .map_err(ServiceError::cassandra)?
-            .map(|r| {
-                // Rows written before the count was kept: every offset was a record then.
-                r.map(|(partition, next, records, epoch)| (partition, Durable { next_offset: next, records: records.unwrap_or(next) }, epoch))
-                    .map_err(ServiceError::cassandra)
-            })
-            .collect()
-    }
-
-    /// The stored rows whose token falls in share `index` of `shares` of the ring.
-    pub async fn scan_share(&self, index: usize, shares: usize) -> Result<Vec<StoredUser>, ServiceError> {
-        let (low, high) = token_share(index, shares);
-        let pager = self.session.execute_iter(self.scan_users.clone(), (low, high)).await.map_err(ServiceError::cassandra)?;
-        let rows = pager
-            .rows_stream::<(Uuid, Option<String>, Option<String>, Option<CqlTimestamp>)>()
-            .map_err(ServiceError::cassandra)?;
-        rows.map(|row| {
-            row.map(|(id, country, gender, dob)| StoredUser {
-                id,
-                country,
-                gender,
-                dob: dob.and_then(|t| DateTime::from_timestamp_millis(t.0)),
-            })
-            .map_err(ServiceError::cassandra)
+impl<'scope> CassandraAggregate<'scope> for Stream<'scope, u64, Vec<((CompactString, isize), u64, isize)>> {
+    fn cassandra_aggregate(self, index: usize, options: CassandraSinkOptions) -> Stream<'scope, u64, Vec<()>> {
+        let name = format!("Aggregate:{}", options.tables.aggregate_name(index));
+        let sink = AsyncSinkOptions { runtime: options.runtime.clone(), rounds: 1, every: AGGREGATES_EVERY };
+        let options = Arc::new(options);
+        self.async_sink(&name, sink, move |epoch, updates: Vec<((CompactString, isize), isize)>| {
+            let options = options.clone();
+            async move {
+                let timestamp = write_time(epoch, options.epoch_ms);
+                // A round may span epochs: the last count of a key is its current one.
+                let latest: HashMap<String, i64> =
+                    updates.into_iter().filter(|(_, diff)| *diff > 0).map(|((key, count), _)| (key.into_string(), count as i64)).collect();
+                let o = &options;
+                futures::stream::iter(&latest)
+                    .for_each_concurrent(o.concurrency.max(1), |(key, users)| async move {
+                        o.latencies.timed(retry::forever("aggregate", || o.tables.write_aggregate(index, key, *users, timestamp))).await;
+                    })
+                    .await;
+                o.counters.aggregate_writes.fetch_add(latest.len() as u64, Ordering::Relaxed);
+            }
         })
-        .try_collect()
-        .await
     }
 }
 
-/// About how many bytes a row adds to a batch, as Cassandra sizes batches (the data of its
-/// cells, plus a little per cell): what `batch_bytes` bounds.
-pub fn row_size(user: &User) -> usize {
-    let text: usize = user.text_fields().iter().map(|(_, t)| t.as_deref().map_or(0, str::len)).sum();
-    16 + 2 * 8 + text + 13 * 12
+/// One round of row changes at `timestamp`.
+async fn write_rows(o: &CassandraSinkOptions, timestamp: i64, updates: Vec<(RowChange, isize)>) {
+    let (mut rows, deletes) = upserts_and_deletes(latest_per_id(updates));
+    if !deletes.is_empty() {
+        futures::stream::iter(&deletes)
+            .for_each_concurrent(o.concurrency.max(1), |id| async move {
+                o.latencies.timed(retry::forever("delete", || o.tables.delete_user(*id, timestamp))).await;
+            })
+            .await;
+        o.counters.rows_deleted.fetch_add(deletes.len() as u64, Ordering::Relaxed);
+    }
+    // Sorted in place and written in slices: a round can hold tens of thousands of rows
+    // while catching up, and a copy of them is what a heap profile found most of.
+    rows.sort_by_cached_key(|((user, _), _)| o.tables.token(user.id));
+    let rows = &rows;
+    // Batches within a token range only, so a batch goes to the replicas of all its rows.
+    let parts = o.tables.token_ranges().parts(rows, |((user, _), _)| o.tables.token(user.id));
+    let ranges = parts.into_iter().flat_map(|part| {
+        let offset = part.start;
+        batches(&rows[part], o.batch_rows.max(1), o.batch_bytes, |((user, _), _)| row_size(user))
+            .into_iter()
+            .map(move |r| r.start + offset..r.end + offset)
+    });
+    let write = rows_writer(&o.tables, timestamp);
+    let write = &write;
+    let outcomes: Vec<(Vec<u64>, Vec<Rejected>)> = futures::stream::iter(ranges)
+        .map(|range| {
+            let batch = &rows[range];
+            async move {
+                let refused = o.latencies.timed(write_splitting(batch, write)).await;
+                // Produce to acknowledged write, the pipeline's end-to-end latency.
+                let now = Utc::now().timestamp_millis();
+                let refused_ids: Vec<Uuid> = refused.iter().map(|(((user, _), _), _)| user.id).collect();
+                let latencies = batch
+                    .iter()
+                    .filter(|((user, _), _)| !refused_ids.contains(&user.id))
+                    .filter_map(|((_, produced_ms), _)| produced_ms.map(|p| (now - p).max(0) as u64))
+                    .collect();
+                let dead = refused
+                    .into_iter()
+                    .map(|(((user, _), _), error)| {
+                        let mut raw = Vec::new();
+                        user.write_json(&mut raw);
+                        Rejected { raw: String::from_utf8_lossy(&raw).into_owned(), reason: format!("the rows store refused it: {error}") }
+                    })
+                    .collect();
+                (latencies, dead)
+            }
+        })
+        .buffer_unordered(o.concurrency.max(1))
+        .collect()
+        .await;
+    let dead: Vec<Rejected> = outcomes.iter().flat_map(|(_, dead)| dead.iter().cloned()).collect();
+    o.latencies.record_end_to_end(outcomes.iter().flat_map(|(latencies, _)| latencies));
+    // Rows the store refused go to the dead letters before the epoch may close.
+    if !dead.is_empty() {
+        tracing::warn!(rows = dead.len(), reason = %dead[0].reason, "Cassandra refused rows; sending them to the dead-letter topic");
+        let source = format!("cassandra/{}.{}", o.tables.keyspace(), o.tables.table());
+        o.dead_letters.deliver(&dead, &source).await;
+        o.counters.rejected.fetch_add(dead.len() as u64, Ordering::Relaxed);
+        o.counters.refused.fetch_add(dead.len() as u64, Ordering::Relaxed);
+    }
+    o.counters.rows_written.fetch_add((rows.len() - dead.len()) as u64, Ordering::Relaxed);
 }
 
-/// A row's values for the insert statement, `timestamp` last.
-#[allow(clippy::type_complexity)]
-fn user_values(
-    user: &User,
-    timestamp: i64,
-) -> (
-    Uuid,
-    &Option<String>,
-    &Option<String>,
-    &Option<String>,
-    &Option<String>,
-    &Option<String>,
-    &Option<String>,
-    &Option<String>,
-    Option<CqlTimestamp>,
-    Option<CqlTimestamp>,
-    &Option<String>,
-    &Option<String>,
-    &Option<String>,
-    i64,
-) {
-    let date = |text: &Option<String>| text.as_deref().and_then(crate::model::checks::parse_date).map(|t| CqlTimestamp(t.timestamp_millis()));
-    (
-        user.id,
-        &user.first_name,
-        &user.last_name,
-        &user.gender,
-        &user.address,
-        &user.post_code,
-        &user.email,
-        &user.username,
-        date(&user.dob),
-        date(&user.registered_date),
-        &user.phone,
-        &user.picture,
-        &user.country,
-        timestamp,
-    )
+/// A row to write: the formatted user and its produce time.
+type RowUpdate = ((User, Option<i64>), isize);
+
+/// Writes a slice of rows as one request, at `timestamp`.
+fn rows_writer<'a>(tables: &'a CassandraTables, timestamp: i64) -> impl Fn(&'a [RowUpdate]) -> BoxFuture<'a, Result<(), ServiceError>> + Sync + 'a {
+    move |batch| tables.write_users(batch.iter().map(|((user, _), _)| user), timestamp).boxed()
 }
 
-async fn prepare(session: &Session, cql: String) -> Result<PreparedStatement, ServiceError> {
-    session.prepare(cql).await.map_err(ServiceError::cassandra)
+/// The last change of each id, in their original order otherwise.
+///
+/// ```
+/// # use rtds::connectors::cassandra::latest_per_id;
+/// # use rtds::model::{Change, User};
+/// let user = |id: u128, name: &str| {
+///     let row = serde_json::json!({ "id": uuid::Uuid::from_u128(id), "first_name": name });
+///     (Change::Upsert(serde_json::from_value::<User>(row).unwrap()), None)
+/// };
+/// let delete = |id: u128| (Change::Delete(uuid::Uuid::from_u128(id)), None);
+/// let rows = latest_per_id(vec![(user(1, "old"), 1), (user(2, "b"), 1), (user(1, "new"), 1), (delete(2), 1)]);
+/// let kept: Vec<_> = rows.iter().map(|((change, _), _)| match change {
+///     Change::Upsert(user) => user.first_name.clone().unwrap(),
+///     Change::Delete(_) => "deleted".to_string(),
+/// }).collect();
+/// assert_eq!(kept, ["new", "deleted"]);
+/// ```
+pub fn latest_per_id(updates: Vec<(RowChange, isize)>) -> Vec<(RowChange, isize)> {
+    let mut last: HashMap<Uuid, usize> = HashMap::with_capacity(updates.len());
+    for (index, ((change, _), _)) in updates.iter().enumerate() {
+        last.insert(change.id(), index);
+    }
+    if last.len() == updates.len() {
+        return updates;
+    }
+    updates.into_iter().enumerate().filter(|(index, ((change, _), _))| last[&change.id()] == *index).map(|(_, update)| update).collect()
+}
+
+/// The rows to upsert, and the ids to delete.
+fn upserts_and_deletes(changes: Vec<(RowChange, isize)>) -> (Vec<RowUpdate>, Vec<Uuid>) {
+    let mut upserts = Vec::with_capacity(changes.len());
+    let mut deletes = Vec::new();
+    for ((change, produced_ms), diff) in changes {
+        match change {
+            Change::Upsert(user) => upserts.push(((user, produced_ms), diff)),
+            Change::Delete(id) => deletes.push(id),
+        }
+    }
+    (upserts, deletes)
 }

@@ -1,4 +1,7 @@
-//! Kafka through rdkafka (librdkafka built from the crate's bundled sources).
+//! Kafka through rdkafka (librdkafka built from the crate's bundled sources): the cluster's
+//! source (`source/`), the dead-letter sink (`dlq.rs`), the producer of rows and dead letters
+//! (`producer.rs`) and the CDC stage's transactional producer with its resume point
+//! (`transactions.rs`); the client settings every one of them shares are here.
 
 use std::time::Duration;
 
@@ -115,8 +118,12 @@ fn unreachable(brokers: &str, error: impl std::fmt::Display) -> ServiceError {
     ServiceError::Unreachable { service: "Kafka", address: brokers.to_string(), env: "RTDS_KAFKA", reason: error.to_string() }
 }
 
+mod dlq;
 mod producer;
+mod source;
 mod transactions;
 
+pub use dlq::{DeadLetterSink, KafkaDeadLetters};
+pub use source::{Incoming, KafkaSourceOptions, OpenReader, PartitionReader, kafka_source, owned_partitions, rdkafka_reader};
 pub use producer::{REASON_HEADER, RowProducer, SCHEMA_HEADER, SOURCE_HEADER, dlq_topic};
 pub use transactions::{ChangeProducer, LSN_HEADER, Outgoing, ResumePoint, offsets_topic, read_resume_point};

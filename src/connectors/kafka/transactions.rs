@@ -38,6 +38,8 @@ pub fn offsets_topic(topic: &str) -> String {
 const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One record of a transaction.
+// Nearly every record is a change: not boxed, see `Change`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Outgoing {
     /// A change of a row, with the end LSN of its commit.

@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::model::{Change, User};
@@ -32,6 +32,8 @@ const TEXT_OID: u32 = 25;
 const TIMESTAMPTZ_OID: u32 = 1184;
 
 /// What one pgoutput message says.
+// Nearly every message is a change: not boxed, see `Change`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, PartialEq, Eq)]
 pub enum Decoded {
     /// A change of `created_users`.
@@ -173,7 +175,7 @@ fn user(columns: &[Column], new: &[Value<'_>], old: Option<&[Value<'_>]>) -> Res
             (value, _) => value,
         };
         let Value::Bytes(bytes) = value else { continue };
-        let slot = match column.name.as_str() {
+        let text_slot = match column.name.as_str() {
             "first_name" => &mut user.first_name,
             "last_name" => &mut user.last_name,
             "gender" => &mut user.gender,
@@ -184,25 +186,28 @@ fn user(columns: &[Column], new: &[Value<'_>], old: Option<&[Value<'_>]>) -> Res
             "phone" => &mut user.phone,
             "picture" => &mut user.picture,
             "country" => &mut user.country,
-            "dob" => &mut user.dob,
-            "registered_date" => &mut user.registered_date,
+            "dob" | "registered_date" => {
+                if column.type_oid != TIMESTAMPTZ_OID {
+                    return Err(format!("{} has type oid {}, not timestamptz", column.name, column.type_oid));
+                }
+                let date = timestamp(bytes).ok_or_else(|| format!("{} is not a timestamp rtds can hold", column.name))?;
+                *(if column.name == "dob" { &mut user.dob } else { &mut user.registered_date }) = Some(date);
+                continue;
+            }
             _ => continue,
         };
-        *slot = Some(match column.type_oid {
-            TEXT_OID => String::from_utf8(bytes.to_vec()).map_err(|_| format!("{} is not UTF-8", column.name))?,
-            TIMESTAMPTZ_OID => timestamp_text(bytes).ok_or_else(|| format!("{} is not a timestamp rtds can hold", column.name))?,
-            other => return Err(format!("{} has type oid {other}, not text or timestamptz", column.name)),
-        });
+        if column.type_oid != TEXT_OID {
+            return Err(format!("{} has type oid {}, not text", column.name, column.type_oid));
+        }
+        *text_slot = Some(String::from_utf8(bytes.to_vec()).map_err(|_| format!("{} is not UTF-8", column.name))?);
     }
     Ok(user)
 }
 
-/// A binary `timestamptz` as the row's date text (RFC 3339, milliseconds, UTC), the form
-/// ingest writes.
-fn timestamp_text(bytes: &[u8]) -> Option<String> {
+/// A binary `timestamptz`: microseconds since 2000-01-01 UTC.
+fn timestamp(bytes: &[u8]) -> Option<DateTime<Utc>> {
     let micros = i64::from_be_bytes(bytes.try_into().ok()?);
-    let time = DateTime::<Utc>::from_timestamp_micros(micros.checked_add(POSTGRES_EPOCH_MICROS)?)?;
-    Some(time.to_rfc3339_opts(SecondsFormat::Millis, true))
+    DateTime::<Utc>::from_timestamp_micros(micros.checked_add(POSTGRES_EPOCH_MICROS)?)
 }
 
 /// A cursor over a message's bytes.
@@ -297,7 +302,7 @@ mod tests {
         // 1990-01-01T00:00:00Z is 315,532,800 s before 2000-01-01.
         value(&mut insert, &(-315_532_800_000_000i64).to_be_bytes());
         let Decoded::Change(Change::Upsert(user)) = decoder.decode(&insert).unwrap() else { panic!("an upsert") };
-        assert_eq!((user.id, user.first_name.as_deref(), user.dob.as_deref()), (id, Some("Ada"), Some("1990-01-01T00:00:00.000Z")));
+        assert_eq!((user.id, user.first_name.as_deref(), user.dob.map(|d| crate::model::date::format(&d))), (id, Some("Ada"), Some("1990-01-01T00:00:00Z".to_string())));
 
         let mut update = insert.clone();
         update[0] = b'U';

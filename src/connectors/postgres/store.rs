@@ -251,8 +251,8 @@ async fn copy_batch(tx: &Transaction<'_>, tables: Tables, batch: &Batch, source:
             for text in [&user.first_name, &user.last_name, &user.gender, &user.address, &user.post_code, &user.email, &user.username] {
                 row.text(text.as_deref());
             }
-            row.timestamp(timestamp(&user.dob))?;
-            row.timestamp(timestamp(&user.registered_date))?;
+            row.timestamp(user.dob)?;
+            row.timestamp(user.registered_date)?;
             for text in [&user.phone, &user.picture, &user.country] {
                 row.text(text.as_deref());
             }
@@ -361,8 +361,4 @@ pub fn rejected_id(rejected: &Rejected) -> Uuid {
     name.push(0);
     name.extend_from_slice(rejected.raw.as_bytes());
     Uuid::new_v5(&REJECTED_NAMESPACE, &name)
-}
-
-fn timestamp(text: &Option<String>) -> Option<DateTime<Utc>> {
-    text.as_deref().and_then(crate::model::checks::parse_date)
 }

@@ -1,33 +1,31 @@
-//! Starting one worker process: its connections, its shared state, the offsets writer, the
-//! timely workers, and the summary it prints when it finishes.
+//! Starting one worker process: its connections, the options its operators share, the
+//! offsets writer, the dedupe state, the timely workers, and the summary it prints when it
+//! finishes.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
-use futures::StreamExt;
 use serde::Serialize;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use uuid::Uuid;
 
 use super::graph::build;
-use super::{epoch_now, owned_partitions, report, write_time};
-use crate::connectors::cassandra::{CassandraSink, Durable};
-use crate::connectors::kafka::RowProducer;
-use crate::connectors::retry;
-use crate::dataflow::{CassandraSinkPlan, Dataflow, KafkaSource, Sink, Source};
+use super::report;
+use crate::connectors::cassandra::{CassandraSinkOptions, CassandraTables, durable_points, load_share, spawn_offsets_writer};
+use crate::connectors::kafka::{KafkaDeadLetters, KafkaSourceOptions, owned_partitions, rdkafka_reader};
+use crate::dataflow::{Dataflow, Sink, Source};
+use crate::metrics::{Latencies, ProcessCounters};
 use crate::model::{Checks, Dimension, Dims};
-
-/// How often a process records its durable offsets at most.
-const OFFSETS_EVERY: Duration = Duration::from_millis(100);
+use crate::operators::epoch_now;
 
 /// How to run one worker process.
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
-    /// timely's own arguments: `-w N -n P -p I -h HOSTFILE`.
-    pub timely_args: Vec<String>,
+    /// timely's configuration: this process's index, the addresses of all, its threads.
+    pub timely: timely::Config,
     pub kafka: String,
     pub cassandra: String,
     pub dataflow: Dataflow,
@@ -35,76 +33,25 @@ pub struct WorkerOptions {
     pub idle_exit: Option<Duration>,
     /// Draw a progress line on stderr.
     pub progress: bool,
-    /// Print a [`WorkerReport`] line on stdout every second, for a supervisor.
+    /// Print a [`WorkerReport`](super::WorkerReport) line on stdout every second, for a supervisor.
     pub report: bool,
-}
-
-/// Counters of one worker process.
-#[derive(Debug, Default)]
-pub struct ProcessCounters {
-    pub records_in: AtomicU64,
-    pub rows_written: AtomicU64,
-    /// Rows deleted (tombstones of the CDC stream).
-    pub rows_deleted: AtomicU64,
-    pub aggregate_writes: AtomicU64,
-    pub rejected: AtomicU64,
-    /// Rows Cassandra refused alone (also counted in `rejected`: they went to the DLQ).
-    pub refused: AtomicU64,
-    pub durable_epoch: AtomicU64,
-    /// The epoch sources stamp new records with.
-    pub epoch: AtomicU64,
-    pub state_rows_loaded: AtomicU64,
 }
 
 /// What every worker thread of the process shares.
 pub struct ProcessState {
-    pub brokers: String,
-    pub source: KafkaSource,
-    pub sink_plan: CassandraSinkPlan,
+    pub topic: String,
+    pub max_message_bytes: usize,
     pub checks: Checks,
-    pub aggregates: Vec<(String, Dimension)>,
-    pub partitions: usize,
-    /// Where each partition's last run left it durable.
-    pub start_offsets: HashMap<i32, Durable>,
-    pub sink: Arc<CassandraSink>,
-    pub dlq: RowProducer,
-    pub runtime: tokio::runtime::Handle,
-    pub offsets: tokio::sync::mpsc::UnboundedSender<(i32, Durable, u64)>,
-    pub counters: ProcessCounters,
-    pub idle_exit: Option<Duration>,
+    /// What each aggregate groups by, in the dataflow's order (the tables' too).
+    pub aggregates: Vec<Dimension>,
+    /// Age bands are counted as of this day.
     pub today: NaiveDate,
-    /// Produce-to-acknowledged-write latency of every row, in milliseconds.
-    pub latency: Mutex<hdrhistogram::Histogram<u64>>,
-    /// The same, since the last report.
-    pub interval_latency: Mutex<hdrhistogram::Histogram<u64>>,
-    /// Cassandra write request latency since the last report, in microseconds.
-    pub write_latency: Mutex<hdrhistogram::Histogram<u64>>,
-    /// The same, since the process started.
-    pub all_write_latency: Mutex<hdrhistogram::Histogram<u64>>,
+    pub source_options: KafkaSourceOptions,
+    pub sink_options: CassandraSinkOptions,
+    pub counters: Arc<ProcessCounters>,
+    pub latencies: Arc<Latencies>,
     /// Partitions owned by this process's workers.
     pub owned: Mutex<Vec<i32>>,
-}
-
-impl ProcessState {
-    pub(super) fn record_latencies<'a>(&self, latencies: impl Iterator<Item = &'a u64> + Clone) {
-        for histogram in [&self.latency, &self.interval_latency] {
-            let mut histogram = histogram.lock().expect("latency histogram");
-            for latency in latencies.clone() {
-                histogram.saturating_record(*latency);
-            }
-        }
-    }
-
-    /// Times one Cassandra write request (all its retries included).
-    pub(super) async fn timed<T, F: std::future::Future<Output = T>>(&self, write: F) -> T {
-        let started = std::time::Instant::now();
-        let outcome = write.await;
-        let micros = started.elapsed().as_micros() as u64;
-        for histogram in [&self.write_latency, &self.all_write_latency] {
-            histogram.lock().expect("write latency histogram").saturating_record(micros);
-        }
-        outcome
-    }
 }
 
 /// What a worker process did, printed as one JSON line on stdout when it finishes.
@@ -138,7 +85,7 @@ pub enum ClusterError {
     Service(#[from] crate::connectors::ServiceError),
     #[error("dataflow {0:?} is not a cluster pipeline (a kafka source and a cassandra sink)")]
     Unsupported(String),
-    #[error("topic {topic} does not exist on {brokers}; create it with `rtds ingest` first")]
+    #[error("topic {topic} does not exist on {brokers}; `rtds cdc` creates it (or create it with kafka-topics)")]
     NoTopic { topic: String, brokers: String },
     #[error("timely: {0}")]
     Timely(String),
@@ -151,111 +98,83 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
     let (Source::Kafka(source_plan), Sink::Cassandra(sink_plan)) = (&options.dataflow.source, &options.dataflow.sink) else {
         return Err(ClusterError::Unsupported(options.dataflow.name.clone()));
     };
-    let config = timely::Config::from_args(options.timely_args.iter().cloned()).map_err(ClusterError::Timely)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .thread_name("rtds-io")
         .build()
         .map_err(ClusterError::Runtime)?;
+    let topic = source_plan.topic.clone();
 
     let aggregates: Vec<(String, Dimension)> = options.dataflow.aggregates.iter().map(|a| (a.name.clone(), a.by)).collect();
-    let (sink, start_offsets) = runtime.block_on(async {
+    let (tables, start) = runtime.block_on(async {
         let session = Arc::new(crate::connectors::cassandra::connect(&options.cassandra).await?);
-        let sink = CassandraSink::prepare(session, &sink_plan.keyspace, &sink_plan.table, &aggregates).await?;
-        let offsets: HashMap<i32, Durable> = sink.offsets(&source_plan.topic).await?.into_iter().map(|(p, d, _)| (p, d)).collect();
-        Ok::<_, ClusterError>((Arc::new(sink), offsets))
+        let tables = CassandraTables::prepare(session, &sink_plan.keyspace, &sink_plan.table, &aggregates).await?;
+        let start = durable_points(&tables, &topic).await?;
+        Ok::<_, ClusterError>((Arc::new(tables), start))
     })?;
-    let partitions = crate::connectors::kafka::partition_count(&options.kafka, &source_plan.topic, Duration::from_secs(10))?
-        .ok_or_else(|| ClusterError::NoTopic { topic: source_plan.topic.clone(), brokers: options.kafka.clone() })?;
-    runtime.block_on(crate::connectors::kafka::ensure_topic(
-        &options.kafka,
-        &crate::connectors::kafka::dlq_topic(&source_plan.topic),
-        1,
-    ))?;
-    let dlq = RowProducer::new(&options.kafka, &source_plan.topic)?;
+    let partitions = crate::connectors::kafka::partition_count(&options.kafka, &topic, Duration::from_secs(10))?
+        .ok_or_else(|| ClusterError::NoTopic { topic: topic.clone(), brokers: options.kafka.clone() })?;
+    runtime.block_on(crate::connectors::kafka::ensure_topic(&options.kafka, &crate::connectors::kafka::dlq_topic(&topic), 1))?;
+    let dead_letters = Arc::new(KafkaDeadLetters::new(&options.kafka, &topic)?);
+    let (durable_points, offsets_writer) = spawn_offsets_writer(runtime.handle(), tables.clone(), topic.clone(), source_plan.epoch_ms);
 
-    // Durable offsets are written by one task per process: whatever arrived since its last
-    // round, newest per partition, at most every OFFSETS_EVERY (epochs are short; offsets only
-    // decide where a restart resumes).
-    let (offsets_tx, mut offsets_rx) = tokio::sync::mpsc::unbounded_channel::<(i32, Durable, u64)>();
-    let offsets_writer = {
-        let (sink, topic, epoch_ms) = (sink.clone(), source_plan.topic.clone(), source_plan.epoch_ms);
-        runtime.spawn(async move {
-            let mut open = true;
-            while open {
-                let Some(first) = offsets_rx.recv().await else { break };
-                let round_started = tokio::time::Instant::now();
-                let mut newest: HashMap<i32, (Durable, u64)> = HashMap::from([(first.0, (first.1, first.2))]);
-                loop {
-                    match offsets_rx.try_recv() {
-                        Ok((partition, next, epoch)) => {
-                            newest.insert(partition, (next, epoch));
-                        }
-                        Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
-                        Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => {
-                            open = false;
-                            break;
-                        }
-                    }
-                }
-                futures::stream::iter(newest)
-                    .for_each_concurrent(None, |(partition, (next, epoch))| {
-                        let (sink, topic) = (sink.clone(), topic.clone());
-                        async move {
-                            retry::forever("offsets", || sink.write_offset(&topic, partition, next, epoch, write_time(epoch, epoch_ms))).await
-                        }
-                    })
-                    .await;
-                if open {
-                    tokio::time::sleep_until(round_started + OFFSETS_EVERY).await;
-                }
-            }
-        })
-    };
-
+    let counters = Arc::new(ProcessCounters::default());
+    let latencies = Arc::new(Latencies::default());
     let state = Arc::new(ProcessState {
-        brokers: options.kafka.clone(),
-        source: source_plan.clone(),
-        sink_plan: sink_plan.clone(),
+        topic: topic.clone(),
+        max_message_bytes: source_plan.max_message_bytes,
         checks: options.dataflow.checks.clone(),
-        aggregates,
-        partitions,
-        start_offsets,
-        sink,
-        dlq,
-        runtime: runtime.handle().clone(),
-        offsets: offsets_tx,
-        counters: ProcessCounters::default(),
-        idle_exit: options.idle_exit,
+        aggregates: aggregates.iter().map(|(_, by)| *by).collect(),
         today: Utc::now().date_naive(),
-        latency: Mutex::new(hdrhistogram::Histogram::new_with_bounds(1, 3_600_000, 3).expect("valid bounds")),
-        interval_latency: Mutex::new(hdrhistogram::Histogram::new_with_bounds(1, 3_600_000, 3).expect("valid bounds")),
-        write_latency: Mutex::new(hdrhistogram::Histogram::new_with_bounds(1, 600_000_000, 2).expect("valid bounds")),
-        all_write_latency: Mutex::new(hdrhistogram::Histogram::new_with_bounds(1, 600_000_000, 2).expect("valid bounds")),
+        source_options: KafkaSourceOptions {
+            partitions,
+            start: Arc::new(start),
+            epoch_ms: source_plan.epoch_ms,
+            max_in_flight: source_plan.max_in_flight,
+            idle_exit: options.idle_exit,
+            open: rdkafka_reader(&options.kafka, &topic),
+            runtime: runtime.handle().clone(),
+            durable_points,
+            counters: counters.clone(),
+        },
+        sink_options: CassandraSinkOptions {
+            runtime: runtime.handle().clone(),
+            tables: tables.clone(),
+            epoch_ms: source_plan.epoch_ms,
+            batch_rows: sink_plan.batch_rows,
+            batch_bytes: sink_plan.batch_bytes,
+            concurrency: sink_plan.concurrency,
+            dead_letters,
+            counters: counters.clone(),
+            latencies: latencies.clone(),
+        },
+        counters,
+        latencies,
         owned: Mutex::new(Vec::new()),
     });
     let started = std::time::Instant::now();
-    tracing::info!(topic = %source_plan.topic, partitions, keyspace = %sink_plan.keyspace, "worker process starting");
+    let (first_worker, local_workers, peers) = layout(&options.timely.communication);
+    let process = process_label(&options.timely.communication);
+    tracing::info!(%topic, partitions, keyspace = %sink_plan.keyspace, %process, "worker process starting");
 
     // Each local worker's share of the stored rows, read here on the runtime, concurrently,
     // before timely starts: a worker thread makes no network call.
-    let (first_worker, local_workers, peers) = layout(&config.communication);
     let loaded: HashMap<usize, Vec<(Uuid, Dims)>> =
         runtime.block_on(futures::future::join_all((first_worker..first_worker + local_workers).map(|index| {
             let state = state.clone();
-            async move { (index, load_state(&state, index, peers).await) }
+            async move { (index, load_share(&state.sink_options.tables, index, peers, state.today, &state.counters).await) }
         })))
         .into_iter()
         .collect();
     let loaded = Mutex::new(loaded);
 
     let worker_state = state.clone();
-    let guards = timely::execute(config, move |worker| {
+    let guards = timely::execute(options.timely.clone(), move |worker| {
         let state = worker_state.clone();
         let durable = ProbeHandle::new();
-        let first_epoch = epoch_now(state.source.epoch_ms);
-        let mut owned = owned_partitions(state.partitions, worker.index(), worker.peers());
+        let first_epoch = epoch_now(state.source_options.epoch_ms);
+        let mut owned = owned_partitions(state.source_options.partitions, worker.index(), worker.peers());
         {
             let mut all = state.owned.lock().expect("owned partitions");
             all.append(&mut owned);
@@ -274,37 +193,47 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
     }
     drop(progress);
     drop(reporter);
-    let summary = {
-        let c = &state.counters;
-        let latency = state.latency.lock().expect("latency histogram");
-        let writes = state.all_write_latency.lock().expect("write latency histogram");
-        WorkerSummary {
-            process: options.timely_args.join(" "),
-            records_in: c.records_in.load(Ordering::Relaxed),
-            rows_written: c.rows_written.load(Ordering::Relaxed),
-            rows_deleted: c.rows_deleted.load(Ordering::Relaxed),
-            rejected: c.rejected.load(Ordering::Relaxed),
-            aggregate_writes: c.aggregate_writes.load(Ordering::Relaxed),
-            state_rows_loaded: c.state_rows_loaded.load(Ordering::Relaxed),
-            seconds: started.elapsed().as_secs_f64(),
-            latency_ms_p50: latency.value_at_quantile(0.5),
-            latency_ms_p99: latency.value_at_quantile(0.99),
-            latency_ms_p999: latency.value_at_quantile(0.999),
-            latency_ms_max: latency.max(),
-            write_us_p50: writes.value_at_quantile(0.5),
-            write_us_p99: writes.value_at_quantile(0.99),
-            write_requests: writes.len(),
-            peak_rss_bytes: crate::metrics::peak_rss(),
-            cpu_seconds: crate::metrics::process_usage().1,
-        }
-    };
+    let summary = summary(&state, process, started.elapsed().as_secs_f64());
     println!("{}", serde_json::to_string(&summary).expect("summary serializes"));
-    // Let the last offsets reach Cassandra before the process ends.
+    // Let the last offsets reach Cassandra before the process ends: the writer ends once
+    // every sender of points is gone.
     drop(state);
     runtime.block_on(async {
         let _ = tokio::time::timeout(Duration::from_secs(30), offsets_writer).await;
     });
     Ok(())
+}
+
+/// What the process did, from its counters and histograms.
+fn summary(state: &ProcessState, process: String, seconds: f64) -> WorkerSummary {
+    let c = &state.counters;
+    let latency = state.latencies.end_to_end.lock().expect("latency histogram");
+    let writes = state.latencies.writes.lock().expect("write latency histogram");
+    WorkerSummary {
+        process,
+        records_in: c.records_in.load(Ordering::Relaxed),
+        rows_written: c.rows_written.load(Ordering::Relaxed),
+        rows_deleted: c.rows_deleted.load(Ordering::Relaxed),
+        rejected: c.rejected.load(Ordering::Relaxed),
+        aggregate_writes: c.aggregate_writes.load(Ordering::Relaxed),
+        state_rows_loaded: c.state_rows_loaded.load(Ordering::Relaxed),
+        seconds,
+        latency_ms_p50: latency.value_at_quantile(0.5),
+        latency_ms_p99: latency.value_at_quantile(0.99),
+        latency_ms_p999: latency.value_at_quantile(0.999),
+        latency_ms_max: latency.max(),
+        write_us_p50: writes.value_at_quantile(0.5),
+        write_us_p99: writes.value_at_quantile(0.99),
+        write_requests: writes.len(),
+        peak_rss_bytes: crate::metrics::peak_rss(),
+        cpu_seconds: crate::metrics::process_usage().1,
+    }
+}
+
+/// "process I of P, W workers".
+fn process_label(communication: &timely::CommunicationConfig) -> String {
+    let (first, local, peers) = layout(communication);
+    format!("process {} of {}, {local} workers", first / local.max(1), peers / local.max(1))
 }
 
 /// The global index of this process's first worker, its worker count, and the workers of
@@ -315,13 +244,6 @@ fn layout(communication: &timely::CommunicationConfig) -> (usize, usize, usize) 
         timely::CommunicationConfig::Process(n) | timely::CommunicationConfig::ProcessBinary(n) => (0, *n, *n),
         timely::CommunicationConfig::Cluster { threads, process, addresses, .. } => (process * threads, *threads, threads * addresses.len()),
     }
-}
-
-/// Worker `index`'s share of the rows already in Cassandra, for the dedupe state.
-async fn load_state(state: &ProcessState, index: usize, peers: usize) -> Vec<(Uuid, Dims)> {
-    let rows = retry::forever("reading back the stored rows", || state.sink.scan_share(index, peers)).await;
-    state.counters.state_rows_loaded.fetch_add(rows.len() as u64, Ordering::Relaxed);
-    rows.iter().map(|row| (row.id, Dims::of_fields(row.country.as_deref(), row.gender.as_deref(), row.dob, state.today))).collect()
 }
 
 /// Prints the process's progress every few seconds until dropped.

@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::ProcessState;
+use crate::metrics::drain_histogram;
 
 /// The prefix of a report line.
 pub const REPORT_PREFIX: &str = "rtds-report ";
@@ -83,13 +84,6 @@ impl WorkerReport {
     }
 }
 
-/// Takes a histogram's recorded values as (value, count) pairs and empties it.
-pub fn drain_histogram(histogram: &mut hdrhistogram::Histogram<u64>) -> Vec<(u64, u64)> {
-    let pairs = histogram.iter_recorded().map(|v| (histogram.highest_equivalent(v.value_iterated_to()), v.count_at_value())).collect();
-    histogram.reset();
-    pairs
-}
-
 /// The process's report as of now; drains the interval histograms.
 pub fn report(state: &ProcessState) -> WorkerReport {
     let c = &state.counters;
@@ -104,13 +98,13 @@ pub fn report(state: &ProcessState) -> WorkerReport {
         refused: c.refused.load(Ordering::Relaxed),
         aggregate_writes: c.aggregate_writes.load(Ordering::Relaxed),
         cassandra_write_errors: crate::connectors::retry::failures(),
-        cassandra_warnings: state.sink.warnings().totals(),
+        cassandra_warnings: state.sink_options.tables.warnings().totals(),
         epoch: c.epoch.load(Ordering::Relaxed),
         durable_epoch: c.durable_epoch.load(Ordering::Relaxed),
         rss_bytes,
         cpu_seconds,
-        latency_ms: drain_histogram(&mut state.interval_latency.lock().expect("latency histogram")),
-        write_latency_us: drain_histogram(&mut state.write_latency.lock().expect("write latency histogram")),
+        latency_ms: drain_histogram(&mut state.latencies.end_to_end_interval.lock().expect("latency histogram")),
+        write_latency_us: drain_histogram(&mut state.latencies.writes_interval.lock().expect("write latency histogram")),
     }
 }
 
@@ -122,7 +116,7 @@ pub fn spawn_reporter(state: Arc<ProcessState>) -> ReporterGuard {
         loop {
             let stopping = flag.load(Ordering::Relaxed);
             println!("{}", report(&state).to_line());
-            state.sink.warnings().log_due();
+            state.sink_options.tables.warnings().log_due();
             if stopping {
                 return;
             }

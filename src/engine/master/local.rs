@@ -16,7 +16,6 @@ use crate::engine::status::ClusterStatus;
 pub(super) struct LocalLauncher {
     pub program: PathBuf,
     pub base_port: u16,
-    pub hostfile: PathBuf,
     pub children: Vec<Option<Child>>,
 }
 
@@ -26,14 +25,11 @@ impl Launcher for LocalLauncher {
     }
 
     fn start(&mut self, assignments: Vec<Assignment>, events: &Sender<Event>) -> Result<(), MasterError> {
-        let Some(first) = assignments.first() else { return Ok(()) };
-        std::fs::write(&self.hostfile, first.hostfile.join("\n") + "\n")
-            .map_err(|source| MasterError::Hostfile { path: self.hostfile.display().to_string(), source })?;
         self.children.clear();
         for assignment in assignments {
             let (index, generation) = (assignment.index, assignment.generation);
             let mut child = control::die_with_parent(&mut Command::new(&self.program))
-                .args(assignment.worker_args(&self.hostfile))
+                .args(assignment.worker_args())
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -41,7 +37,7 @@ impl Launcher for LocalLauncher {
                 .map_err(|source| MasterError::Spawn { index, program: self.program.display().to_string(), source })?;
             relay_reports(child.stdout.take(), index, generation, events.clone());
             relay_lines(child.stderr.take(), format!("[worker {index}]"));
-            eprintln!("rtds master: started worker process {index} (pid {}) on {}", child.id(), assignment.hostfile[index]);
+            eprintln!("rtds master: started worker process {index} (pid {}) on {}", child.id(), assignment.addresses[index]);
             self.children.push(Some(child));
         }
         Ok(())

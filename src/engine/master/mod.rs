@@ -1,6 +1,6 @@
 //! `rtds master`: the Spark-master counterpart. It starts the cluster's worker processes on
 //! this machine (`--local`) or waits for workers of other machines to register
-//! (`rtds worker --master HOST:PORT`), hands each its index and the hostfile, watches them,
+//! (`rtds worker --master HOST:PORT`), hands each its index and every process's address, watches them,
 //! and when one dies stops the rest and restarts the whole cluster, which resumes from the
 //! last durable epoch. Worker processes report their counters every second; the master keeps
 //! them for its status page and metrics.
@@ -32,7 +32,7 @@ pub use supervise::{RestartBudget, supervise};
 #[derive(Debug, Clone)]
 pub enum Launch {
     /// Spawn them on this machine; process i's timely port is `base_port + i`.
-    Local { program: PathBuf, base_port: u16, hostfile: PathBuf },
+    Local { program: PathBuf, base_port: u16 },
     /// Wait for `rtds worker --master` agents to register on `listen`.
     Remote { listen: SocketAddr },
 }
@@ -53,8 +53,6 @@ pub struct MasterOptions {
 /// Why the master stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum MasterError {
-    #[error("cannot write the hostfile {path}: {source}")]
-    Hostfile { path: String, source: std::io::Error },
     #[error("cannot start worker process {index} ({program}): {source}")]
     Spawn { index: usize, program: String, source: std::io::Error },
     #[error("cannot listen for workers on {addr}: {source}")]

@@ -18,8 +18,8 @@ use crate::engine::status::{ClusterStatus, ProcessStatus, Telemetry};
 pub fn supervise(options: &MasterOptions, status: Arc<Mutex<ClusterStatus>>, telemetry: Arc<Telemetry>) -> Result<(), MasterError> {
     let (events_tx, events) = channel();
     let mut launcher: Box<dyn Launcher> = match &options.launch {
-        Launch::Local { program, base_port, hostfile } => {
-            Box::new(LocalLauncher { program: program.clone(), base_port: *base_port, hostfile: hostfile.clone(), children: Vec::new() })
+        Launch::Local { program, base_port } => {
+            Box::new(LocalLauncher { program: program.clone(), base_port: *base_port, children: Vec::new() })
         }
         Launch::Remote { listen } => {
             let bound = accept_agents(*listen, events_tx.clone())?;
@@ -40,7 +40,7 @@ pub fn supervise(options: &MasterOptions, status: Arc<Mutex<ClusterStatus>>, tel
                 index,
                 processes: options.processes,
                 workers: options.workers,
-                hostfile: addresses.clone(),
+                addresses: addresses.clone(),
                 pipeline_args: options.pipeline_args.clone(),
             })
             .collect();

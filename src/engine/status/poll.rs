@@ -12,7 +12,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
 
 use super::StatusState;
-use crate::connectors::cassandra::CassandraSink;
+use crate::connectors::cassandra::CassandraTables;
 use crate::connectors::kafka::{REASON_HEADER, SOURCE_HEADER, dlq_topic, partitions_of};
 
 /// Polls the throughput is averaged over.
@@ -92,7 +92,7 @@ pub struct PipelineStatus {
 const KAFKA_REPLACE_AFTER: Duration = Duration::from_secs(10);
 
 /// Polls every second into `state` (and adds a history sample each time).
-pub async fn poll_pipeline(state: StatusState, sink: Arc<CassandraSink>, brokers: String, topic: String, epoch_ms: u64) {
+pub async fn poll_pipeline(state: StatusState, sink: Arc<CassandraTables>, brokers: String, topic: String, epoch_ms: u64) {
     let new_consumer = || {
         crate::connectors::kafka::client_config(&brokers)
             .set("group.id", "rtds-master")

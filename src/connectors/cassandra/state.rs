@@ -1,0 +1,41 @@
+//! The dedupe state after a restart: each worker reads back its share of the rows already in
+//! Cassandra, by token range, before timely starts (a worker thread makes no network call),
+//! and hands it to its dataflow at the first epoch as if it had just read it.
+//!
+//! Limits: the scan reads every stored row, so a restart takes longer as the table grows.
+
+use std::sync::atomic::Ordering;
+
+use chrono::NaiveDate;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::operators::generic::operator::source;
+use timely::dataflow::{Scope, Stream};
+use uuid::Uuid;
+
+use super::CassandraTables;
+use crate::connectors::retry;
+use crate::metrics::ProcessCounters;
+use crate::model::Dims;
+
+/// Worker `index` of `peers`'s share of the stored rows, as (id, what its aggregates group
+/// it by), retried until Cassandra answers.
+pub async fn load_share(tables: &CassandraTables, index: usize, peers: usize, today: NaiveDate, counters: &ProcessCounters) -> Vec<(Uuid, Dims)> {
+    let rows = retry::forever("reading back the stored rows", || tables.scan_share(index, peers)).await;
+    counters.state_rows_loaded.fetch_add(rows.len() as u64, Ordering::Relaxed);
+    rows.iter().map(|row| (row.id, Dims::of_fields(row.country.as_deref(), row.gender.as_deref(), row.dob, today))).collect()
+}
+
+/// A stream of `state` at `epoch`, once: the stored rows, older than anything read later.
+pub fn stored_state<'scope, D: Clone + 'static>(scope: Scope<'scope, u64>, state: Vec<D>, epoch: u64) -> Stream<'scope, u64, Vec<(D, u64, isize)>> {
+    source::<_, CapacityContainerBuilder<Vec<(D, u64, isize)>>, _, _>(scope, "StoredState", move |cap, _info| {
+        let mut cap = Some(cap);
+        let mut state = Some(state);
+        move |output| {
+            if let (Some(c), Some(rows)) = (cap.as_mut(), state.take()) {
+                c.downgrade(&epoch);
+                output.session(&*c).give_iterator(rows.into_iter().map(|d| (d, epoch, 1)));
+            }
+            cap = None;
+        }
+    })
+}

@@ -1,0 +1,343 @@
+//! The Cassandra side of a pipeline: the keyspace and its tables, and a prepared statement
+//! for every write and read the sinks, the offsets and the state scan make.
+//!
+//! Every write is an upsert carrying `USING TIMESTAMP` derived from its epoch, so writes of
+//! different epochs may land in any order and a replay after a crash leaves the same state.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
+use scylla::client::session::Session;
+use scylla::errors::ExecutionError;
+use scylla::response::query_result::QueryResult;
+use scylla::statement::batch::{Batch, BatchType};
+use scylla::statement::prepared::PreparedStatement;
+use scylla::value::CqlTimestamp;
+use uuid::Uuid;
+
+use super::{DatabaseWarnings, TokenRanges, token_share};
+use crate::connectors::{Durable, ServiceError};
+use crate::model::Dimension;
+use crate::model::User;
+
+/// What the recovery scan reads back of a stored row: enough to rebuild the aggregates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredUser {
+    pub id: Uuid,
+    pub country: Option<String>,
+    pub gender: Option<String>,
+    pub dob: Option<DateTime<Utc>>,
+}
+
+/// Prepared statements for one keyspace, shared by every worker of a process.
+pub struct CassandraTables {
+    session: Arc<Session>,
+    keyspace: String,
+    table: String,
+    insert_user: PreparedStatement,
+    delete_user: PreparedStatement,
+    /// Only for computing a row's token (statements with the same partition key share it).
+    select_user: PreparedStatement,
+    insert_aggregate: Vec<(String, PreparedStatement)>,
+    select_aggregate: Vec<PreparedStatement>,
+    insert_offset: PreparedStatement,
+    select_offsets: PreparedStatement,
+    scan_users: PreparedStatement,
+    warnings: DatabaseWarnings,
+}
+
+/// A CQL identifier we may splice into DDL (keyspace and table names cannot be bound).
+pub fn check_identifier(kind: &str, name: &str) -> Result<(), ServiceError> {
+    let ok = name.len() <= 48
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok { Ok(()) } else { Err(ServiceError::cassandra(format!("{kind} {name:?} is not a plain identifier (letters, digits, _)"))) }
+}
+
+/// The column an aggregate table keys by.
+pub fn dimension_column(dimension: Dimension) -> &'static str {
+    match dimension {
+        Dimension::Country => "country",
+        Dimension::Gender => "gender",
+        Dimension::AgeBand => "age_band",
+    }
+}
+
+impl CassandraTables {
+    /// Creates the keyspace and tables if missing and prepares every statement.
+    /// `aggregates` are (table, dimension) pairs.
+    pub async fn prepare(
+        session: Arc<Session>,
+        keyspace: &str,
+        table: &str,
+        aggregates: &[(String, Dimension)],
+    ) -> Result<CassandraTables, ServiceError> {
+        check_identifier("keyspace", keyspace)?;
+        check_identifier("table", table)?;
+        let ddl = |cql: String| {
+            let session = session.clone();
+            async move { session.query_unpaged(cql, &[]).await.map(|_| ()).map_err(ServiceError::cassandra) }
+        };
+        ddl(format!(
+            "CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
+        ))
+        .await?;
+        ddl(format!(
+            "CREATE TABLE IF NOT EXISTS {keyspace}.{table} (id uuid PRIMARY KEY, first_name text, last_name text, \
+             gender text, address text, post_code text, email text, username text, dob timestamp, \
+             registered_date timestamp, phone text, picture text, country text)"
+        ))
+        .await?;
+        ddl(format!(
+            "CREATE TABLE IF NOT EXISTS {keyspace}.offsets (topic text, partition int, next_offset bigint, epoch bigint, \
+             records bigint, PRIMARY KEY (topic, partition))"
+        ))
+        .await?;
+        // Keyspaces made before the record count was kept get its column.
+        let has_records = session
+            .query_unpaged(
+                "SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = 'offsets' AND column_name = 'records'",
+                (keyspace,),
+            )
+            .await
+            .map_err(ServiceError::cassandra)?
+            .into_rows_result()
+            .is_ok_and(|rows| rows.rows_num() > 0);
+        if !has_records {
+            ddl(format!("ALTER TABLE {keyspace}.offsets ADD records bigint")).await?;
+        }
+        let mut insert_aggregate = Vec::new();
+        let mut select_aggregate = Vec::new();
+        for (name, dimension) in aggregates {
+            check_identifier("aggregate table", name)?;
+            let column = dimension_column(*dimension);
+            ddl(format!("CREATE TABLE IF NOT EXISTS {keyspace}.{name} ({column} text PRIMARY KEY, users bigint)")).await?;
+            let insert = format!("INSERT INTO {keyspace}.{name} ({column}, users) VALUES (?, ?) USING TIMESTAMP ?");
+            insert_aggregate.push((name.clone(), prepare(&session, insert).await?));
+            select_aggregate.push(prepare(&session, format!("SELECT {column}, users FROM {keyspace}.{name}")).await?);
+        }
+        session.await_schema_agreement().await.map_err(ServiceError::cassandra)?;
+        let insert_user = prepare(
+            &session,
+            format!(
+                "INSERT INTO {keyspace}.{table} (id, first_name, last_name, gender, address, post_code, email, username, \
+                 dob, registered_date, phone, picture, country) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
+            ),
+        )
+        .await?;
+        let select_user = prepare(&session, format!("SELECT id FROM {keyspace}.{table} WHERE id = ?")).await?;
+        let delete_user = prepare(&session, format!("DELETE FROM {keyspace}.{table} USING TIMESTAMP ? WHERE id = ?")).await?;
+        let insert_offset = prepare(
+            &session,
+            format!("INSERT INTO {keyspace}.offsets (topic, partition, next_offset, records, epoch) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?"),
+        )
+        .await?;
+        let select_offsets =
+            prepare(&session, format!("SELECT partition, next_offset, records, epoch FROM {keyspace}.offsets WHERE topic = ?")).await?;
+        let scan_users = prepare(
+            &session,
+            format!("SELECT id, country, gender, dob FROM {keyspace}.{table} WHERE token(id) >= ? AND token(id) <= ?"),
+        )
+        .await?;
+        Ok(CassandraTables {
+            session,
+            keyspace: keyspace.to_string(),
+            table: table.to_string(),
+            insert_user,
+            delete_user,
+            select_user,
+            insert_aggregate,
+            select_aggregate,
+            insert_offset,
+            select_offsets,
+            scan_users,
+            warnings: DatabaseWarnings::default(),
+        })
+    }
+
+    /// The warnings Cassandra returned with this sink's writes.
+    pub fn warnings(&self) -> &DatabaseWarnings {
+        &self.warnings
+    }
+
+    /// A write's outcome: its warnings counted, its error classed.
+    fn acknowledged(&self, result: Result<QueryResult, ExecutionError>) -> Result<(), ServiceError> {
+        let result = result.map_err(ServiceError::cassandra_request)?;
+        self.warnings.record(result.warnings());
+        Ok(())
+    }
+
+    /// The keyspace written to.
+    pub fn keyspace(&self) -> &str {
+        &self.keyspace
+    }
+
+    /// The rows' table.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Upserts one row; `timestamp` is the write time in microseconds.
+    pub async fn write_user(&self, user: &User, timestamp: i64) -> Result<(), ServiceError> {
+        self.acknowledged(self.session.execute_unpaged(&self.insert_user, user_values(user, timestamp)).await)
+    }
+
+    /// Upserts rows in one unlogged batch: one request instead of one per row. The rows sink
+    /// batches rows of one token range (see [`CassandraTables::token_ranges`]): they share
+    /// their replicas, so the batch is routed to one of them and applies there. Every row is
+    /// a partition of its own, and Cassandra warns about an unlogged batch over more than
+    /// `unlogged_batch_across_partitions_warn_threshold` (10) partitions: hence at most 10 rows.
+    ///
+    /// One row goes as a plain statement: a batch of one only adds the batch limits.
+    pub async fn write_users<'a>(&self, users: impl ExactSizeIterator<Item = &'a User>, timestamp: i64) -> Result<(), ServiceError> {
+        let values: Vec<_> = users.map(|user| user_values(user, timestamp)).collect();
+        if let [one] = &values[..] {
+            return self.acknowledged(self.session.execute_unpaged(&self.insert_user, one).await);
+        }
+        let mut batch = Batch::new(BatchType::Unlogged);
+        for _ in 0..values.len() {
+            batch.append_statement(self.insert_user.clone());
+        }
+        self.acknowledged(self.session.batch(&batch, values).await)
+    }
+
+    /// Deletes one row as of `timestamp` (a tombstone): only an upsert with a later write
+    /// time brings the id back.
+    pub async fn delete_user(&self, id: Uuid, timestamp: i64) -> Result<(), ServiceError> {
+        self.acknowledged(self.session.execute_unpaged(&self.delete_user, (timestamp, id)).await)
+    }
+
+    /// The Murmur3 token of a row id, to group rows by replica.
+    pub fn token(&self, id: Uuid) -> i64 {
+        self.select_user.calculate_token(&(id,)).ok().flatten().map_or(0, |token| token.value())
+    }
+
+    /// The token ranges of the ring as the driver sees it now: the rows of one range share
+    /// their replicas (see [`TokenRanges::parts`]).
+    pub fn token_ranges(&self) -> TokenRanges {
+        let state = self.session.get_cluster_state();
+        TokenRanges::new(state.replica_locator().ring().iter().map(|(token, _)| token.value()).collect())
+    }
+
+    /// Upserts an aggregate's current value for one key: one partition, so one plain
+    /// statement (a batch over several keys spans as many partitions, which Cassandra warns
+    /// about, and loads one coordinator with the writes of other replicas).
+    pub async fn write_aggregate(&self, aggregate: usize, key: &str, users: i64, timestamp: i64) -> Result<(), ServiceError> {
+        let statement = &self.insert_aggregate[aggregate].1;
+        self.acknowledged(self.session.execute_unpaged(statement, (key, users, timestamp)).await)
+    }
+
+    /// The table of aggregate `index`.
+    pub fn aggregate_name(&self, index: usize) -> &str {
+        &self.insert_aggregate[index].0
+    }
+
+    /// Every aggregate's current values: (table name, [(key, users)]), keys sorted.
+    pub async fn read_aggregates(&self) -> Result<Vec<(String, Vec<(String, i64)>)>, ServiceError> {
+        let mut all = Vec::new();
+        for ((name, _), select) in self.insert_aggregate.iter().zip(&self.select_aggregate) {
+            let pager = self.session.execute_iter(select.clone(), &[]).await.map_err(ServiceError::cassandra)?;
+            let mut values: Vec<(String, i64)> = pager
+                .rows_stream::<(String, Option<i64>)>()
+                .map_err(ServiceError::cassandra)?
+                .map(|row| row.map(|(key, users)| (key, users.unwrap_or(0))).map_err(ServiceError::cassandra))
+                .try_collect()
+                .await?;
+            values.sort();
+            all.push((name.clone(), values));
+        }
+        Ok(all)
+    }
+
+    /// Records that `partition` is durable at `point` as of `epoch`.
+    pub async fn write_offset(&self, topic: &str, partition: i32, point: Durable, epoch: u64, timestamp: i64) -> Result<(), ServiceError> {
+        let values = (topic, partition, point.next_offset, point.records, epoch as i64, timestamp);
+        self.acknowledged(self.session.execute_unpaged(&self.insert_offset, values).await)
+    }
+
+    /// The durable points of `topic`: (partition, point, epoch).
+    pub async fn offsets(&self, topic: &str) -> Result<Vec<(i32, Durable, i64)>, ServiceError> {
+        let result = self.session.execute_unpaged(&self.select_offsets, (topic,)).await.map_err(ServiceError::cassandra)?;
+        let rows = result.into_rows_result().map_err(ServiceError::cassandra)?;
+        rows.rows::<(i32, i64, Option<i64>, i64)>()
+            .map_err(ServiceError::cassandra)?
+            .map(|r| {
+                // Rows written before the count was kept: every offset was a record then.
+                r.map(|(partition, next, records, epoch)| (partition, Durable { next_offset: next, records: records.unwrap_or(next) }, epoch))
+                    .map_err(ServiceError::cassandra)
+            })
+            .collect()
+    }
+
+    /// The stored rows whose token falls in share `index` of `shares` of the ring.
+    pub async fn scan_share(&self, index: usize, shares: usize) -> Result<Vec<StoredUser>, ServiceError> {
+        let (low, high) = token_share(index, shares);
+        let pager = self.session.execute_iter(self.scan_users.clone(), (low, high)).await.map_err(ServiceError::cassandra)?;
+        let rows = pager
+            .rows_stream::<(Uuid, Option<String>, Option<String>, Option<CqlTimestamp>)>()
+            .map_err(ServiceError::cassandra)?;
+        rows.map(|row| {
+            row.map(|(id, country, gender, dob)| StoredUser {
+                id,
+                country,
+                gender,
+                dob: dob.and_then(|t| DateTime::from_timestamp_millis(t.0)),
+            })
+            .map_err(ServiceError::cassandra)
+        })
+        .try_collect()
+        .await
+    }
+}
+
+/// About how many bytes a row adds to a batch, as Cassandra sizes batches (the data of its
+/// cells, plus a little per cell): what `batch_bytes` bounds.
+pub fn row_size(user: &User) -> usize {
+    let text: usize = user.text_fields().iter().map(|(_, t)| t.as_deref().map_or(0, str::len)).sum();
+    16 + 2 * 8 + text + 13 * 12
+}
+
+/// A row's values for the insert statement, `timestamp` last.
+#[allow(clippy::type_complexity)]
+fn user_values(
+    user: &User,
+    timestamp: i64,
+) -> (
+    Uuid,
+    &Option<String>,
+    &Option<String>,
+    &Option<String>,
+    &Option<String>,
+    &Option<String>,
+    &Option<String>,
+    &Option<String>,
+    Option<CqlTimestamp>,
+    Option<CqlTimestamp>,
+    &Option<String>,
+    &Option<String>,
+    &Option<String>,
+    i64,
+) {
+    let date = |date: &Option<crate::model::date::Date>| date.map(|t| CqlTimestamp(t.timestamp_millis()));
+    (
+        user.id,
+        &user.first_name,
+        &user.last_name,
+        &user.gender,
+        &user.address,
+        &user.post_code,
+        &user.email,
+        &user.username,
+        date(&user.dob),
+        date(&user.registered_date),
+        &user.phone,
+        &user.picture,
+        &user.country,
+        timestamp,
+    )
+}
+
+async fn prepare(session: &Session, cql: String) -> Result<PreparedStatement, ServiceError> {
+    session.prepare(cql).await.map_err(ServiceError::cassandra)
+}

@@ -1,0 +1,148 @@
+//! What the source needs of a Kafka consumer, behind a trait so that tests can run the
+//! source on a fake one; and the rdkafka consumer that serves it in a cluster.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+use super::Incoming;
+
+/// A consumer assigned some partitions of one topic.
+pub trait PartitionReader: Send + Sync {
+    /// The next record if one is ready; never blocks.
+    fn poll(&self) -> Option<Result<Incoming, String>>;
+
+    /// Each assigned partition's position: the offset after the last record handed out,
+    /// transaction markers passed. `None` when the client cannot say.
+    fn positions(&self) -> Option<HashMap<i32, i64>>;
+
+    /// A partition's low and high watermarks (for a `read_committed` consumer the high one
+    /// is the last stable offset). Blocks for up to `timeout`; `None` when Kafka cannot say.
+    fn watermarks(&self, partition: i32, timeout: Duration) -> Option<(i64, i64)>;
+
+    /// The partitions assigned; `None` when the client cannot say.
+    fn assigned(&self) -> Option<Vec<i32>>;
+}
+
+/// Makes a reader of `partitions` from `next_offsets` (from the beginning for a partition
+/// not in it). The source calls it again to replace a reader that stopped fetching.
+pub type OpenReader = Arc<dyn Fn(&[i32], &HashMap<i32, i64>) -> Result<Arc<dyn PartitionReader>, String> + Send + Sync>;
+
+/// Opens rdkafka consumers of `topic` on `brokers`: assigned directly (no group
+/// rebalancing), `read_committed`, no offsets committed to Kafka (the durable offsets live
+/// with the data, see the module docs).
+pub fn rdkafka_reader(brokers: &str, topic: &str) -> OpenReader {
+    let (brokers, topic) = (brokers.to_string(), topic.to_string());
+    Arc::new(move |partitions, next_offsets| {
+        let consumer: BaseConsumer = crate::connectors::kafka::client_config(&brokers)
+            .set("group.id", "rtds-workers")
+            // Only committed changes: what the CDC stage aborted (a crash, a fenced copy) is never read.
+            .set("isolation.level", "read_committed")
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "false")
+            .set("queued.max.messages.kbytes", "4096")
+            .set("queued.min.messages", "10000")
+            .set("fetch.max.bytes", "8388608")
+            .create()
+            .map_err(|e| e.to_string())?;
+        let mut assignment = TopicPartitionList::new();
+        for partition in partitions {
+            let offset = next_offsets.get(partition).map_or(Offset::Beginning, |next| Offset::Offset(*next));
+            assignment.add_partition_offset(&topic, *partition, offset).map_err(|e| e.to_string())?;
+        }
+        consumer.assign(&assignment).map_err(|e| e.to_string())?;
+        Ok(Arc::new(KafkaReader { consumer, topic: topic.clone() }) as Arc<dyn PartitionReader>)
+    })
+}
+
+struct KafkaReader {
+    consumer: BaseConsumer,
+    topic: String,
+}
+
+impl PartitionReader for KafkaReader {
+    fn poll(&self) -> Option<Result<Incoming, String>> {
+        Some(self.consumer.poll(Duration::ZERO)?.map_err(|e| e.to_string()).map(|message| Incoming {
+            key: message.key().map(<[u8]>::to_vec),
+            payload: message.payload().map(<[u8]>::to_vec),
+            partition: message.partition(),
+            offset: message.offset(),
+            produced_ms: message.timestamp().to_millis(),
+        }))
+    }
+
+    fn positions(&self) -> Option<HashMap<i32, i64>> {
+        let positions = self.consumer.position().ok()?;
+        Some(
+            positions
+                .elements_for_topic(&self.topic)
+                .iter()
+                .filter_map(|e| Some((e.partition(), e.offset().to_raw().filter(|o| *o >= 0)?)))
+                .collect(),
+        )
+    }
+
+    fn watermarks(&self, partition: i32, timeout: Duration) -> Option<(i64, i64)> {
+        self.consumer.fetch_watermarks(&self.topic, partition, timeout).ok()
+    }
+
+    fn assigned(&self) -> Option<Vec<i32>> {
+        self.consumer.assignment().ok().map(|a| a.elements().iter().map(|e| e.partition()).collect())
+    }
+}
+
+/// Moves each partition's next offset up to the reader's position where that is further
+/// (only transaction markers lie between: the position counts every record handed out);
+/// true if one moved.
+pub(super) fn pass_markers(reader: &dyn PartitionReader, next_offsets: &mut HashMap<i32, i64>) -> bool {
+    let Some(positions) = reader.positions() else { return false };
+    let mut moved = false;
+    for (partition, position) in positions {
+        let next = next_offsets.entry(partition).or_insert(0);
+        if position > *next {
+            *next = position;
+            moved = true;
+        }
+    }
+    moved
+}
+
+/// True when every assigned partition has been read to its high watermark; false when
+/// Kafka cannot say.
+///
+/// The position counts too, not only the records read: the changes come in transactions,
+/// and the commit marker after a transaction's last record takes an offset that no record
+/// is read at.
+pub(super) fn caught_up(reader: Option<&dyn PartitionReader>, next_offsets: &HashMap<i32, i64>) -> bool {
+    let Some(reader) = reader else { return true };
+    let Some(assigned) = reader.assigned() else { return false };
+    let positions = reader.positions().unwrap_or_default();
+    assigned.into_iter().all(|partition| match reader.watermarks(partition, Duration::from_secs(1)) {
+        Some((low, high)) => {
+            let position = positions.get(&partition).copied().unwrap_or(low);
+            next_offsets.get(&partition).copied().unwrap_or(low).max(position) >= high
+        }
+        None => false,
+    })
+}
+
+/// Whether Kafka holds records of an assigned partition past what was read (`next_offsets`,
+/// or the position past markers); `None` when Kafka cannot say.
+pub(super) fn behind(reader: Option<&dyn PartitionReader>, next_offsets: &HashMap<i32, i64>) -> Option<bool> {
+    let reader = reader?;
+    let assigned = reader.assigned()?;
+    let positions = reader.positions().unwrap_or_default();
+    for partition in assigned {
+        let (low, high) = reader.watermarks(partition, Duration::from_secs(2))?;
+        let position = positions.get(&partition).copied().unwrap_or(-1);
+        let read_to = next_offsets.get(&partition).copied().unwrap_or(low).max(position);
+        // More than a marker or two ahead: records this consumer should have fetched.
+        if high > read_to + 2 {
+            return Some(true);
+        }
+    }
+    Some(false)
+}

@@ -1,0 +1,150 @@
+//! The source under timely's `execute_directly` on a fake reader, no Kafka: the durability
+//! rule from the source's side (a partition's point is reported only for epochs the probe
+//! after every sink has passed) and backpressure (no more than `max_in_flight` read ahead).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use timely::dataflow::operators::Probe;
+use timely::dataflow::operators::probe::Handle as ProbeHandle;
+
+use super::{Incoming, KafkaSourceOptions, PartitionReader, kafka_source};
+use crate::connectors::Durable;
+use crate::metrics::ProcessCounters;
+use crate::operators::{AsyncSink, AsyncSinkOptions};
+
+/// Records of partitions 0 and 1, handed out in order; watermarks at their ends.
+struct FakeReader {
+    queue: Mutex<VecDeque<Incoming>>,
+    positions: Mutex<HashMap<i32, i64>>,
+    ends: HashMap<i32, i64>,
+}
+
+impl FakeReader {
+    fn with(records_per_partition: i64) -> Arc<FakeReader> {
+        let queue = (0..records_per_partition)
+            .flat_map(|offset| [0, 1].map(|partition| Incoming { key: None, payload: Some(b"{}".to_vec()), partition, offset, produced_ms: None }))
+            .collect();
+        let ends = HashMap::from([(0, records_per_partition), (1, records_per_partition)]);
+        Arc::new(FakeReader { queue: Mutex::new(queue), positions: Mutex::default(), ends })
+    }
+}
+
+impl PartitionReader for FakeReader {
+    fn poll(&self) -> Option<Result<Incoming, String>> {
+        let incoming = self.queue.lock().unwrap().pop_front()?;
+        self.positions.lock().unwrap().insert(incoming.partition, incoming.offset + 1);
+        Some(Ok(incoming))
+    }
+    fn positions(&self) -> Option<HashMap<i32, i64>> {
+        Some(self.positions.lock().unwrap().clone())
+    }
+    fn watermarks(&self, partition: i32, _timeout: Duration) -> Option<(i64, i64)> {
+        Some((0, self.ends[&partition]))
+    }
+    fn assigned(&self) -> Option<Vec<i32>> {
+        Some(vec![0, 1])
+    }
+}
+
+/// What a test sees of a source that reads `fake` into a sink whose writes wait for `gate`.
+struct Run {
+    counters: Arc<ProcessCounters>,
+    points: tokio::sync::mpsc::UnboundedReceiver<(i32, Durable, u64)>,
+    gate: Arc<tokio::sync::Semaphore>,
+}
+
+/// Runs the source with `max_in_flight` into a gated sink; `check` drives the worker.
+fn run(fake: Arc<FakeReader>, max_in_flight: usize, check: impl FnOnce(&mut dyn FnMut(Duration), &mut Run) + Send + Sync + 'static) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let (points_tx, points) = tokio::sync::mpsc::unbounded_channel();
+    let counters = Arc::new(ProcessCounters::default());
+    let options = KafkaSourceOptions {
+        partitions: 2,
+        start: Arc::default(),
+        epoch_ms: 10,
+        max_in_flight,
+        idle_exit: None,
+        open: Arc::new(move |_, _| Ok(fake.clone() as Arc<dyn PartitionReader>)),
+        runtime: runtime.handle().clone(),
+        durable_points: points_tx,
+        counters: counters.clone(),
+    };
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let state = Mutex::new(Run { counters, points, gate: gate.clone() });
+    let check = Mutex::new(Some(check));
+    timely::execute_directly(move |worker| {
+        let durable = ProbeHandle::new();
+        let sink_options = AsyncSinkOptions { runtime: options.runtime.clone(), rounds: 1, every: Duration::ZERO };
+        let (gate, options, probe) = (gate.clone(), options.clone(), durable.clone());
+        let dataflow = worker.next_dataflow_index();
+        worker.dataflow::<u64, _, _>(move |scope| {
+            let first_epoch = crate::operators::epoch_now(10);
+            kafka_source(scope, options, probe.clone(), first_epoch)
+                .async_sink("Gated", sink_options, move |_epoch, updates: Vec<(Incoming, isize)>| {
+                    let gate = gate.clone();
+                    async move { gate.acquire_many(updates.len() as u32).await.expect("the gate stays").forget() }
+                })
+                .probe_with(&probe);
+        });
+        let mut step = |for_how_long: Duration| {
+            let until = Instant::now() + for_how_long;
+            while Instant::now() < until {
+                worker.step_or_park(Some(Duration::from_millis(5)));
+            }
+        };
+        let check = check.lock().unwrap().take().unwrap();
+        check(&mut step, &mut state.lock().unwrap());
+        // The source reads forever (no idle exit): end the dataflow here.
+        worker.drop_dataflow(dataflow);
+    });
+}
+
+/// Waits (stepping the worker) until `done` holds, for at most 10 s.
+fn step_until(step: &mut dyn FnMut(Duration), mut done: impl FnMut() -> bool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        step(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_point_is_reported_only_once_every_sink_made_its_epoch_durable() {
+    run(FakeReader::with(150), 10_000, |step, run| {
+        step_until(step, || run.counters.records_in.load(Ordering::Relaxed) == 300, "the source reads all 300 records");
+        // Epochs close every 10 ms; none of them is durable while the sink's writes wait.
+        step(Duration::from_millis(200));
+        assert!(run.points.try_recv().is_err(), "no point is reported while the sink has not acknowledged its epoch");
+        assert_eq!(run.counters.durable_epoch.load(Ordering::Relaxed), 0);
+
+        run.gate.add_permits(300);
+        let mut last: HashMap<i32, Durable> = HashMap::new();
+        step_until(
+            step,
+            || {
+                while let Ok((partition, point, _epoch)) = run.points.try_recv() {
+                    last.insert(partition, point);
+                }
+                last.len() == 2 && last.values().all(|p| p.next_offset == 150)
+            },
+            "both partitions are reported durable at offset 150 once the sink acknowledged",
+        );
+        assert_eq!(last[&0], Durable { next_offset: 150, records: 150 });
+        assert!(run.counters.durable_epoch.load(Ordering::Relaxed) > 0);
+    });
+}
+
+#[test]
+fn the_source_reads_no_more_than_max_in_flight_ahead_of_the_probe() {
+    run(FakeReader::with(500), 100, |step, run| {
+        step_until(step, || run.counters.records_in.load(Ordering::Relaxed) >= 100, "the source reads its window");
+        step(Duration::from_millis(200));
+        assert_eq!(run.counters.records_in.load(Ordering::Relaxed), 100, "it stops at max_in_flight while nothing is durable");
+
+        run.gate.add_permits(1_000);
+        step_until(step, || run.counters.records_in.load(Ordering::Relaxed) == 1_000, "it reads on as epochs become durable");
+    });
+}
