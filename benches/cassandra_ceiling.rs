@@ -146,7 +146,7 @@ fn main() {
     // Two I/O threads, like an rtds worker process's runtime.
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
     runtime.block_on(async {
-        let session = Arc::new(connect(&o.cassandra).await.expect("connect to Cassandra"));
+        let session = Arc::new(connect(&o.cassandra.as_str().into()).await.expect("connect to Cassandra"));
         let ks = &o.keyspace;
         let mut result = serde_json::json!({
             "rows": users.len(),
@@ -154,7 +154,7 @@ fn main() {
             "concurrency": o.concurrency,
         });
         // rtds's own sink: its schema and its prepared, token-aware statements.
-        let sink = CassandraTables::prepare(session.clone(), ks, "created_users", &[]).await.expect("create the table");
+        let sink = CassandraTables::prepare(session.clone(), ks, "created_users", &[], &Default::default()).await.expect("create the table");
         let m = single(&sink, &users, o.concurrency).await;
         let single_rate = users.len() as f64 / m.seconds;
         eprintln!("cassandra_ceiling: single-row writes, {} in flight: {:.0} rows/s ({:.2} s)", o.concurrency, single_rate, m.seconds);
@@ -164,7 +164,7 @@ fn main() {
         result["single_retries"] = serde_json::json!(m.retries);
         let mut best = single_rate;
         if o.batch > 1 {
-            let sink = CassandraTables::prepare(session.clone(), ks, "created_users_batched", &[]).await.expect("create the table");
+            let sink = CassandraTables::prepare(session.clone(), ks, "created_users_batched", &[], &Default::default()).await.expect("create the table");
             let m = batched(&sink, &users, o.batch, o.batch_concurrency).await;
             let rate = users.len() as f64 / m.seconds;
             eprintln!(

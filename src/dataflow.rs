@@ -6,6 +6,7 @@
 //! assert!(local.aggregates.iter().any(|a| a.name == "users_by_country"));
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -53,6 +54,10 @@ pub struct KafkaSource {
     pub max_message_bytes: usize,
     /// Most records read but not yet durable, per worker: the source pauses above it.
     pub max_in_flight: usize,
+    /// librdkafka properties for every Kafka client of the pipeline (security, timeouts);
+    /// secrets come from the environment instead (see [`crate::connectors::kafka::KafkaConfig`]).
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
 }
 
 /// The built-in generator as a source.
@@ -107,6 +112,28 @@ pub struct CassandraSinkPlan {
     /// rows hold; a row larger than this goes alone, as a plain statement.
     #[serde(default = "default_batch_bytes")]
     pub batch_bytes: usize,
+    /// Copies of every row and aggregate value the keyspace keeps (when rtds creates it).
+    #[serde(default = "default_replication_factor")]
+    pub replication_factor: u32,
+    /// With a datacenter, the keyspace is replicated by NetworkTopologyStrategy in it;
+    /// without, by SimpleStrategy (one datacenter, tests and development).
+    #[serde(default)]
+    pub datacenter: Option<String>,
+    /// Replicas that acknowledge a write or answer a read: `one`, `quorum`, `local_quorum`,
+    /// `all`, … [default: `local_quorum` when the factor is above 1, else `one`].
+    #[serde(default)]
+    pub consistency: Option<String>,
+}
+
+fn default_replication_factor() -> u32 {
+    1
+}
+
+impl CassandraSinkPlan {
+    /// The keyspace's replication and the consistency of every statement, checked.
+    pub fn replication(&self) -> Result<crate::connectors::cassandra::Replication, String> {
+        crate::connectors::cassandra::Replication::new(self.replication_factor, self.datacenter.clone(), self.consistency.as_deref())
+    }
 }
 
 fn default_batch_bytes() -> usize {
@@ -122,6 +149,7 @@ const RANGES: &[(&str, u64, u64, &str)] = &[
     ("sink.cassandra.concurrency", 1, 1024, "requests in flight per worker"),
     ("sink.cassandra.batch_rows", 1, 10, "rows per batch (each row is a partition, and Cassandra warns about unlogged batches over 10 partitions)"),
     ("sink.cassandra.batch_bytes", 256, 50 << 10, "bytes per batch (Cassandra refuses batches over 50 KiB by default)"),
+    ("sink.cassandra.replication_factor", 1, 9, "copies of each row"),
 ];
 
 /// Why a definition could not be loaded.
@@ -172,11 +200,14 @@ impl Dataflow {
     fn check_settings(&self) -> Result<(), String> {
         let mut values: Vec<(&str, f64)> = Vec::new();
         match &self.source {
-            Source::Kafka(k) => values.extend([
-                ("source.kafka.epoch_ms", k.epoch_ms as f64),
-                ("source.kafka.max_message_bytes", k.max_message_bytes as f64),
-                ("source.kafka.max_in_flight", k.max_in_flight as f64),
-            ]),
+            Source::Kafka(k) => {
+                values.extend([
+                    ("source.kafka.epoch_ms", k.epoch_ms as f64),
+                    ("source.kafka.max_message_bytes", k.max_message_bytes as f64),
+                    ("source.kafka.max_in_flight", k.max_in_flight as f64),
+                ]);
+                crate::connectors::kafka::KafkaConfig::default().with_properties(&k.properties).map_err(|e| format!("source.kafka.properties: {e}"))?;
+            }
             Source::Generator(g) => {
                 values.push(("source.generator.page_size", g.page_size as f64));
                 for (key, share) in [("source.generator.replay", g.replay), ("source.generator.malformed", g.malformed)] {
@@ -191,7 +222,9 @@ impl Dataflow {
                 ("sink.cassandra.concurrency", c.concurrency as f64),
                 ("sink.cassandra.batch_rows", c.batch_rows as f64),
                 ("sink.cassandra.batch_bytes", c.batch_bytes as f64),
+                ("sink.cassandra.replication_factor", c.replication_factor as f64),
             ]);
+            c.replication().map_err(|e| format!("sink.cassandra: {e}"))?;
         }
         for (key, value) in values {
             let (_, low, high, unit) = RANGES.iter().find(|r| r.0 == key).expect("every checked key has a range");

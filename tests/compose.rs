@@ -47,7 +47,20 @@ fn is_rtds(service: &Value) -> bool {
 #[test]
 #[ignore = "needs docker-compose (installed by scripts/stack up): run scripts/test"]
 fn compose_config_is_valid() {
-    let output = match std::process::Command::new("docker-compose").args(["config", "-q"]).current_dir(root()).output() {
+    let compose = |secrets: bool| {
+        let mut command = std::process::Command::new("docker-compose");
+        command.args(["config", "-q"]).current_dir(root()).env_remove("POSTGRES_PASSWORD").env_remove("RTDS_CLUSTER_TOKEN");
+        if secrets {
+            command.env("POSTGRES_PASSWORD", "0123456789abcdef").env("RTDS_CLUSTER_TOKEN", "0123456789abcdef0123456789abcdef");
+        }
+        command.output()
+    };
+    // Without the secrets of .env it refuses to start, saying what to do.
+    if let Ok(output) = compose(false) {
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && said.contains("create .env first"), "without .env compose names the fix:\n{said}");
+    }
+    let output = match compose(true) {
         Ok(output) => output,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
             "docker-compose is not installed; `apt-get install docker-compose` or `scripts/stack up` installs it"
@@ -78,6 +91,30 @@ fn compose_rtds_commands_parse() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A service's environment variable, as written in the file.
+fn env<'a>(service: &'a Value, name: &str) -> Option<&'a str> {
+    service.get("environment").and_then(|e| e.get(name)).and_then(Value::as_str)
+}
+
+#[test]
+fn compose_keeps_secrets_in_env_and_off_command_lines() {
+    let services = services();
+    let postgres = &services["postgres"];
+    assert!(env(postgres, "POSTGRES_HOST_AUTH_METHOD").is_none(), "PostgreSQL does not trust its clients");
+    assert!(env(postgres, "POSTGRES_PASSWORD").is_some_and(|p| p.starts_with("${POSTGRES_PASSWORD:?")), "the password comes from .env");
+    for name in ["ingest", "cdc"] {
+        let args = strings(services[name].get("command").unwrap(), name);
+        assert!(!args.iter().any(|a| a.starts_with("postgres://")), "{name}: no connection string on the command line ({args:?})");
+        assert!(env(&services[name], "RTDS_POSTGRES").is_some_and(|u| u.contains(":${POSTGRES_PASSWORD")), "{name} logs in with the password");
+    }
+    for name in ["master", "worker"] {
+        assert!(
+            env(&services[name], "RTDS_CLUSTER_TOKEN").is_some_and(|t| t.starts_with("${RTDS_CLUSTER_TOKEN:?")),
+            "{name} gets the cluster token from .env"
+        );
+    }
 }
 
 #[test]

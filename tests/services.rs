@@ -35,10 +35,10 @@ fn kafka_writes_and_reads_back() {
     let brokers = kafka();
     let topic = unique("roundtrip");
     runtime().block_on(async {
-        let partitions = rtds::connectors::kafka::ensure_topic(&brokers, &topic, 3).await.unwrap();
+        let partitions = rtds::connectors::kafka::ensure_topic(&rtds::connectors::kafka::KafkaConfig::new(&brokers), &topic, 3).await.unwrap();
         assert_eq!(partitions, 3);
-        assert_eq!(rtds::connectors::kafka::ensure_topic(&brokers, &topic, 3).await.unwrap(), 3, "a second ensure is harmless");
-        let producer: FutureProducer = rtds::connectors::kafka::client_config(&brokers).create().unwrap();
+        assert_eq!(rtds::connectors::kafka::ensure_topic(&rtds::connectors::kafka::KafkaConfig::new(&brokers), &topic, 3).await.unwrap(), 3, "a second ensure is harmless");
+        let producer: FutureProducer = rtds::connectors::kafka::KafkaConfig::new(&brokers).client_config().create().unwrap();
         for i in 0..30 {
             let key = format!("user-{i}");
             let payload = format!("{{\"n\":{i}}}");
@@ -46,7 +46,7 @@ fn kafka_writes_and_reads_back() {
         }
     });
     let consumer: BaseConsumer =
-        rtds::connectors::kafka::client_config(&brokers).set("group.id", "rtds-test").set("enable.auto.commit", "false").create().unwrap();
+        rtds::connectors::kafka::KafkaConfig::new(&brokers).client_config().set("group.id", "rtds-test").set("enable.auto.commit", "false").create().unwrap();
     let mut assignment = TopicPartitionList::new();
     for p in 0..3 {
         assignment.add_partition_offset(&topic, p, Offset::Beginning).unwrap();
@@ -101,7 +101,7 @@ fn the_sink_counts_the_warnings_cassandra_returns_per_kind() {
         let session = std::sync::Arc::new(cassandra().await);
         let keyspace = unique("rtds_test");
         let aggregates = [("users_by_country".to_string(), Dimension::Country)];
-        let sink = CassandraTables::prepare(session.clone(), &keyspace, "created_users", &aggregates).await.unwrap();
+        let sink = CassandraTables::prepare(session.clone(), &keyspace, "created_users", &aggregates, &Default::default()).await.unwrap();
         let users: Vec<User> = (1..=20u128)
             .map(|n| serde_json::from_value(serde_json::json!({ "id": uuid::Uuid::from_u128(n), "first_name": "Ada" })).unwrap())
             .collect();

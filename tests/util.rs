@@ -55,7 +55,7 @@ pub fn service(env: &str) -> String {
 /// the way to start it.
 pub fn kafka() -> String {
     let brokers = service("RTDS_KAFKA");
-    if let Err(e) = rtds::connectors::kafka::ping(&brokers, std::time::Duration::from_secs(10)) {
+    if let Err(e) = rtds::connectors::kafka::ping(&rtds::connectors::kafka::KafkaConfig::new(&brokers), std::time::Duration::from_secs(10)) {
         panic!("{e}\nThis test needs the real stack: run `scripts/test`, or `scripts/stack up` then `cargo test --release -- --include-ignored`.");
     }
     brokers
@@ -70,7 +70,7 @@ pub async fn postgres() -> tokio_postgres::Client {
 
 /// A Cassandra session; a missing node fails the test with the way to start it.
 pub async fn cassandra() -> scylla::client::session::Session {
-    rtds::connectors::cassandra::connect(&service("RTDS_CASSANDRA")).await.unwrap_or_else(|e| {
+    rtds::connectors::cassandra::connect(&service("RTDS_CASSANDRA").as_str().into()).await.unwrap_or_else(|e| {
         panic!("{e}\nThis test needs the real stack: run `scripts/test`, or `scripts/stack up` then `cargo test --release -- --include-ignored`.")
     })
 }
@@ -112,12 +112,12 @@ pub fn consume_all(brokers: &str, topic: &str, expected: usize) -> Vec<Consumed>
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::message::Headers;
     use std::time::{Duration, Instant};
-    let consumer: BaseConsumer = rtds::connectors::kafka::client_config(brokers)
+    let consumer: BaseConsumer = rtds::connectors::kafka::KafkaConfig::new(brokers).client_config()
         .set("group.id", "rtds-tests")
         .set("enable.auto.commit", "false")
         .create()
         .unwrap();
-    let partitions = rtds::connectors::kafka::partition_count(brokers, topic, Duration::from_secs(10)).unwrap().expect("topic exists");
+    let partitions = rtds::connectors::kafka::partition_count(&rtds::connectors::kafka::KafkaConfig::new(brokers), topic, Duration::from_secs(10)).unwrap().expect("topic exists");
     let mut assignment = rdkafka::TopicPartitionList::new();
     for p in 0..partitions as i32 {
         assignment.add_partition_offset(topic, p, rdkafka::Offset::Beginning).unwrap();

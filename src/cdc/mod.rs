@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::connectors::kafka::{ChangeProducer, dlq_topic, ensure_topic, ensure_topic_with, offsets_topic, read_resume_point};
+use crate::connectors::kafka::{ChangeProducer, KafkaConfig, dlq_topic, ensure_topic, ensure_topic_with, offsets_topic, read_resume_point};
 use crate::connectors::postgres::{self, SCHEMA, pgoutput, replication};
 use crate::connectors::{ServiceError, retry};
 use crate::metrics::Progress;
@@ -39,7 +39,7 @@ pub use report::{CDC_REPORT_PREFIX, CdcReport};
 #[derive(Debug, Clone)]
 pub struct CdcOptions {
     pub postgres: String,
-    pub kafka: String,
+    pub kafka: KafkaConfig,
     pub topic: String,
     /// Partitions of the topic when it is created.
     pub partitions: i32,
@@ -163,6 +163,7 @@ pub async fn run(options: CdcOptions, stop: Arc<AtomicBool>, counters: Arc<Count
     // Reachable at the start, or a clear error: later outages are retried.
     let control = postgres::connect(&options.postgres).await?;
     replication::check_wal_level(&control).await?;
+    replication::check_slot_is_ours(&control, &options.slot).await?;
     control.batch_execute(SCHEMA).await.map_err(ServiceError::from)?;
     replication::ensure_publication(&control, &options.publication, pgoutput::TABLE).await?;
     drop(control);

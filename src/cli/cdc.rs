@@ -14,9 +14,8 @@ pub struct CdcArgs {
     /// PostgreSQL URL (the server needs wal_level=logical, the user REPLICATION).
     #[arg(long, env = "RTDS_POSTGRES", default_value = defaults::POSTGRES)]
     pub postgres: String,
-    /// Kafka bootstrap servers.
-    #[arg(long, env = "RTDS_KAFKA", default_value = defaults::KAFKA)]
-    pub kafka: String,
+    #[command(flatten)]
+    pub kafka: super::worker::KafkaArgs,
     /// Topic for the changes; dead letters go to TOPIC.dlq, the resume point to TOPIC.cdc-offsets.
     #[arg(long, default_value = "users_created")]
     pub topic: String,
@@ -53,7 +52,7 @@ pub fn cdc(args: CdcArgs) -> anyhow::Result<()> {
     let options = CdcOptions {
         slot: args.slot.unwrap_or_else(|| crate::connectors::postgres::default_slot(&args.postgres)),
         postgres: args.postgres,
-        kafka: args.kafka,
+        kafka: args.kafka.config(&Default::default())?,
         topic: args.topic,
         partitions: args.partitions,
         publication: args.publication,

@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::worker::PipelineArgs;
 use crate::dataflow::{Sink, Source};
+use crate::engine::control::ClusterToken;
 use crate::engine::master::{CdcStage, Launch, MasterOptions, run_cdc_stage, supervise};
 use crate::engine::status::{StatusState, poll_pipeline, serve};
 
@@ -29,6 +30,10 @@ pub struct MasterArgs {
     /// Without --local: where workers register (`rtds worker --master` this address).
     #[arg(long, default_value = "127.0.0.1:7077", conflicts_with = "local")]
     pub listen: SocketAddr,
+    /// Without --local: a file holding the cluster token workers must prove they know
+    /// [default: the token in RTDS_CLUSTER_TOKEN]; the same on every worker.
+    #[arg(long, value_name = "FILE", conflicts_with = "local")]
+    pub token_file: Option<std::path::PathBuf>,
     /// Address of the status page, /status JSON and /metrics.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub http: SocketAddr,
@@ -64,7 +69,8 @@ pub fn master(args: MasterArgs) -> anyhow::Result<()> {
             base_port: args.base_port,
         }
     } else {
-        Launch::Remote { listen: args.listen }
+        let token = ClusterToken::from_file_or_env(args.token_file.as_deref())?;
+        Launch::Remote { listen: args.listen, token }
     };
     let options = MasterOptions {
         launch,
@@ -77,8 +83,11 @@ pub fn master(args: MasterArgs) -> anyhow::Result<()> {
     let state = StatusState::default();
 
     let runtime = super::runtime()?;
-    let (cassandra, kafka, topic) = (args.pipeline.cassandra.clone(), args.pipeline.kafka.clone(), source.topic.clone());
+    let kafka = args.pipeline.kafka_config(&dataflow)?;
+    let replication = sink.replication().map_err(|e| anyhow::anyhow!("dataflow {:?}: sink.cassandra: {e}", dataflow.name))?;
+    let (cassandra, topic) = (args.pipeline.cassandra.config(), source.topic.clone());
     let (keyspace, table, epoch_ms) = (sink.keyspace.clone(), sink.table.clone(), source.epoch_ms);
+    let stage_kafka = kafka.clone();
     let aggregates: Vec<_> = dataflow.aggregates.iter().map(|a| (a.name.clone(), a.by)).collect();
     let poll_state = state.clone();
     runtime.spawn(async move {
@@ -87,7 +96,7 @@ pub fn master(args: MasterArgs) -> anyhow::Result<()> {
         let sink = loop {
             let prepared = async {
                 let session = Arc::new(crate::connectors::cassandra::connect(&cassandra).await?);
-                crate::connectors::cassandra::CassandraTables::prepare(session, &keyspace, &table, &aggregates).await
+                crate::connectors::cassandra::CassandraTables::prepare(session, &keyspace, &table, &aggregates, &replication).await
             };
             match prepared.await {
                 Ok(sink) => break sink,
@@ -102,12 +111,14 @@ pub fn master(args: MasterArgs) -> anyhow::Result<()> {
         let slot = args.slot.clone().unwrap_or_else(|| crate::connectors::postgres::default_slot(&url));
         runtime.spawn(crate::engine::status::poll_slot(state.clone(), url.clone(), slot));
         if args.cdc {
+            // The stage gets the same Kafka properties; its secrets come with the environment.
             let mut stage_args = vec!["--topic".to_string(), source.topic.clone()];
+            stage_args.extend(stage_kafka.to_args());
             if let Some(slot) = &args.slot {
                 stage_args.extend(["--slot".to_string(), slot.clone()]);
             }
             let program = std::env::current_exe().context("cannot find the rtds binary")?;
-            let stage = CdcStage { program, postgres: url, kafka: args.pipeline.kafka.clone(), args: stage_args };
+            let stage = CdcStage { program, postgres: url, kafka: stage_kafka.brokers.clone(), args: stage_args };
             run_cdc_stage(stage, state.cdc_stage.clone());
         }
     }

@@ -6,20 +6,67 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
+use crate::connectors::cassandra::CassandraConfig;
 use crate::connectors::defaults;
+use crate::connectors::kafka::KafkaConfig;
 use crate::dataflow::{Dataflow, Sink, Source};
 use crate::engine::agent::{AgentOptions, run_agent};
 use crate::engine::cluster::{WorkerOptions, run_worker};
 
-/// The pipeline flags `rtds worker` and `rtds master` share; the master hands them on.
+/// Where Kafka is and how to talk to it (`rtds worker`, `master` and `cdc`).
 #[derive(Debug, Clone, Args)]
-pub struct PipelineArgs {
+pub struct KafkaArgs {
     /// Kafka bootstrap servers.
     #[arg(long, env = "RTDS_KAFKA", default_value = defaults::KAFKA)]
     pub kafka: String,
+    /// A librdkafka property for every Kafka client, KEY=VALUE (repeat it), such as
+    /// -X security.protocol=SASL_SSL; secrets come from RTDS_KAFKA_* variables instead
+    /// (RTDS_KAFKA_SASL_PASSWORD sets sasl.password).
+    #[arg(short = 'X', long = "kafka-option", value_name = "KEY=VALUE")]
+    pub options: Vec<String>,
+}
+
+impl KafkaArgs {
+    /// The configuration: `properties` (a dataflow's), then -X options, then the environment.
+    pub fn config(&self, properties: &std::collections::BTreeMap<String, String>) -> anyhow::Result<KafkaConfig> {
+        let mut config = KafkaConfig::new(&self.kafka).with_properties(properties).map_err(anyhow::Error::msg)?;
+        for option in &self.options {
+            config = config.with_option(option).map_err(anyhow::Error::msg)?;
+        }
+        Ok(config.with_environment(std::env::vars()))
+    }
+}
+
+/// Where Cassandra is and how to log in (`rtds worker` and `master`).
+#[derive(Debug, Clone, Args)]
+pub struct CassandraArgs {
     /// Cassandra contact points, comma-separated.
     #[arg(long, env = "RTDS_CASSANDRA", default_value = defaults::CASSANDRA)]
     pub cassandra: String,
+    /// Log in to Cassandra as this user; the password comes from RTDS_CASSANDRA_PASSWORD.
+    #[arg(long, env = "RTDS_CASSANDRA_USERNAME", value_name = "USER")]
+    pub cassandra_username: Option<String>,
+    /// Connect to Cassandra over TLS, trusting the node certificates this CA (PEM) signed.
+    #[arg(long, env = "RTDS_CASSANDRA_CA", value_name = "FILE")]
+    pub cassandra_ca: Option<PathBuf>,
+}
+
+impl CassandraArgs {
+    pub fn config(&self) -> CassandraConfig {
+        let mut config = CassandraConfig::new(&self.cassandra);
+        config.username = self.cassandra_username.clone();
+        config.ca = self.cassandra_ca.clone();
+        config.with_password_from_environment()
+    }
+}
+
+/// The pipeline flags `rtds worker` and `rtds master` share; the master hands them on.
+#[derive(Debug, Clone, Args)]
+pub struct PipelineArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    #[command(flatten)]
+    pub cassandra: CassandraArgs,
     /// Topic to read [default: the dataflow's, users_created].
     #[arg(long)]
     pub topic: Option<String>,
@@ -50,10 +97,26 @@ impl PipelineArgs {
         Ok(dataflow)
     }
 
-    /// The flags as arguments, to hand to a worker process.
+    /// The Kafka configuration: the dataflow's properties, -X options and the environment.
+    pub fn kafka_config(&self, dataflow: &Dataflow) -> anyhow::Result<KafkaConfig> {
+        let properties = match &dataflow.source {
+            Source::Kafka(source) => source.properties.clone(),
+            Source::Generator(_) => Default::default(),
+        };
+        self.kafka.config(&properties)
+    }
+
+    /// The flags as arguments, to hand to a worker process. Secrets are not among them: a
+    /// process on this machine inherits them with the environment, one on another machine
+    /// has its own.
     pub fn to_args(&self) -> Vec<String> {
-        let mut args = vec!["--kafka".into(), self.kafka.clone(), "--cassandra".into(), self.cassandra.clone()];
+        let mut args = vec!["--kafka".into(), self.kafka.kafka.clone(), "--cassandra".into(), self.cassandra.cassandra.clone()];
+        for option in &self.kafka.options {
+            args.extend(["-X".to_string(), option.clone()]);
+        }
         let optional = [
+            ("--cassandra-username", self.cassandra.cassandra_username.clone()),
+            ("--cassandra-ca", self.cassandra.cassandra_ca.as_ref().map(|p| p.display().to_string())),
             ("--topic", self.topic.clone()),
             ("--dataflow", self.dataflow.as_ref().map(|p| p.display().to_string())),
             ("--keyspace", self.keyspace.clone()),
@@ -95,6 +158,10 @@ pub struct WorkerArgs {
     /// [default: the address this machine reaches the master from, and a free port].
     #[arg(long, value_name = "HOST:PORT", requires = "master")]
     pub advertise: Option<String>,
+    /// With --master: a file holding the cluster token [default: the token in
+    /// RTDS_CLUSTER_TOKEN]; the master's.
+    #[arg(long, value_name = "FILE", requires = "master")]
+    pub token_file: Option<PathBuf>,
     /// Print a report line on stdout every second for a supervisor (the master sets it).
     #[arg(long, hide = true)]
     pub report: bool,
@@ -142,13 +209,15 @@ impl WorkerArgs {
 pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     if let Some(master) = args.master {
         let program = std::env::current_exe().context("cannot find the rtds binary")?;
-        return Ok(run_agent(&AgentOptions { master, advertise: args.advertise, program })?);
+        let token = crate::engine::control::ClusterToken::from_file_or_env(args.token_file.as_deref())?;
+        return Ok(run_agent(&AgentOptions { master, advertise: args.advertise, program, token })?);
     }
+    let dataflow = args.pipeline.dataflow()?;
     let options = WorkerOptions {
         timely: args.timely_config()?,
-        kafka: args.pipeline.kafka.clone(),
-        cassandra: args.pipeline.cassandra.clone(),
-        dataflow: args.pipeline.dataflow()?,
+        kafka: args.pipeline.kafka_config(&dataflow)?,
+        cassandra: args.pipeline.cassandra.config(),
+        dataflow,
         idle_exit: args.pipeline.idle_exit,
         progress: !args.report,
         report: args.report,

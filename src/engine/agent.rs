@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::cluster::WorkerReport;
-use super::control::{self, HEARTBEAT, ToAgent, ToMaster};
+use super::control::{self, ClusterToken, HEARTBEAT, Messages, SILENCE_LIMIT, ToAgent, ToMaster};
 
 /// How to run an agent.
 #[derive(Debug, Clone)]
@@ -27,6 +27,8 @@ pub struct AgentOptions {
     pub advertise: Option<String>,
     /// The `rtds` binary to start the worker process with.
     pub program: PathBuf,
+    /// The cluster token, to prove to the master (and to have it proven back).
+    pub token: ClusterToken,
 }
 
 /// Why an agent stopped.
@@ -34,6 +36,10 @@ pub struct AgentOptions {
 pub enum AgentError {
     #[error("cannot start the worker process ({program}): {source}")]
     Spawn { program: String, source: std::io::Error },
+    #[error("the master {master} refused this worker: {reason}")]
+    Refused { master: String, reason: String },
+    #[error("{master} does not prove it knows the cluster token: it is not this cluster's master (check --master and RTDS_CLUSTER_TOKEN)")]
+    Impostor { master: String },
 }
 
 /// The worker process of the current assignment.
@@ -77,7 +83,13 @@ fn serve(stream: TcpStream, advertise: &str, options: &AgentOptions) -> Result<b
         let writer = writer.clone();
         move |message: &ToMaster| control::send(&mut writer.lock().expect("master connection"), message).is_ok()
     };
-    if !say(&ToMaster::Register { address: advertise.to_string() }) {
+    let mut messages = control::messages::<ToAgent>(stream);
+    if !register(&mut messages, &say, advertise, options)? {
+        return Ok(false);
+    }
+    // The master speaks at least every HEARTBEAT: silence this long means it is gone (or the
+    // link to it is), and the read fails.
+    if messages.stream().set_read_timeout(Some(SILENCE_LIMIT)).is_err() {
         return Ok(false);
     }
     let current: Current = Arc::default();
@@ -85,7 +97,7 @@ fn serve(stream: TcpStream, advertise: &str, options: &AgentOptions) -> Result<b
     watch_process(current.clone(), connected.clone(), say.clone());
 
     let mut finished = false;
-    for message in control::messages::<ToAgent>(stream) {
+    for message in messages {
         match message {
             Ok(ToAgent::Start(assignment)) => {
                 stop(&current);
@@ -119,12 +131,29 @@ fn serve(stream: TcpStream, advertise: &str, options: &AgentOptions) -> Result<b
                 finished = true;
                 break;
             }
+            Ok(ToAgent::Heartbeat | ToAgent::Challenge { .. } | ToAgent::Welcome { .. } | ToAgent::Refused { .. }) => {}
             Err(_) => break,
         }
     }
     connected.store(false, Ordering::Relaxed);
     stop(&current);
     Ok(finished)
+}
+
+/// The registration handshake (see the control protocol): answers the master's challenge and
+/// checks the master's proof. False when the connection ended before it was done.
+fn register(messages: &mut Messages<ToAgent>, say: &impl Fn(&ToMaster) -> bool, advertise: &str, options: &AgentOptions) -> Result<bool, AgentError> {
+    let Some(Ok(ToAgent::Challenge { nonce })) = messages.next() else { return Ok(false) };
+    let ours = ClusterToken::nonce();
+    if !say(&ToMaster::Register { address: advertise.to_string(), proof: options.token.proof(&nonce), nonce: ours.clone() }) {
+        return Ok(false);
+    }
+    match messages.next() {
+        Some(Ok(ToAgent::Welcome { proof })) if options.token.verify(&ours, &proof) => Ok(true),
+        Some(Ok(ToAgent::Welcome { .. })) => Err(AgentError::Impostor { master: options.master.clone() }),
+        Some(Ok(ToAgent::Refused { reason })) => Err(AgentError::Refused { master: options.master.clone(), reason }),
+        _ => Ok(false),
+    }
 }
 
 /// The address this machine reaches the master from (so the master's network reaches it

@@ -14,7 +14,7 @@ use crate::util::{cdc_args, consume_all, free_ports, rtds, stack_lock};
 
 /// Every message of `topic`, read `read_committed`: (partition, key, has a value, LSN header).
 fn committed_changes(brokers: &str, topic: &str) -> Vec<(i32, String, bool, u64)> {
-    let consumer: BaseConsumer = rtds::connectors::kafka::client_config(brokers)
+    let consumer: BaseConsumer = rtds::connectors::kafka::KafkaConfig::new(brokers).client_config()
         .set("group.id", crate::util::unique("check"))
         .set("isolation.level", "read_committed")
         .set("enable.auto.commit", "false")

@@ -12,10 +12,11 @@ use uuid::Uuid;
 
 use rtds::api::Faults;
 use rtds::api::server::spawn_local;
+use rtds::connectors::cassandra::CassandraConfig;
 use rtds::model::checks::age_band;
 
 pub use crate::process::{Running, finish, tail};
-use crate::util::{cassandra, cdc_args, fresh_database, free_ports, kafka, root, rtds, run_ingest, runtime, service, unique};
+use crate::util::{cdc_args, fresh_database, free_ports, kafka, root, rtds, run_ingest, runtime, service, unique};
 
 /// A formatted row as both stores hold it (dates as epoch milliseconds).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,15 +35,22 @@ pub struct Pipeline {
     pub topic: String,
     pub keyspace: String,
     pub seed: String,
+    /// Where the rows are checked: the stack's Cassandra, or the multi-node tier's.
+    pub cassandra: CassandraConfig,
 }
 
 impl Pipeline {
+    /// A pipeline on the stack's Kafka and Cassandra.
     pub fn new(name: &str) -> Pipeline {
-        let brokers = kafka();
+        Pipeline::on(name, kafka(), service("RTDS_CASSANDRA").as_str().into())
+    }
+
+    /// A pipeline on the stack's PostgreSQL and these Kafka brokers and Cassandra.
+    pub fn on(name: &str, brokers: String, cassandra: CassandraConfig) -> Pipeline {
         let rt = runtime();
         let (api, _) = rt.block_on(spawn_local(Faults::default())).unwrap();
         let database = rt.block_on(fresh_database(name));
-        Pipeline { rt, api, database, brokers, topic: unique(name), keyspace: unique("ks"), seed: unique("seed") }
+        Pipeline { rt, api, database, brokers, topic: unique(name), keyspace: unique("ks"), seed: unique("seed"), cassandra }
     }
 
     /// Ingests `users` new users (each call under a seed of its own).
@@ -144,7 +152,7 @@ impl Pipeline {
     /// Cassandra's rows.
     pub fn cassandra_rows(&self) -> BTreeMap<Uuid, Row> {
         self.rt.block_on(async {
-            let session = cassandra().await;
+            let session = self.session().await;
             let cql = format!(
                 "select id, first_name, last_name, gender, address, post_code, email, username, phone, picture, country, \
                  dob, registered_date from {}.created_users",
@@ -176,10 +184,15 @@ impl Pipeline {
         })
     }
 
+    /// A session of the Cassandra the rows are checked in.
+    async fn session(&self) -> scylla::client::session::Session {
+        rtds::connectors::cassandra::connect(&self.cassandra).await.unwrap_or_else(|e| panic!("{e}\nThis test needs its Cassandra: run `scripts/test`."))
+    }
+
     /// One aggregate table of Cassandra.
     pub fn aggregate(&self, table: &str, column: &str) -> BTreeMap<String, i64> {
         self.rt.block_on(async {
-            let session = cassandra().await;
+            let session = self.session().await;
             let cql = format!("select {column}, users from {}.{table}", self.keyspace);
             let result = session.query_unpaged(cql, &[]).await.unwrap().into_rows_result().unwrap();
             result.rows::<(String, i64)>().unwrap().map(Result::unwrap).collect()

@@ -16,6 +16,8 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::Value;
 use uuid::Uuid;
 
+use rtds::engine::control::TOKEN_ENV;
+
 use crate::util::{cassandra, consume_all, free_ports, kafka, rtds, runtime, service, stack_lock, unique};
 use harness::{Pipeline, Running, STATUS_PAGE_ON, finish, gender_total, kill_pid, metric_sum, stack, stop, tail, wait_durable, wait_for};
 
@@ -72,23 +74,36 @@ fn remote_workers_register_with_the_master_and_survive_a_crash() {
     let _stack = stack_lock();
     let pipeline = Pipeline::new("remote");
     pipeline.ingest(5_000, &[]);
+    let token = unique("cluster-token-of-this-test");
     let mut command = rtds();
     command
         .args(["master", "-n", "2", "-w", "2", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"])
-        .args(pipeline.pipeline_args_idle("6s"));
+        .args(pipeline.pipeline_args_idle("6s"))
+        .env(TOKEN_ENV, &token);
     let master = Running::spawn(command);
     let (http, listen) = (master.port_after(STATUS_PAGE_ON), master.port_after("rtds worker --master "));
     let waiting = wait_for(&pipeline, http, |s| s["cluster"]["state"] == "waiting");
     assert_eq!(waiting["cluster"]["registered"], 0);
-    // Two worker machines' agents; the second advertises its own timely address.
+
+    // A worker with another token is refused, and says why.
+    let stranger = rtds().args(["worker", "--master", &format!("127.0.0.1:{listen}")]).env(TOKEN_ENV, "a token of another cluster").output().unwrap();
+    let said = String::from_utf8_lossy(&stranger.stderr);
+    assert!(!stranger.status.success() && said.contains("refused this worker: wrong cluster token"), "{said}");
+    assert_eq!(wait_for(&pipeline, http, |_| true)["cluster"]["registered"], 0, "the stranger did not register");
+
+    // Two worker machines' agents: the first has the token in its environment, the second in
+    // a file and advertises its own timely address.
+    let token_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(token_file.path(), &token).unwrap();
     let agents: Vec<Running> = [None, Some(free_ports(1))]
         .into_iter()
         .map(|port| {
             let mut command = rtds();
-            command.args(["worker", "--master", &format!("127.0.0.1:{listen}")]);
-            if let Some(port) = port {
-                command.args(["--advertise", &format!("127.0.0.1:{port}")]);
-            }
+            command.args(["worker", "--master", &format!("127.0.0.1:{listen}")]).env_remove(TOKEN_ENV);
+            match port {
+                None => command.env(TOKEN_ENV, &token),
+                Some(port) => command.args(["--advertise", &format!("127.0.0.1:{port}")]).arg("--token-file").arg(token_file.path()),
+            };
             Running::spawn(command)
         })
         .collect();
@@ -102,6 +117,7 @@ fn remote_workers_register_with_the_master_and_survive_a_crash() {
     more.finish(Duration::from_secs(120));
     let stderr = finish(master, "rtds master", Duration::from_secs(240));
     assert!(stderr.contains("registered (2 of 2)"), "{}", tail(&stderr));
+    assert!(stderr.contains("refused a worker from 127.0.0.1"), "{}", tail(&stderr));
     assert!(stderr.contains("restarting the cluster from the last durable epoch"), "{}", tail(&stderr));
     for (index, agent) in agents.into_iter().enumerate() {
         let log = finish(agent, &format!("agent {index}"), Duration::from_secs(30));
@@ -219,7 +235,7 @@ fn malformed_and_oversized_messages_go_to_the_dlq_and_the_rest_goes_on() {
         (good.to_string().into_bytes(), "is not an address"),
     ];
     pipeline.rt.block_on(async {
-        let producer: FutureProducer = rtds::connectors::kafka::client_config(&pipeline.brokers).create().unwrap();
+        let producer: FutureProducer = rtds::connectors::kafka::KafkaConfig::new(&pipeline.brokers).client_config().create().unwrap();
         for (payload, _) in &bad {
             let record: FutureRecord<'_, (), _> = FutureRecord::to(&pipeline.topic).payload(payload).partition(3);
             producer.send(record, Duration::from_secs(10)).await.unwrap();
@@ -264,8 +280,8 @@ fn a_batch_cassandra_refuses_is_split_and_large_rows_still_land() {
         })
         .collect();
     rt.block_on(async {
-        rtds::connectors::kafka::ensure_topic(&brokers, &topic, 4).await.unwrap();
-        rtds::connectors::kafka::RowProducer::new(&brokers, &topic).unwrap().send(&users, &[], "test").await.unwrap();
+        rtds::connectors::kafka::ensure_topic(&rtds::connectors::kafka::KafkaConfig::new(&brokers), &topic, 4).await.unwrap();
+        rtds::connectors::kafka::RowProducer::new(&rtds::connectors::kafka::KafkaConfig::new(&brokers), &topic).unwrap().send(&users, &[], "test").await.unwrap();
     });
     // The largest batches the settings allow (10 rows, 50 KiB), so the refusal happens.
     let dir = tempfile::tempdir().unwrap();
@@ -320,11 +336,21 @@ fn the_latest_version_of_an_id_wins_in_rows_and_aggregates() {
         for (user, _) in &versions {
             client.execute(&update, &[&user.id, &user.country, &user.first_name]).await.unwrap();
         }
-        rtds::connectors::kafka::RowProducer::new(&pipeline.brokers, &pipeline.topic).unwrap().send(&versions, &[], "test").await.unwrap();
+        rtds::connectors::kafka::RowProducer::new(&rtds::connectors::kafka::KafkaConfig::new(&pipeline.brokers), &pipeline.topic).unwrap().send(&versions, &[], "test").await.unwrap();
     });
     let (master, _) = pipeline.start_master();
     finish(master, "rtds master", Duration::from_secs(180));
     pipeline.assert_cassandra_equals_postgres(3_000);
     let by_country = pipeline.aggregate("users_by_country", "country");
     assert_eq!((by_country.get("Zanzibar"), by_country.get("Mu"), by_country.get("Lemuria")), (Some(&50), Some(&50), None));
+}
+
+#[test]
+fn a_master_waiting_for_other_machines_needs_a_cluster_token() {
+    let out = rtds().args(["master", "-n", "2", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"]).env_remove(TOKEN_ENV).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("set RTDS_CLUSTER_TOKEN or --token-file FILE"), "the error names the fix: {said}");
+    let short = rtds().args(["master", "-n", "2", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"]).env(TOKEN_ENV, "short").output().unwrap();
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 16 characters"));
 }

@@ -256,7 +256,7 @@ fn send_bad_messages(pipeline: &Pipeline, index: usize) -> Vec<String> {
     });
     let payloads = [format!("{{not json {index}").into_bytes(), vec![b'x'; 100_000], failing_check.to_string().into_bytes()];
     pipeline.rt.block_on(async {
-        let producer: FutureProducer = rtds::connectors::kafka::client_config(&pipeline.brokers).create().unwrap();
+        let producer: FutureProducer = rtds::connectors::kafka::KafkaConfig::new(&pipeline.brokers).client_config().create().unwrap();
         let mut places = Vec::new();
         for payload in &payloads {
             let record: FutureRecord<'_, (), _> = FutureRecord::to(&pipeline.topic).payload(payload);
@@ -270,7 +270,7 @@ fn send_bad_messages(pipeline: &Pipeline, index: usize) -> Vec<String> {
 /// The topic's end: the sum of its partitions' high watermarks, in offsets (transaction
 /// markers take some), asked again while Kafka is still settling after a restart.
 fn topic_end(brokers: &str, topic: &str) -> i64 {
-    let consumer: BaseConsumer = rtds::connectors::kafka::client_config(brokers).create().unwrap();
+    let consumer: BaseConsumer = rtds::connectors::kafka::KafkaConfig::new(brokers).client_config().create().unwrap();
     let started = Instant::now();
     loop {
         let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10));

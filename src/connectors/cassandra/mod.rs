@@ -3,35 +3,10 @@
 //! (`offsets.rs`), the dedupe state read back after a restart (`state.rs`), and what the
 //! sinks need to batch well: token ranges of the ring (`ring.rs`), batches bounded by rows
 //! and bytes and split when refused (`split.rs`), and Cassandra's warnings counted
-//! (`warnings.rs`).
+//! (`warnings.rs`). How to reach it (credentials, TLS) and how a keyspace is replicated:
+//! `config.rs`.
 
-use std::time::Duration;
-
-use scylla::client::session::Session;
-use scylla::client::session_builder::SessionBuilder;
-
-use super::ServiceError;
-
-/// Connects to the comma-separated contact points (`127.0.0.1:9042`).
-///
-/// ```no_run
-/// # async fn demo() -> Result<(), rtds::connectors::ServiceError> {
-/// let session = rtds::connectors::cassandra::connect("127.0.0.1:9042").await?;
-/// # Ok(()) }
-/// ```
-pub async fn connect(nodes: &str) -> Result<Session, ServiceError> {
-    let mut builder = SessionBuilder::new().connection_timeout(Duration::from_secs(5));
-    for node in nodes.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        builder = builder.known_node(node);
-    }
-    builder.build().await.map_err(|e| ServiceError::Unreachable {
-        service: "Cassandra",
-        address: nodes.to_string(),
-        env: "RTDS_CASSANDRA",
-        reason: e.to_string(),
-    })
-}
-
+mod config;
 mod offsets;
 mod ring;
 mod sink;
@@ -40,6 +15,7 @@ mod state;
 mod tables;
 mod warnings;
 
+pub use config::{CassandraConfig, Replication, connect};
 pub use offsets::{OFFSETS_EVERY, durable_points, spawn_offsets_writer};
 pub use ring::{TokenRanges, token_share};
 pub use sink::{CassandraAggregate, CassandraRows, CassandraSinkOptions, RowChange, latest_per_id};

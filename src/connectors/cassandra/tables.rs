@@ -12,11 +12,13 @@ use scylla::client::session::Session;
 use scylla::errors::ExecutionError;
 use scylla::response::query_result::QueryResult;
 use scylla::statement::batch::{Batch, BatchType};
+use scylla::statement::Consistency;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlTimestamp;
 use uuid::Uuid;
 
 use super::{DatabaseWarnings, TokenRanges, token_share};
+use super::Replication;
 use crate::connectors::{Durable, ServiceError};
 use crate::model::Dimension;
 use crate::model::User;
@@ -44,6 +46,8 @@ pub struct CassandraTables {
     insert_offset: PreparedStatement,
     select_offsets: PreparedStatement,
     scan_users: PreparedStatement,
+    /// Of batches (prepared statements carry their own).
+    consistency: Consistency,
     warnings: DatabaseWarnings,
 }
 
@@ -65,13 +69,16 @@ pub fn dimension_column(dimension: Dimension) -> &'static str {
 }
 
 impl CassandraTables {
-    /// Creates the keyspace and tables if missing and prepares every statement.
-    /// `aggregates` are (table, dimension) pairs.
+    /// Creates the keyspace (replicated as `replication` says) and tables if missing, and
+    /// prepares every statement at `replication`'s consistency. `aggregates` are (table,
+    /// dimension) pairs. A keyspace that exists keeps its replication: a warning says so when
+    /// it differs from `replication`'s.
     pub async fn prepare(
         session: Arc<Session>,
         keyspace: &str,
         table: &str,
         aggregates: &[(String, Dimension)],
+        replication: &Replication,
     ) -> Result<CassandraTables, ServiceError> {
         check_identifier("keyspace", keyspace)?;
         check_identifier("table", table)?;
@@ -79,10 +86,8 @@ impl CassandraTables {
             let session = session.clone();
             async move { session.query_unpaged(cql, &[]).await.map(|_| ()).map_err(ServiceError::cassandra) }
         };
-        ddl(format!(
-            "CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
-        ))
-        .await?;
+        ddl(format!("CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {}", replication.cql())).await?;
+        warn_if_replicated_otherwise(&session, keyspace, replication).await?;
         ddl(format!(
             "CREATE TABLE IF NOT EXISTS {keyspace}.{table} (id uuid PRIMARY KEY, first_name text, last_name text, \
              gender text, address text, post_code text, email text, username text, dob timestamp, \
@@ -114,8 +119,8 @@ impl CassandraTables {
             let column = dimension_column(*dimension);
             ddl(format!("CREATE TABLE IF NOT EXISTS {keyspace}.{name} ({column} text PRIMARY KEY, users bigint)")).await?;
             let insert = format!("INSERT INTO {keyspace}.{name} ({column}, users) VALUES (?, ?) USING TIMESTAMP ?");
-            insert_aggregate.push((name.clone(), prepare(&session, insert).await?));
-            select_aggregate.push(prepare(&session, format!("SELECT {column}, users FROM {keyspace}.{name}")).await?);
+            insert_aggregate.push((name.clone(), prepare(&session, insert, replication.consistency).await?));
+            select_aggregate.push(prepare(&session, format!("SELECT {column}, users FROM {keyspace}.{name}"), replication.consistency).await?);
         }
         session.await_schema_agreement().await.map_err(ServiceError::cassandra)?;
         let insert_user = prepare(
@@ -124,20 +129,23 @@ impl CassandraTables {
                 "INSERT INTO {keyspace}.{table} (id, first_name, last_name, gender, address, post_code, email, username, \
                  dob, registered_date, phone, picture, country) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
             ),
+            replication.consistency,
         )
         .await?;
-        let select_user = prepare(&session, format!("SELECT id FROM {keyspace}.{table} WHERE id = ?")).await?;
-        let delete_user = prepare(&session, format!("DELETE FROM {keyspace}.{table} USING TIMESTAMP ? WHERE id = ?")).await?;
+        let select_user = prepare(&session, format!("SELECT id FROM {keyspace}.{table} WHERE id = ?"), replication.consistency).await?;
+        let delete_user = prepare(&session, format!("DELETE FROM {keyspace}.{table} USING TIMESTAMP ? WHERE id = ?"), replication.consistency).await?;
         let insert_offset = prepare(
             &session,
             format!("INSERT INTO {keyspace}.offsets (topic, partition, next_offset, records, epoch) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?"),
+            replication.consistency,
         )
         .await?;
         let select_offsets =
-            prepare(&session, format!("SELECT partition, next_offset, records, epoch FROM {keyspace}.offsets WHERE topic = ?")).await?;
+            prepare(&session, format!("SELECT partition, next_offset, records, epoch FROM {keyspace}.offsets WHERE topic = ?"), replication.consistency).await?;
         let scan_users = prepare(
             &session,
             format!("SELECT id, country, gender, dob FROM {keyspace}.{table} WHERE token(id) >= ? AND token(id) <= ?"),
+            replication.consistency,
         )
         .await?;
         Ok(CassandraTables {
@@ -152,6 +160,7 @@ impl CassandraTables {
             insert_offset,
             select_offsets,
             scan_users,
+            consistency: replication.consistency,
             warnings: DatabaseWarnings::default(),
         })
     }
@@ -196,6 +205,7 @@ impl CassandraTables {
             return self.acknowledged(self.session.execute_unpaged(&self.insert_user, one).await);
         }
         let mut batch = Batch::new(BatchType::Unlogged);
+        batch.set_consistency(self.consistency);
         for _ in 0..values.len() {
             batch.append_statement(self.insert_user.clone());
         }
@@ -211,6 +221,15 @@ impl CassandraTables {
     /// The Murmur3 token of a row id, to group rows by replica.
     pub fn token(&self, id: Uuid) -> i64 {
         self.select_user.calculate_token(&(id,)).ok().flatten().map_or(0, |token| token.value())
+    }
+
+    /// Every node of the ring as the driver sees it: its address, and whether the driver holds
+    /// a connection to it (a node that is down has none).
+    pub fn nodes(&self) -> Vec<(String, bool)> {
+        let state = self.session.get_cluster_state();
+        let mut nodes: Vec<(String, bool)> = state.get_nodes_info().iter().map(|node| (node.address.to_string(), node.is_connected())).collect();
+        nodes.sort();
+        nodes
     }
 
     /// The token ranges of the ring as the driver sees it now: the rows of one range share
@@ -338,6 +357,32 @@ fn user_values(
     )
 }
 
-async fn prepare(session: &Session, cql: String) -> Result<PreparedStatement, ServiceError> {
-    session.prepare(cql).await.map_err(ServiceError::cassandra)
+async fn prepare(session: &Session, cql: String, consistency: Consistency) -> Result<PreparedStatement, ServiceError> {
+    let mut statement = session.prepare(cql).await.map_err(ServiceError::cassandra)?;
+    statement.set_consistency(consistency);
+    Ok(statement)
+}
+
+/// Logs a warning when `keyspace` exists with another replication than `wanted`: rtds does
+/// not change a keyspace's replication (that takes an ALTER and a repair, an operator's call).
+async fn warn_if_replicated_otherwise(session: &Session, keyspace: &str, wanted: &Replication) -> Result<(), ServiceError> {
+    let rows = session
+        .query_unpaged("SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?", (keyspace,))
+        .await
+        .map_err(ServiceError::cassandra)?
+        .into_rows_result()
+        .map_err(ServiceError::cassandra)?;
+    let Some((existing,)) = rows.maybe_first_row::<(std::collections::HashMap<String, String>,)>().map_err(ServiceError::cassandra)? else {
+        return Ok(());
+    };
+    let factor = |key: &str| existing.get(key).and_then(|f| f.parse::<u32>().ok());
+    let matches = match &wanted.datacenter {
+        Some(dc) => existing.get("class").is_some_and(|c| c.ends_with("NetworkTopologyStrategy")) && factor(dc) == Some(wanted.factor),
+        None => existing.get("class").is_some_and(|c| c.ends_with("SimpleStrategy")) && factor("replication_factor") == Some(wanted.factor),
+    };
+    if !matches {
+        tracing::warn!(keyspace, ?existing, wanted = %wanted.cql(), "the keyspace exists with another replication; rtds leaves it as it is \
+            (change it with ALTER KEYSPACE, then run nodetool repair)");
+    }
+    Ok(())
 }

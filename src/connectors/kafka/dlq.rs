@@ -26,9 +26,9 @@ pub struct KafkaDeadLetters {
 }
 
 impl KafkaDeadLetters {
-    /// Dead letters of `topic`, to `topic.dlq` on `brokers`.
-    pub fn new(brokers: &str, topic: &str) -> Result<KafkaDeadLetters, ServiceError> {
-        Ok(KafkaDeadLetters { producer: RowProducer::new(brokers, topic)? })
+    /// Dead letters of `topic`, to `topic.dlq`.
+    pub fn new(kafka: &super::KafkaConfig, topic: &str) -> Result<KafkaDeadLetters, ServiceError> {
+        Ok(KafkaDeadLetters { producer: RowProducer::new(kafka, topic)? })
     }
 }
 

@@ -39,9 +39,9 @@ pub struct RowProducer {
 }
 
 impl RowProducer {
-    /// A producer for `topic` (and `topic.dlq`) on `brokers`.
-    pub fn new(brokers: &str, topic: &str) -> Result<RowProducer, ServiceError> {
-        let producer = super::client_config(brokers)
+    /// A producer for `topic` (and `topic.dlq`).
+    pub fn new(kafka: &super::KafkaConfig, topic: &str) -> Result<RowProducer, ServiceError> {
+        let producer = kafka.client_config()
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "5")

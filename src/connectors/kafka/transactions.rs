@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{REASON_HEADER, SCHEMA_HEADER, SOURCE_HEADER};
+use super::KafkaConfig;
 use crate::connectors::ServiceError;
 use crate::model::Change;
 
@@ -58,7 +59,7 @@ pub struct ResumePoint {
 /// A transactional producer of changes.
 pub struct ChangeProducer {
     producer: Arc<ThreadedProducer<DefaultProducerContext>>,
-    brokers: String,
+    kafka: KafkaConfig,
     transactional_id: String,
     topic: String,
     dlq: String,
@@ -70,11 +71,11 @@ pub struct ChangeProducer {
 impl ChangeProducer {
     /// A producer with `transactional_id`, ready for transactions: any transaction an earlier
     /// producer with that id left open is aborted (and that producer fenced).
-    pub async fn new(brokers: &str, topic: &str, transactional_id: &str, key: &str) -> Result<ChangeProducer, ServiceError> {
-        let producer = Self::create(brokers, transactional_id).await?;
+    pub async fn new(kafka: &KafkaConfig, topic: &str, transactional_id: &str, key: &str) -> Result<ChangeProducer, ServiceError> {
+        let producer = Self::create(kafka, transactional_id).await?;
         Ok(ChangeProducer {
             producer,
-            brokers: brokers.to_string(),
+            kafka: kafka.clone(),
             transactional_id: transactional_id.to_string(),
             topic: topic.to_string(),
             dlq: super::dlq_topic(topic),
@@ -83,8 +84,8 @@ impl ChangeProducer {
         })
     }
 
-    async fn create(brokers: &str, transactional_id: &str) -> Result<Arc<ThreadedProducer<DefaultProducerContext>>, ServiceError> {
-        let producer: ThreadedProducer<DefaultProducerContext> = super::client_config(brokers)
+    async fn create(kafka: &KafkaConfig, transactional_id: &str) -> Result<Arc<ThreadedProducer<DefaultProducerContext>>, ServiceError> {
+        let producer: ThreadedProducer<DefaultProducerContext> = kafka.client_config()
             .set("transactional.id", transactional_id)
             .set("transaction.timeout.ms", TRANSACTION_TIMEOUT.as_millis().to_string())
             .set("linger.ms", "5")
@@ -128,7 +129,7 @@ impl ChangeProducer {
             // A fenced producer stays as it is: a new one would fence the copy that took over.
             if !aborted && !e.fenced() {
                 tracing::warn!(error = %e, "replacing the transactional producer");
-                self.producer = Self::create(&self.brokers, &self.transactional_id).await?;
+                self.producer = Self::create(&self.kafka, &self.transactional_id).await?;
             }
         }
         outcome.map_err(Failure::into_error)
@@ -247,8 +248,8 @@ fn transaction_error(what: &str, error: KafkaError) -> ServiceError {
 /// The last resume point committed to the offsets topic under `key`, read `read_committed`;
 /// `None` when there is none. Run it after [`ChangeProducer::new`], which aborts what a
 /// predecessor left open, so that nothing pending hides the end of the topic.
-pub fn read_resume_point(brokers: &str, topic: &str, key: &str) -> Result<Option<ResumePoint>, ServiceError> {
-    let consumer: BaseConsumer = super::client_config(brokers)
+pub fn read_resume_point(kafka: &KafkaConfig, topic: &str, key: &str) -> Result<Option<ResumePoint>, ServiceError> {
+    let consumer: BaseConsumer = kafka.client_config()
         .set("group.id", "rtds-cdc-resume")
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")

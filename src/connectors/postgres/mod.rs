@@ -1,8 +1,11 @@
-//! PostgreSQL through tokio-postgres.
+//! PostgreSQL through tokio-postgres: connection strings with passwords and TLS
+//! (`config.rs`), ingest's store (`store.rs`), and the CDC stage's replication slot
+//! (`replication.rs`) and `pgoutput` decoder (`pgoutput.rs`).
 
 use super::ServiceError;
 
-/// Connects and drives the connection on the current tokio runtime.
+/// Connects with a URL or `key=value` string (see [`PgConfig`]) and drives the connection on
+/// the current tokio runtime.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), rtds::connectors::ServiceError> {
@@ -12,34 +15,13 @@ use super::ServiceError;
 /// # Ok(()) }
 /// ```
 pub async fn connect(url: &str) -> Result<tokio_postgres::Client, ServiceError> {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.map_err(|e| {
-        ServiceError::Unreachable {
-            service: "PostgreSQL",
-            address: redact(url),
-            env: "RTDS_POSTGRES",
-            reason: error_text(&e),
-        }
-    })?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::warn!(error = %e, "PostgreSQL connection closed");
-        }
-    });
-    Ok(client)
+    PgConfig::parse(url)?.connect().await
 }
 
-/// The URL without its password, for messages.
+/// The connection string without its password, for messages; one that cannot be read is not
+/// shown at all.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
+    PgConfig::parse(url).map_or_else(|_| "(a connection string that cannot be read)".to_string(), |c| c.redacted())
 }
 
 /// tokio-postgres's error with its cause ("Connection refused").
@@ -56,9 +38,11 @@ impl From<tokio_postgres::Error> for ServiceError {
     }
 }
 
+mod config;
 pub mod pgoutput;
 pub mod replication;
 mod store;
 
+pub use config::{PgConfig, TlsMode};
 pub use replication::{SlotState, default_slot};
 pub use store::{Batch, SCHEMA, Stored, UserStore, rejected_id};

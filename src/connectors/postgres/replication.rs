@@ -10,11 +10,11 @@
 //! starting point (`CREATE_REPLICATION_SLOT … SNAPSHOT 'export'`), and needs no output plugin
 //! beyond the built-in `pgoutput`, which managed PostgreSQL services all offer.
 
-use pgwire_replication::{Lsn, ReplicationClient, ReplicationConfig, TlsConfig};
+use pgwire_replication::{Lsn, ReplicationClient, ReplicationConfig};
 use tokio_postgres::Client;
 use tokio_postgres::types::PgLsn;
 
-use super::{ServiceError, redact};
+use super::{PgConfig, ServiceError};
 
 /// The slot as `pg_replication_slots` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +44,7 @@ pub fn check_name(kind: &str, name: &str) -> Result<(), ServiceError> {
 /// assert_eq!(rtds::connectors::postgres::default_slot("postgres://u@h/Users-2024"), "rtds_users_2024");
 /// ```
 pub fn default_slot(url: &str) -> String {
-    let database = url.parse::<tokio_postgres::Config>().ok().and_then(|c| c.get_dbname().map(str::to_string)).unwrap_or_default();
+    let database = PgConfig::parse(url).ok().and_then(|c| c.tokio_config().get_dbname().map(str::to_string)).unwrap_or_default();
     let cleaned: String = database.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
     format!("rtds_{cleaned}").chars().take(63).collect()
 }
@@ -78,6 +78,25 @@ pub async fn ensure_publication(client: &Client, name: &str, table: &str) -> Res
         }
     }
     Ok(())
+}
+
+/// Fails with the fix when a slot named `slot` belongs to another database: slots are the
+/// server's, and creating this database's would fail on the name for as long as it exists.
+pub async fn check_slot_is_ours(client: &Client, slot: &str) -> Result<(), ServiceError> {
+    let row = client
+        .query_opt("select database from pg_replication_slots where slot_name = $1 and database is distinct from current_database()", &[&slot])
+        .await?;
+    match row {
+        None => Ok(()),
+        Some(row) => Err(ServiceError::Refused {
+            service: "PostgreSQL",
+            message: format!(
+                "the replication slot {slot} belongs to database {}: give this database's stage a slot of its own with --slot \
+                 (or drop that one: select pg_drop_replication_slot('{slot}'))",
+                row.get::<_, Option<String>>(0).unwrap_or_else(|| "(none: a physical slot)".into())
+            ),
+        }),
+    }
 }
 
 /// The slot of this database named `slot`, if there is one.
@@ -121,8 +140,8 @@ pub async fn emit_probe(client: &Client, prefix: &str) -> Result<u64, ServiceErr
 
 /// The replication connection's settings for `url` (host, port, user, password, database).
 pub fn replication_config(url: &str, slot: &str, publication: &str) -> Result<ReplicationConfig, ServiceError> {
-    let config: tokio_postgres::Config =
-        url.parse().map_err(|e| ServiceError::Refused { service: "PostgreSQL", message: format!("bad URL {}: {e}", redact(url)) })?;
+    let parsed = PgConfig::parse(url)?;
+    let config = parsed.tokio_config();
     let host = match config.get_hosts().first() {
         Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
         #[cfg(unix)]
@@ -133,9 +152,10 @@ pub fn replication_config(url: &str, slot: &str, publication: &str) -> Result<Re
     let user = config.get_user().unwrap_or("postgres").to_string();
     let password = config.get_password().map(|p| String::from_utf8_lossy(p).into_owned()).unwrap_or_default();
     let database = config.get_dbname().unwrap_or(&user).to_string();
+    let tls = parsed.replication_tls(&host);
     Ok(ReplicationConfig::new(host, user, password, database, slot, publication)
         .with_port(port)
-        .with_tls(TlsConfig::disabled())
+        .with_tls(tls)
         .with_binary(true)
         .with_application_name("rtds cdc")
         .with_status_interval(std::time::Duration::from_secs(1))

@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use super::graph::build;
 use super::report;
-use crate::connectors::cassandra::{CassandraSinkOptions, CassandraTables, durable_points, load_share, spawn_offsets_writer};
-use crate::connectors::kafka::{KafkaDeadLetters, KafkaSourceOptions, owned_partitions, rdkafka_reader};
+use crate::connectors::cassandra::{CassandraConfig, CassandraSinkOptions, CassandraTables, durable_points, load_share, spawn_offsets_writer};
+use crate::connectors::kafka::{KafkaConfig, KafkaDeadLetters, KafkaSourceOptions, owned_partitions, rdkafka_reader};
 use crate::dataflow::{Dataflow, Sink, Source};
 use crate::metrics::{Latencies, ProcessCounters};
 use crate::model::{Checks, Dimension, Dims};
@@ -26,8 +26,8 @@ use crate::operators::epoch_now;
 pub struct WorkerOptions {
     /// timely's configuration: this process's index, the addresses of all, its threads.
     pub timely: timely::Config,
-    pub kafka: String,
-    pub cassandra: String,
+    pub kafka: KafkaConfig,
+    pub cassandra: CassandraConfig,
     pub dataflow: Dataflow,
     /// Finish once no record arrived for this long and everything read is durable.
     pub idle_exit: Option<Duration>,
@@ -85,6 +85,8 @@ pub enum ClusterError {
     Service(#[from] crate::connectors::ServiceError),
     #[error("dataflow {0:?} is not a cluster pipeline (a kafka source and a cassandra sink)")]
     Unsupported(String),
+    #[error("{0}")]
+    Invalid(String),
     #[error("topic {topic} does not exist on {brokers}; `rtds cdc` creates it (or create it with kafka-topics)")]
     NoTopic { topic: String, brokers: String },
     #[error("timely: {0}")]
@@ -109,12 +111,13 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
     let aggregates: Vec<(String, Dimension)> = options.dataflow.aggregates.iter().map(|a| (a.name.clone(), a.by)).collect();
     let (tables, start) = runtime.block_on(async {
         let session = Arc::new(crate::connectors::cassandra::connect(&options.cassandra).await?);
-        let tables = CassandraTables::prepare(session, &sink_plan.keyspace, &sink_plan.table, &aggregates).await?;
+        let replication = sink_plan.replication().map_err(|e| ClusterError::Invalid(format!("dataflow {:?}: sink.cassandra: {e}", options.dataflow.name)))?;
+        let tables = CassandraTables::prepare(session, &sink_plan.keyspace, &sink_plan.table, &aggregates, &replication).await?;
         let start = durable_points(&tables, &topic).await?;
         Ok::<_, ClusterError>((Arc::new(tables), start))
     })?;
     let partitions = crate::connectors::kafka::partition_count(&options.kafka, &topic, Duration::from_secs(10))?
-        .ok_or_else(|| ClusterError::NoTopic { topic: topic.clone(), brokers: options.kafka.clone() })?;
+        .ok_or_else(|| ClusterError::NoTopic { topic: topic.clone(), brokers: options.kafka.brokers.clone() })?;
     runtime.block_on(crate::connectors::kafka::ensure_topic(&options.kafka, &crate::connectors::kafka::dlq_topic(&topic), 1))?;
     let dead_letters = Arc::new(KafkaDeadLetters::new(&options.kafka, &topic)?);
     let (durable_points, offsets_writer) = spawn_offsets_writer(runtime.handle(), tables.clone(), topic.clone(), source_plan.epoch_ms);

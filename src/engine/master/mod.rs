@@ -33,8 +33,9 @@ pub use supervise::{RestartBudget, supervise};
 pub enum Launch {
     /// Spawn them on this machine; process i's timely port is `base_port + i`.
     Local { program: PathBuf, base_port: u16 },
-    /// Wait for `rtds worker --master` agents to register on `listen`.
-    Remote { listen: SocketAddr },
+    /// Wait for `rtds worker --master` agents to register on `listen`, each proving it knows
+    /// `token`.
+    Remote { listen: SocketAddr, token: super::control::ClusterToken },
 }
 
 /// How to run the cluster.
@@ -73,7 +74,7 @@ enum Event {
     Report { from: Origin, generation: u64, report: WorkerReport },
     Exited { from: Origin, generation: u64, success: bool, status: String },
     /// A remote agent connected and registered.
-    Joined { agent: u64, address: String, stream: TcpStream },
+    Joined { agent: u64, address: String, stream: std::sync::Arc<std::sync::Mutex<TcpStream>> },
     /// A remote agent's connection ended.
     Left { agent: u64 },
     /// A remote agent said something (it is alive).

@@ -2,21 +2,37 @@
 //! assigned a process of the next generation, and report for it; an agent that leaves or
 //! stays silent for [`SILENCE_LIMIT`] counts as a dead process.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{Event, Launcher, MasterError, Origin};
-use crate::engine::control::{self, Assignment, SILENCE_LIMIT, ToAgent, ToMaster};
+use crate::engine::control::{self, Assignment, ClusterToken, HANDSHAKE_LIMIT, HEARTBEAT, Messages, SILENCE_LIMIT, ToAgent, ToMaster};
 use crate::engine::status::ClusterStatus;
 
-/// A registered remote agent.
+/// A registered remote agent. Dropping it (it left, or was silent too long) closes its
+/// connection, so an agent that comes back after a cut link finds out and registers again.
 struct Agent {
     id: u64,
     address: String,
-    stream: TcpStream,
+    stream: Connection,
     last_heard: Instant,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.stream.lock().expect("agent connection").shutdown(Shutdown::Both);
+    }
+}
+
+/// The writing side of an agent's connection, shared with the thread that sends it
+/// heartbeats (one message at a time).
+type Connection = Arc<Mutex<TcpStream>>;
+
+/// Sends one message to an agent; a failure shows up as the agent leaving.
+fn tell(stream: &Connection, message: &ToAgent) {
+    let _ = control::send(&mut stream.lock().expect("agent connection"), message);
 }
 
 /// Runs the processes through registered agents: `agents` wait to be assigned;
@@ -55,7 +71,7 @@ impl Launcher for RemoteLauncher {
         for (agent, assignment) in self.assigned.iter_mut().zip(assignments) {
             let index = assignment.index;
             // A send that fails shows up as the agent leaving.
-            let _ = control::send(&mut agent.stream, &ToAgent::Start(assignment));
+            tell(&agent.stream, &ToAgent::Start(assignment));
             agent.last_heard = Instant::now();
             eprintln!("rtds master: worker process {index} starts on {}", agent.address);
         }
@@ -94,15 +110,55 @@ impl Launcher for RemoteLauncher {
 
     fn stop(&mut self, generation: u64) {
         for agent in self.assigned.iter_mut() {
-            let _ = control::send(&mut agent.stream, &ToAgent::Stop { generation });
+            tell(&agent.stream, &ToAgent::Stop { generation });
         }
     }
 
     fn finish(&mut self) {
         for agent in self.agents.iter_mut().chain(self.assigned.iter_mut()) {
-            let _ = control::send(&mut agent.stream, &ToAgent::Finish);
+            tell(&agent.stream, &ToAgent::Finish);
         }
     }
+}
+
+/// The registration handshake (see the control protocol): the agent's timely address once it
+/// proved it knows the token, else `None` (and the agent is told why).
+fn register(writer: &mut TcpStream, messages: &mut Messages<ToMaster>, token: &ClusterToken, peer: &str) -> Option<String> {
+    let nonce = ClusterToken::nonce();
+    control::send(writer, &ToAgent::Challenge { nonce: nonce.clone() }).ok()?;
+    // A connection that says nothing is dropped instead of holding a thread forever.
+    messages.stream().set_read_timeout(Some(HANDSHAKE_LIMIT)).ok()?;
+    let refuse = |writer: &mut TcpStream, reason: &str| {
+        eprintln!("rtds master: refused a worker from {peer}: {reason}");
+        let _ = control::send(writer, &ToAgent::Refused { reason: reason.to_string() });
+        None
+    };
+    match messages.next() {
+        Some(Ok(ToMaster::Register { address, proof, nonce: theirs })) => {
+            if !token.verify(&nonce, &proof) {
+                return refuse(writer, "wrong cluster token (RTDS_CLUSTER_TOKEN or --token-file must be the master's)");
+            }
+            messages.stream().set_read_timeout(None).ok()?;
+            control::send(writer, &ToAgent::Welcome { proof: token.proof(&theirs) }).ok()?;
+            Some(address)
+        }
+        Some(Ok(_)) => refuse(writer, "it did not register first"),
+        Some(Err(e)) => refuse(writer, &format!("unreadable registration ({e})")),
+        None => None,
+    }
+}
+
+/// Says something to the agent every [`HEARTBEAT`] until the connection closes, so an agent
+/// cut off from the master finds out within [`SILENCE_LIMIT`].
+fn heartbeats(stream: Connection) {
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(HEARTBEAT);
+            if control::send(&mut stream.lock().expect("agent connection"), &ToAgent::Heartbeat).is_err() {
+                return;
+            }
+        }
+    });
 }
 
 fn heard(agents: &mut [Agent], id: u64) {
@@ -111,21 +167,25 @@ fn heard(agents: &mut [Agent], id: u64) {
     }
 }
 
-/// Listens on `listen` and accepts agents: each registers with its first line, then its
-/// messages become events. Returns the address it listens on (`listen` may name port 0).
-pub(super) fn accept_agents(listen: SocketAddr, events: Sender<Event>) -> Result<SocketAddr, MasterError> {
+/// Listens on `listen` and accepts agents: each must register, proving it knows `token`,
+/// within [`HANDSHAKE_LIMIT`]; then its messages become events. Returns the address it
+/// listens on (`listen` may name port 0).
+pub(super) fn accept_agents(listen: SocketAddr, token: ClusterToken, events: Sender<Event>) -> Result<SocketAddr, MasterError> {
     let listener = TcpListener::bind(listen).map_err(|source| MasterError::Listen { addr: listen, source })?;
     let bound = listener.local_addr().map_err(|source| MasterError::Listen { addr: listen, source })?;
     std::thread::spawn(move || {
         for (id, stream) in listener.incoming().enumerate() {
             let Ok(stream) = stream else { continue };
-            let events = events.clone();
+            let (events, token) = (events.clone(), token.clone());
             let agent = id as u64;
             std::thread::spawn(move || {
-                let Ok(writer) = stream.try_clone() else { return };
+                let Ok(mut writer) = stream.try_clone() else { return };
+                let peer = stream.peer_addr().map_or_else(|_| "?".to_string(), |a| a.to_string());
                 let mut messages = control::messages::<ToMaster>(stream);
-                let Some(Ok(ToMaster::Register { address })) = messages.next() else { return };
-                let _ = events.send(Event::Joined { agent, address, stream: writer });
+                let Some(address) = register(&mut writer, &mut messages, &token, &peer) else { return };
+                let stream: Connection = Arc::new(Mutex::new(writer));
+                heartbeats(stream.clone());
+                let _ = events.send(Event::Joined { agent, address, stream });
                 let from = Origin::Agent(agent);
                 for message in messages {
                     let event = match message {

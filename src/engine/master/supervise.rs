@@ -21,8 +21,8 @@ pub fn supervise(options: &MasterOptions, status: Arc<Mutex<ClusterStatus>>, tel
         Launch::Local { program, base_port } => {
             Box::new(LocalLauncher { program: program.clone(), base_port: *base_port, children: Vec::new() })
         }
-        Launch::Remote { listen } => {
-            let bound = accept_agents(*listen, events_tx.clone())?;
+        Launch::Remote { listen, token } => {
+            let bound = accept_agents(*listen, token.clone(), events_tx.clone())?;
             eprintln!("rtds master: waiting for {} workers: `rtds worker --master {bound}`", options.processes);
             Box::new(RemoteLauncher::default())
         }

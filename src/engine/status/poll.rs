@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::StatusState;
 use crate::connectors::cassandra::CassandraTables;
+use crate::connectors::kafka::KafkaConfig;
 use crate::connectors::kafka::{REASON_HEADER, SOURCE_HEADER, dlq_topic, partitions_of};
 
 /// Polls the throughput is averaged over.
@@ -62,6 +63,17 @@ pub struct DeadLetters {
     pub recent: Vec<DeadLetter>,
 }
 
+/// A Kafka broker or a Cassandra node, as the master last saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeStatus {
+    /// `kafka` or `cassandra`.
+    pub service: &'static str,
+    pub address: String,
+    /// For Kafka: the broker is in the cluster's metadata now (a broker that stopped is
+    /// fenced out within seconds); for Cassandra: the driver holds a connection to it.
+    pub up: bool,
+}
+
 /// The pipeline's progress as the master last saw it.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PipelineStatus {
@@ -82,6 +94,8 @@ pub struct PipelineStatus {
     pub durable_epoch: i64,
     /// Why the last poll failed, if it did.
     pub error: Option<String>,
+    /// Every Kafka broker and Cassandra node seen since the master started, up or not.
+    pub nodes: Vec<NodeStatus>,
     #[serde(skip)]
     pub aggregates: BTreeMap<String, Vec<AggregateValue>>,
     #[serde(skip)]
@@ -92,9 +106,11 @@ pub struct PipelineStatus {
 const KAFKA_REPLACE_AFTER: Duration = Duration::from_secs(10);
 
 /// Polls every second into `state` (and adds a history sample each time).
-pub async fn poll_pipeline(state: StatusState, sink: Arc<CassandraTables>, brokers: String, topic: String, epoch_ms: u64) {
+pub async fn poll_pipeline(state: StatusState, sink: Arc<CassandraTables>, kafka: KafkaConfig, topic: String, epoch_ms: u64) {
+    let brokers = kafka.brokers.clone();
     let new_consumer = || {
-        crate::connectors::kafka::client_config(&brokers)
+        kafka
+            .client_config()
             .set("group.id", "rtds-master")
             .set("enable.auto.commit", "false")
             .create::<BaseConsumer>()
@@ -114,6 +130,8 @@ pub async fn poll_pipeline(state: StatusState, sink: Arc<CassandraTables>, broke
     // Durable records at the last few polls: offsets are recorded every 100 ms per process,
     // so a rate over one second jitters.
     let mut last: std::collections::VecDeque<(Instant, i64)> = std::collections::VecDeque::new();
+    // Every broker seen, by id: one missing from the metadata now is down.
+    let mut brokers_seen: BTreeMap<i32, String> = BTreeMap::new();
     loop {
         let started = tokio::time::Instant::now();
         let mut next = PipelineStatus { topic: topic.clone(), keyspace: sink.keyspace().to_string(), epoch_ms, ..Default::default() };
@@ -165,6 +183,18 @@ pub async fn poll_pipeline(state: StatusState, sink: Arc<CassandraTables>, broke
             (Err(e), _) => next.error = Some(e.to_string()),
             (_, Err(e)) => next.error = Some(e),
         }
+        let live = {
+            let consumer = consumer.clone();
+            tokio::task::spawn_blocking(move || live_brokers(&consumer)).await.expect("the metadata poll does not panic")
+        };
+        if let Some(live) = &live {
+            brokers_seen.extend(live.iter().cloned());
+        }
+        next.nodes = brokers_seen
+            .iter()
+            .map(|(id, address)| NodeStatus { service: "kafka", address: address.clone(), up: live.as_ref().is_some_and(|l| l.iter().any(|(i, _)| i == id)) })
+            .chain(sink.nodes().into_iter().map(|(address, up)| NodeStatus { service: "cassandra", address, up }))
+            .collect();
         match aggregates {
             Ok(aggregates) => {
                 next.aggregates = aggregates
@@ -188,6 +218,12 @@ fn kafka_side(consumer: &BaseConsumer, brokers: &str, topic: &str) -> Result<(Ve
     let watermarks = (0..count as i32).map(|p| consumer.fetch_watermarks(topic, p, timeout).map(|(_, high)| high).unwrap_or(-1)).collect();
     let dead_letters = dead_letters(consumer, brokers, &dlq_topic(topic)).unwrap_or_else(|| DeadLetters { topic: dlq_topic(topic), ..Default::default() });
     Ok((watermarks, dead_letters))
+}
+
+/// The brokers in the cluster's metadata now, by id; `None` if Kafka cannot be asked.
+fn live_brokers(consumer: &BaseConsumer) -> Option<Vec<(i32, String)>> {
+    let metadata = consumer.fetch_metadata(None, Duration::from_secs(2)).ok()?;
+    Some(metadata.brokers().iter().map(|b| (b.id(), format!("{}:{}", b.host(), b.port()))).collect())
 }
 
 /// The size of the dead-letter topic and its newest records; `None` if it cannot be read.

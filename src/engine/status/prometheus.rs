@@ -47,6 +47,8 @@ pub fn prometheus_text(status: &Status, telemetry: &Telemetry) -> String {
     out.metric("rtds_durable_records", "gauge", "Records durable in Cassandra, all partitions", one(pipeline.durable_records as f64));
     out.metric("rtds_records_per_second", "gauge", "Durable records per second over the last second", one(pipeline.records_per_second));
     out.metric("rtds_dead_letters", "gauge", "Records in the dead-letter topic", one(status.dead_letters.total as f64));
+    let nodes = pipeline.nodes.iter().map(|n| (format!("service=\"{}\",address=\"{}\"", n.service, escape(&n.address)), n.up as u8 as f64)).collect();
+    out.metric("rtds_node_up", "gauge", "1 while a Kafka broker is in the cluster's metadata, or the driver is connected to a Cassandra node", nodes);
     if let Some(slot) = status.cdc.as_ref().filter(|s| s.exists) {
         let label = format!("slot=\"{}\"", escape(&slot.slot));
         out.metric("rtds_replication_slot_lag_bytes", "gauge", "WAL the CDC stage's replication slot holds back", vec![(label.clone(), slot.lag_bytes as f64)]);

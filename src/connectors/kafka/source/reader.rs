@@ -31,13 +31,14 @@ pub trait PartitionReader: Send + Sync {
 /// not in it). The source calls it again to replace a reader that stopped fetching.
 pub type OpenReader = Arc<dyn Fn(&[i32], &HashMap<i32, i64>) -> Result<Arc<dyn PartitionReader>, String> + Send + Sync>;
 
-/// Opens rdkafka consumers of `topic` on `brokers`: assigned directly (no group
+/// Opens rdkafka consumers of `topic`: assigned directly (no group
 /// rebalancing), `read_committed`, no offsets committed to Kafka (the durable offsets live
 /// with the data, see the module docs).
-pub fn rdkafka_reader(brokers: &str, topic: &str) -> OpenReader {
-    let (brokers, topic) = (brokers.to_string(), topic.to_string());
+pub fn rdkafka_reader(kafka: &crate::connectors::kafka::KafkaConfig, topic: &str) -> OpenReader {
+    let (kafka, topic) = (kafka.clone(), topic.to_string());
     Arc::new(move |partitions, next_offsets| {
-        let consumer: BaseConsumer = crate::connectors::kafka::client_config(&brokers)
+        let consumer: BaseConsumer = kafka
+            .client_config()
             .set("group.id", "rtds-workers")
             // Only committed changes: what the CDC stage aborted (a crash, a fenced copy) is never read.
             .set("isolation.level", "read_committed")

@@ -1,9 +1,15 @@
 //! The master's control protocol with remote workers (`rtds worker --master HOST:PORT`):
-//! JSON lines over one TCP connection per worker machine's agent.
+//! JSON lines over one TCP connection per worker machine's agent, each at most
+//! [`MAX_FRAME`] long (`frames.rs`). An agent must prove it knows the cluster token before it
+//! counts as registered, and the master proves it back (`token.rs`).
 //!
 //! ```text
 //! agent                                   master
-//!   ── {"register":{"address":"h:2101"}} ─►   waits until --processes agents have registered
+//!   ◄─ {"challenge":{"nonce":n1}} ────────    on connect
+//!   ── {"register":{address, proof(n1),     the proof is HMAC-SHA256(token, n1); a wrong one
+//!        nonce: n2}} ─────────────────────►   is answered {"refused":{reason}} and closed
+//!   ◄─ {"welcome":{"proof":proof(n2)}} ───    the agent checks the master knows the token too
+//!                                           waits until --processes agents have registered
 //!   ◄─ {"start":{generation, index, …}} ──    the index, every process's address and the pipeline flags
 //!   ── {"report":{generation, report}} ───►   every second, from the worker process's stdout
 //!   ── {"exited":{generation, …}} ────────►   the worker process ended
@@ -11,16 +17,25 @@
 //!   ◄─ {"finish":null} ───────────────────    every process finished (--idle-exit): exit
 //! ```
 //!
-//! An agent that says nothing for [`SILENCE_LIMIT`] counts as dead (it sends a heartbeat
-//! every [`HEARTBEAT`] while its process starts up).
+//! Either side that hears nothing from the other for [`SILENCE_LIMIT`] counts it as gone: both
+//! send a heartbeat every [`HEARTBEAT`] when they have nothing else to say. The master then
+//! restarts the cluster without the agent (and closes its connection); the agent stops its
+//! worker process and registers again once it reaches the master.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
+mod frames;
+mod token;
+
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::cluster::WorkerReport;
+
+pub use frames::{MAX_FRAME, Messages, messages, send};
+pub use token::{ClusterToken, TOKEN_ENV, TokenError};
+
+/// How long the master waits for a connecting agent to register.
+pub const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
 
 /// How often an agent speaks when it has nothing else to say.
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
@@ -69,34 +84,29 @@ impl Assignment {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ToAgent {
+    /// Prove you know the token: answer this nonce.
+    Challenge { nonce: String },
+    /// Registered; the master's proof for the agent's nonce.
+    Welcome { proof: String },
+    /// Not registered, and why; the connection closes.
+    Refused { reason: String },
     Start(Assignment),
     Stop { generation: u64 },
     Finish,
+    /// The master is there (every [`HEARTBEAT`]).
+    Heartbeat,
 }
 
 /// A message from an agent to the master.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ToMaster {
-    /// The `host:port` the agent's worker process will listen on for timely.
-    Register { address: String },
+    /// The `host:port` the agent's worker process will listen on for timely, the proof for
+    /// the master's nonce, and a nonce for the master to prove itself with.
+    Register { address: String, proof: String, nonce: String },
     Report { generation: u64, report: WorkerReport },
     Exited { generation: u64, success: bool, status: String },
     Heartbeat,
-}
-
-/// Writes one message as a JSON line.
-pub fn send<T: Serialize>(stream: &mut TcpStream, message: &T) -> std::io::Result<()> {
-    let mut line = serde_json::to_vec(message).map_err(std::io::Error::other)?;
-    line.push(b'\n');
-    stream.write_all(&line)
-}
-
-/// Reads JSON-line messages until the connection ends or sends something unreadable.
-pub fn messages<T: for<'de> Deserialize<'de>>(stream: TcpStream) -> impl Iterator<Item = std::io::Result<T>> {
-    BufReader::new(stream)
-        .lines()
-        .map(|line| line.and_then(|line| serde_json::from_str(&line).map_err(std::io::Error::other)))
 }
 
 /// Makes a worker process die with the thread that started it (Linux's parent-death
