@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::cluster::harness::Pipeline;
 use crate::process::{Running, finish};
-use crate::util::{free_ports, postgres, rtds, service, stack_lock, unique};
+use crate::util::{postgres, rtds, service, stack_lock, unique};
 
 /// What `scripts/stack up` exports for the secured listeners.
 struct Secured {
@@ -81,12 +81,16 @@ fn the_pipeline_runs_over_kafka_with_sasl_ssl_and_scram() {
     // The master and its workers read it over SASL_SSL too.
     let mut command = rtds();
     command
-        .args(["master", "--local", "-n", "2", "-w", "1", "--base-port", &free_ports(2).to_string(), "--http", "127.0.0.1:0"])
+        .args(["master", "--local", "-n", "2", "-w", "1", "--http", "127.0.0.1:0"])
         .args(secure.kafka_flags())
         .args(["--cassandra", &service("RTDS_CASSANDRA"), "--topic", &pipeline.topic, "--keyspace", &pipeline.keyspace, "--idle-exit", "4s"])
         .env("RTDS_KAFKA_SASL_PASSWORD", &secure.password);
     finish(Running::spawn(command), "rtds master over SASL_SSL", Duration::from_secs(180));
     pipeline.assert_cassandra_equals_postgres(3000);
+
+    // The same user with SASL PLAIN (Confluent Cloud's and Event Hubs' mechanism), over TLS too.
+    let plain = cdc(&secure.password, &["-X", "sasl.mechanism=PLAIN"]);
+    assert!(plain.status.success(), "{}", stderr(&plain));
 
     // A wrong password is refused by Kafka, and no message shows it.
     let wrong = "not-the-password-8d1f";

@@ -13,7 +13,7 @@ use rtds::api::server::spawn_local;
 
 use crate::cluster::harness::STATUS_PAGE_ON;
 use crate::process::{Running, tail};
-use crate::util::{cdc_args, fresh_database, free_ports, kafka, rtds, run_ingest, runtime, service, stack_lock, unique};
+use crate::util::{cdc_args, fresh_database, kafka, rtds, run_ingest, runtime, service, stack_lock, unique};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const INSTALL: &str = "install Debian's `chromium` and `chromium-driver` (`apt-get install chromium chromium-driver`; scripts/test does)";
@@ -124,7 +124,7 @@ fn the_status_page_follows_the_pipeline_live() {
     // The cluster finishes after 15 s without a record: the page is read well before that.
     let mut command = rtds();
     command
-        .args(["master", "--local", "-n", "2", "-w", "2", "--base-port", &free_ports(2).to_string(), "--http", "127.0.0.1:0"])
+        .args(["master", "--local", "-n", "2", "-w", "2", "--http", "127.0.0.1:0"])
         .args(["--kafka", &brokers, "--cassandra", &service("RTDS_CASSANDRA"), "--topic", &topic, "--keyspace", &keyspace])
         .args(["--idle-exit", "15s", "--postgres", &database]);
     let mut master = Running::spawn(command);

@@ -24,9 +24,10 @@ pub struct MasterArgs {
     /// machines to register (`rtds worker --master HOST:PORT`).
     #[arg(long)]
     pub local: bool,
-    /// With --local: first timely port; process i listens on 127.0.0.1:(base-port + i).
-    #[arg(long, default_value_t = 2101)]
-    pub base_port: u16,
+    /// With --local: process i listens for timely on 127.0.0.1:(base-port + i) [default: ports
+    /// the kernel picks, which the master binds and hands to the processes].
+    #[arg(long)]
+    pub base_port: Option<u16>,
     /// Without --local: where workers register (`rtds worker --master` this address).
     #[arg(long, default_value = "127.0.0.1:7077", conflicts_with = "local")]
     pub listen: SocketAddr,

@@ -162,6 +162,10 @@ pub struct WorkerArgs {
     /// RTDS_CLUSTER_TOKEN]; the master's.
     #[arg(long, value_name = "FILE", requires = "master")]
     pub token_file: Option<PathBuf>,
+    /// This process's timely listener, already bound, as an inherited file descriptor (how a
+    /// master or an agent hands it over; see engine/cluster/network.rs).
+    #[arg(long, value_name = "FD", hide = true, requires = "peers")]
+    pub listen_fd: Option<i32>,
     /// Print a report line on stdout every second for a supervisor (the master sets it).
     #[arg(long, hide = true)]
     pub report: bool,
@@ -213,8 +217,10 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         return Ok(run_agent(&AgentOptions { master, advertise: args.advertise, program, token })?);
     }
     let dataflow = args.pipeline.dataflow()?;
+    let listener = args.listen_fd.map(inherited_listener).transpose()?;
     let options = WorkerOptions {
         timely: args.timely_config()?,
+        listener,
         kafka: args.pipeline.kafka_config(&dataflow)?,
         cassandra: args.pipeline.cassandra.config(),
         dataflow,
@@ -223,4 +229,14 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         report: args.report,
     };
     run_worker(options).with_context(|| format!("worker process {} of {}", args.process, args.processes))
+}
+
+/// The listener a supervisor bound for this process and left open as file descriptor `fd`.
+fn inherited_listener(fd: i32) -> anyhow::Result<std::net::TcpListener> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the supervisor handed this descriptor over for this use; nothing else in the
+    // process owns it. It is checked to be a listening TCP socket before it is used.
+    let listener = unsafe { std::net::TcpListener::from_raw_fd(fd) };
+    listener.local_addr().with_context(|| format!("--listen-fd {fd} is not a listening socket"))?;
+    Ok(listener)
 }

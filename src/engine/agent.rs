@@ -6,7 +6,7 @@
 //! it stops the process and registers again once the master is back.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,6 +40,8 @@ pub enum AgentError {
     Refused { master: String, reason: String },
     #[error("{master} does not prove it knows the cluster token: it is not this cluster's master (check --master and RTDS_CLUSTER_TOKEN)")]
     Impostor { master: String },
+    #[error("cannot listen for the other worker processes on {address}: {source} (--advertise must be an address of this machine)")]
+    Listen { address: String, source: std::io::Error },
 }
 
 /// The worker process of the current assignment.
@@ -54,9 +56,12 @@ pub fn run_agent(options: &AgentOptions) -> Result<(), AgentError> {
             Ok(stream) => {
                 wait = Duration::from_millis(200);
                 said_waiting = false;
-                let Some(advertise) = options.advertise.clone().or_else(|| reachable_address(&stream)) else { continue };
+                // The worker process's timely listener, bound now so the address handed to the
+                // master is one this machine really holds.
+                let listener = timely_listener(options.advertise.as_deref(), &stream)?;
+                let advertise = listener.local_addr().map_err(|source| AgentError::Listen { address: "?".into(), source })?.to_string();
                 eprintln!("rtds worker: registering with master {} as {advertise}", options.master);
-                let finished = serve(stream, &advertise, options)?;
+                let finished = serve(stream, &advertise, &listener, options)?;
                 if finished {
                     eprintln!("rtds worker: the master says the cluster finished");
                     return Ok(());
@@ -76,7 +81,7 @@ pub fn run_agent(options: &AgentOptions) -> Result<(), AgentError> {
 }
 
 /// One connection to the master; true when the master said the cluster finished.
-fn serve(stream: TcpStream, advertise: &str, options: &AgentOptions) -> Result<bool, AgentError> {
+fn serve(stream: TcpStream, advertise: &str, listener: &TcpListener, options: &AgentOptions) -> Result<bool, AgentError> {
     let Ok(writer) = stream.try_clone() else { return Ok(false) };
     let writer = Arc::new(Mutex::new(writer));
     let say = {
@@ -101,7 +106,9 @@ fn serve(stream: TcpStream, advertise: &str, options: &AgentOptions) -> Result<b
         match message {
             Ok(ToAgent::Start(assignment)) => {
                 stop(&current);
-                let mut child = control::die_with_parent(&mut Command::new(&options.program))
+                let mut command = Command::new(&options.program);
+                control::pass_listener(control::die_with_parent(&mut command), listener);
+                let mut child = command
                     .args(assignment.worker_args())
                     .stdin(Stdio::null())
                     .stdout(Stdio::piped())
@@ -156,12 +163,15 @@ fn register(messages: &mut Messages<ToAgent>, say: &impl Fn(&ToMaster) -> bool, 
     }
 }
 
-/// The address this machine reaches the master from (so the master's network reaches it
-/// there too), with a port free on it.
-fn reachable_address(stream: &TcpStream) -> Option<String> {
-    let ip = stream.local_addr().ok()?.ip();
-    let port = std::net::TcpListener::bind((ip, 0)).ok()?.local_addr().ok()?.port();
-    Some(std::net::SocketAddr::new(ip, port).to_string())
+/// The listener of this machine's worker processes for timely: on `advertise`, or on the
+/// address this machine reaches the master from (so the master's network reaches it there
+/// too) and a port the kernel picks.
+fn timely_listener(advertise: Option<&str>, master: &TcpStream) -> Result<TcpListener, AgentError> {
+    let address = match advertise {
+        Some(address) => address.to_string(),
+        None => std::net::SocketAddr::new(master.local_addr().map_err(|source| AgentError::Listen { address: "?".into(), source })?.ip(), 0).to_string(),
+    };
+    TcpListener::bind(&address).map_err(|source| AgentError::Listen { address, source })
 }
 
 fn stop(current: &Current) {

@@ -10,7 +10,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use uuid::Uuid;
 
 use super::harness::{Pipeline, Running, STATUS_PAGE_ON, finish, kill_pid, metric_sum, stop, tail, wait_durable, wait_for};
-use crate::util::{cdc_args, consume_all, free_ports, rtds, stack_lock};
+use crate::util::{cdc_args, consume_all, rtds, stack_lock};
 
 /// Every message of `topic`, read `read_committed`: (partition, key, has a value, LSN header).
 fn committed_changes(brokers: &str, topic: &str) -> Vec<(i32, String, bool, u64)> {
@@ -205,7 +205,7 @@ fn the_master_runs_the_cdc_stage_and_starts_it_again_after_kill_9() {
     let pipeline = Pipeline::new("cdcmaster");
     let mut command = rtds();
     command
-        .args(["master", "--local", "-n", "2", "-w", "1", "--base-port", &free_ports(2).to_string(), "--http", "127.0.0.1:0"])
+        .args(["master", "--local", "-n", "2", "-w", "1", "--http", "127.0.0.1:0"])
         .args(["--postgres", &pipeline.database, "--cdc"])
         .args(pipeline.pipeline_args_idle("1h"));
     let master = Running::spawn(command);

@@ -16,7 +16,7 @@ use rtds::connectors::cassandra::CassandraConfig;
 use rtds::model::checks::age_band;
 
 pub use crate::process::{Running, finish, tail};
-use crate::util::{cdc_args, fresh_database, free_ports, kafka, root, rtds, run_ingest, runtime, service, unique};
+use crate::util::{cdc_args, fresh_database, kafka, root, rtds, run_ingest, runtime, service, unique};
 
 /// A formatted row as both stores hold it (dates as epoch milliseconds).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,7 +107,7 @@ impl Pipeline {
     pub fn start_master_idle(&self, idle: &str) -> (Running, u16) {
         let mut command = rtds();
         command
-            .args(["master", "--local", "-n", "2", "-w", "2", "--base-port", &free_ports(2).to_string()])
+            .args(["master", "--local", "-n", "2", "-w", "2"])
             .args(["--http", "127.0.0.1:0"])
             .args(self.pipeline_args_idle(idle));
         let master = Running::spawn(command);

@@ -92,17 +92,17 @@ fn remote_workers_register_with_the_master_and_survive_a_crash() {
     assert_eq!(wait_for(&pipeline, http, |_| true)["cluster"]["registered"], 0, "the stranger did not register");
 
     // Two worker machines' agents: the first has the token in its environment, the second in
-    // a file and advertises its own timely address.
+    // a file and names the address it listens on for timely (a port of the kernel's choosing).
     let token_file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(token_file.path(), &token).unwrap();
-    let agents: Vec<Running> = [None, Some(free_ports(1))]
+    let agents: Vec<Running> = [None, Some("127.0.0.1:0")]
         .into_iter()
         .map(|port| {
             let mut command = rtds();
             command.args(["worker", "--master", &format!("127.0.0.1:{listen}")]).env_remove(TOKEN_ENV);
             match port {
                 None => command.env(TOKEN_ENV, &token),
-                Some(port) => command.args(["--advertise", &format!("127.0.0.1:{port}")]).arg("--token-file").arg(token_file.path()),
+                Some(address) => command.args(["--advertise", address]).arg("--token-file").arg(token_file.path()),
             };
             Running::spawn(command)
         })

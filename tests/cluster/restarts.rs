@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use rtds::engine::cluster::WorkerReport;
 
 use super::harness::{Paused, Pipeline, Running, finish, stop, wait_durable};
-use crate::util::{cassandra, free_ports, rtds, stack_lock};
+use crate::util::{cassandra, rtds, stack_lock};
 
 /// `source.kafka.max_in_flight` of the replay test's dataflow: records a worker may hold read
 /// but not yet durable.
@@ -111,7 +111,7 @@ fn a_cluster_restarted_in_another_shape_ends_equal_to_postgres() {
     // stored rows (the dedupe state) all change hands.
     let mut command = rtds();
     command
-        .args(["master", "--local", "-n", "1", "-w", "3", "--base-port", &free_ports(1).to_string()])
+        .args(["master", "--local", "-n", "1", "-w", "3"])
         .args(["--http", "127.0.0.1:0"])
         .args(pipeline.pipeline_args());
     let stderr = finish(Running::spawn(command), "rtds master -n 1 -w 3", Duration::from_secs(180));

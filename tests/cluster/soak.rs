@@ -20,7 +20,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use sha2::{Digest, Sha256};
 
 use super::harness::{Paused, Pipeline, Running, STATUS_PAGE_ON, finish, kill_pid, stack, stop, tail, wait_for};
-use crate::util::{consume_all, free_ports, rtds, stack_lock};
+use crate::util::{consume_all, rtds, stack_lock};
 
 /// The fault run of README's test command.
 pub const DEFAULT_SEED: &str = "rtds-ci-1";
@@ -142,11 +142,10 @@ fn a_seeded_fault_run_loses_nothing_and_doubles_nothing() {
     // for 20 s after ingest, with every change in Kafka.
     let cdc = pipeline.cdc_in_background("20s");
 
-    let base_port = free_ports(PROCESSES as u16);
     let start_master = || {
         let mut command = rtds();
         command
-            .args(["master", "--local", "-n", &PROCESSES.to_string(), "-w", "2", "--base-port", &base_port.to_string()])
+            .args(["master", "--local", "-n", &PROCESSES.to_string(), "-w", "2"])
             .args(["--http", "127.0.0.1:0", "--max-restarts", "100000"])
             .args(pipeline.pipeline_args_idle("1h"));
         let master = Running::spawn(command);

@@ -17,12 +17,14 @@
 //! recomputed from loaded rows plus replay, equal those of a run without the crash.
 //!
 //! The files: `process.rs` starts a process (connections, the options its operators share,
-//! the offsets writer, the timely workers, the summary); `graph.rs` wires each worker's
+//! the offsets writer, the timely workers, the summary); `network.rs` connects the processes
+//! through listeners their supervisors bound; `graph.rs` wires each worker's
 //! dataflow from the connectors' operators (`connectors::kafka` source and dead-letter sink,
 //! `connectors::cassandra` rows and aggregates sinks and stored state); `report.rs` is the
 //! line a process reports to its master every second.
 
 mod graph;
+mod network;
 mod process;
 mod report;
 

@@ -22,10 +22,13 @@ use crate::model::{Checks, Dimension, Dims};
 use crate::operators::epoch_now;
 
 /// How to run one worker process.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct WorkerOptions {
     /// timely's configuration: this process's index, the addresses of all, its threads.
     pub timely: timely::Config,
+    /// This process's address already bound by its supervisor (see `network.rs`); timely
+    /// binds it from the configuration otherwise.
+    pub listener: Option<std::net::TcpListener>,
     pub kafka: KafkaConfig,
     pub cassandra: CassandraConfig,
     pub dataflow: Dataflow,
@@ -173,7 +176,7 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
     let loaded = Mutex::new(loaded);
 
     let worker_state = state.clone();
-    let guards = timely::execute(options.timely.clone(), move |worker| {
+    let run = move |worker: &mut timely::worker::Worker| {
         let state = worker_state.clone();
         let durable = ProbeHandle::new();
         let first_epoch = epoch_now(state.source_options.epoch_ms);
@@ -186,7 +189,11 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
         let loaded = loaded.lock().expect("loaded state").remove(&worker.index()).unwrap_or_default();
         worker.dataflow::<u64, _, _>(|scope| build(scope, state.clone(), durable.clone(), first_epoch, loaded));
         while worker.step_or_park(Some(Duration::from_millis(100))) {}
-    })
+    };
+    let guards = match options.listener {
+        Some(listener) => super::network::execute_on(listener, options.timely.clone(), run),
+        None => timely::execute(options.timely.clone(), run),
+    }
     .map_err(ClusterError::Timely)?;
 
     let progress = options.progress.then(|| spawn_progress(state.clone()));

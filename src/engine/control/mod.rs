@@ -73,6 +73,8 @@ impl Assignment {
             self.index.to_string(),
             "--peers".into(),
             self.addresses.join(","),
+            "--listen-fd".into(),
+            LISTENER_FD.to_string(),
             "--report".into(),
         ];
         args.extend(self.pipeline_args.iter().cloned());
@@ -107,6 +109,31 @@ pub enum ToMaster {
     Report { generation: u64, report: WorkerReport },
     Exited { generation: u64, success: bool, status: String },
     Heartbeat,
+}
+
+/// The file descriptor a worker process finds its timely listener at.
+pub const LISTENER_FD: i32 = 3;
+
+/// Hands `listener` to the process `command` starts, as file descriptor [`LISTENER_FD`]:
+/// the supervisor binds the port (any free one, if it likes), the process listens on it.
+pub fn pass_listener<'a>(command: &'a mut std::process::Command, listener: &std::net::TcpListener) -> &'a mut std::process::Command {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let fd = listener.as_raw_fd();
+    // SAFETY: dup2 and fcntl are async-signal-safe and touch no memory of the parent.
+    unsafe {
+        command.pre_exec(move || {
+            if fd == LISTENER_FD {
+                // Already there: only keep it open across exec.
+                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            } else if libc::dup2(fd, LISTENER_FD) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
 }
 
 /// Makes a worker process die with the thread that started it (Linux's parent-death

@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
+use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
@@ -12,23 +13,35 @@ use crate::engine::cluster::WorkerReport;
 use crate::engine::control::{self, Assignment};
 use crate::engine::status::ClusterStatus;
 
-/// Spawns the processes here; process i's timely port is `base_port + i`.
+/// Spawns the processes here. Their timely listeners are bound here first, on ports the
+/// kernel picks (or `base_port + i`), and handed to them (see `cluster/network.rs`).
 pub(super) struct LocalLauncher {
     pub program: PathBuf,
-    pub base_port: u16,
+    pub base_port: Option<u16>,
     pub children: Vec<Option<Child>>,
+    /// The next generation's listeners, bound by `ready`, handed over by `start`.
+    pub listeners: Vec<TcpListener>,
 }
 
 impl Launcher for LocalLauncher {
-    fn ready(&mut self, processes: usize, _events: &Receiver<Event>, _status: &Arc<Mutex<ClusterStatus>>) -> Vec<String> {
-        (0..processes).map(|i| format!("127.0.0.1:{}", self.base_port as usize + i)).collect()
+    fn ready(&mut self, processes: usize, _events: &Receiver<Event>, _status: &Arc<Mutex<ClusterStatus>>) -> Result<Vec<String>, MasterError> {
+        self.listeners = (0..processes)
+            .map(|i| {
+                let port = self.base_port.map_or(0, |base| base + i as u16);
+                TcpListener::bind(("127.0.0.1", port)).map_err(|source| MasterError::Listen { addr: ([127, 0, 0, 1], port).into(), source })
+            })
+            .collect::<Result<_, _>>()?;
+        self.listeners.iter().map(|l| l.local_addr().map(|a| a.to_string()).map_err(|source| MasterError::Listen { addr: ([127, 0, 0, 1], 0).into(), source })).collect()
     }
 
     fn start(&mut self, assignments: Vec<Assignment>, events: &Sender<Event>) -> Result<(), MasterError> {
         self.children.clear();
-        for assignment in assignments {
+        let listeners = std::mem::take(&mut self.listeners);
+        for (assignment, listener) in assignments.into_iter().zip(&listeners) {
             let (index, generation) = (assignment.index, assignment.generation);
-            let mut child = control::die_with_parent(&mut Command::new(&self.program))
+            let mut command = Command::new(&self.program);
+            control::pass_listener(control::die_with_parent(&mut command), listener);
+            let mut child = command
                 .args(assignment.worker_args())
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())

@@ -31,8 +31,8 @@ pub use supervise::{RestartBudget, supervise};
 /// Where the worker processes run.
 #[derive(Debug, Clone)]
 pub enum Launch {
-    /// Spawn them on this machine; process i's timely port is `base_port + i`.
-    Local { program: PathBuf, base_port: u16 },
+    /// Spawn them on this machine, on timely ports the kernel picks (or `base_port + i`).
+    Local { program: PathBuf, base_port: Option<u16> },
     /// Wait for `rtds worker --master` agents to register on `listen`, each proving it knows
     /// `token`.
     Remote { listen: SocketAddr, token: super::control::ClusterToken },
@@ -84,7 +84,7 @@ enum Event {
 /// Starts and stops the worker processes of one cluster generation after another.
 trait Launcher {
     /// Waits until the cluster's processes can start; returns their timely addresses.
-    fn ready(&mut self, processes: usize, events: &Receiver<Event>, status: &Arc<Mutex<ClusterStatus>>) -> Vec<String>;
+    fn ready(&mut self, processes: usize, events: &Receiver<Event>, status: &Arc<Mutex<ClusterStatus>>) -> Result<Vec<String>, MasterError>;
 
     /// Starts process i of the generation with `assignments[i]`.
     fn start(&mut self, assignments: Vec<Assignment>, events: &Sender<Event>) -> Result<(), MasterError>;

@@ -44,7 +44,7 @@ pub(super) struct RemoteLauncher {
 }
 
 impl Launcher for RemoteLauncher {
-    fn ready(&mut self, processes: usize, events: &Receiver<Event>, status: &Arc<Mutex<ClusterStatus>>) -> Vec<String> {
+    fn ready(&mut self, processes: usize, events: &Receiver<Event>, status: &Arc<Mutex<ClusterStatus>>) -> Result<Vec<String>, MasterError> {
         let agents = &mut self.agents;
         agents.append(&mut self.assigned);
         loop {
@@ -64,7 +64,7 @@ impl Launcher for RemoteLauncher {
             }
         }
         self.assigned = agents.drain(..processes).collect();
-        self.assigned.iter().map(|a| a.address.clone()).collect()
+        Ok(self.assigned.iter().map(|a| a.address.clone()).collect())
     }
 
     fn start(&mut self, assignments: Vec<Assignment>, _events: &Sender<Event>) -> Result<(), MasterError> {

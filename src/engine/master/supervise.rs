@@ -19,7 +19,7 @@ pub fn supervise(options: &MasterOptions, status: Arc<Mutex<ClusterStatus>>, tel
     let (events_tx, events) = channel();
     let mut launcher: Box<dyn Launcher> = match &options.launch {
         Launch::Local { program, base_port } => {
-            Box::new(LocalLauncher { program: program.clone(), base_port: *base_port, children: Vec::new() })
+            Box::new(LocalLauncher { program: program.clone(), base_port: *base_port, children: Vec::new(), listeners: Vec::new() })
         }
         Launch::Remote { listen, token } => {
             let bound = accept_agents(*listen, token.clone(), events_tx.clone())?;
@@ -32,7 +32,7 @@ pub fn supervise(options: &MasterOptions, status: Arc<Mutex<ClusterStatus>>, tel
     let mut backoff = Duration::from_secs(1);
     for generation in 1.. {
         set_state(&status, "waiting", restarts);
-        let addresses = launcher.ready(options.processes, &events, &status);
+        let addresses = launcher.ready(options.processes, &events, &status)?;
         let started = Instant::now();
         let assignments = (0..options.processes)
             .map(|index| Assignment {
