@@ -14,6 +14,8 @@ pub struct Running {
     pub log: std::path::PathBuf,
     /// Where stdout goes, when kept.
     pub out: Option<std::path::PathBuf>,
+    /// The command line, to name the process in a failed test's output.
+    command: String,
 }
 
 impl Running {
@@ -33,24 +35,30 @@ impl Running {
         };
         let log = std::env::temp_dir().join(unique("log"));
         let child = command.stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
-        Running { child, log, out }
+        let args = command.get_args().map(|arg| arg.to_string_lossy()).collect::<Vec<_>>().join(" ");
+        let command = format!("{} {args}", command.get_program().to_string_lossy());
+        Running { child, log, out, command }
     }
 
     /// Waits (up to a minute) until the process printed `prefix` and an address on stderr, and
     /// returns the address's port: servers of tests listen on port 0 and say where they are.
     pub fn port_after(&self, prefix: &str) -> u16 {
+        self.wait_for_stderr(prefix, Duration::from_secs(60), |line| {
+            let rest = &line[line.find(prefix)? + prefix.len()..];
+            let address = rest.split(['/', ' ', '`']).next()?;
+            address.rsplit(':').next()?.parse::<u16>().ok()
+        })
+    }
+
+    /// Waits up to `limit` until `find` finds what it looks for in a line of stderr.
+    fn wait_for_stderr<T>(&self, what: &str, limit: Duration, find: impl Fn(&str) -> Option<T>) -> T {
         let started = Instant::now();
         loop {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            let port = log.lines().find_map(|line| {
-                let rest = &line[line.find(prefix)? + prefix.len()..];
-                let address = rest.split(['/', ' ', '`']).next()?;
-                address.rsplit(':').next()?.parse::<u16>().ok()
-            });
-            if let Some(port) = port {
-                return port;
+            let log = self.stderr();
+            if let Some(found) = log.lines().find_map(&find) {
+                return found;
             }
-            assert!(started.elapsed() < Duration::from_secs(60), "the process never printed {prefix:?}:\n{}", tail(&log));
+            assert!(started.elapsed() < limit, "{} never printed {what:?}:\n{}", self.command, tail(&log));
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -94,6 +102,14 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
+        // A failing test shows what its processes said: in CI this is all there is to go on.
+        if std::thread::panicking() {
+            let exited = match self.child.try_wait() {
+                Ok(Some(status)) => format!("exited: {status}"),
+                _ => "still running".to_string(),
+            };
+            eprintln!("--- {} ({exited}), stderr's end:\n{}\n---", self.command, tail(&self.stderr()));
+        }
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();

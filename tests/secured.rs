@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::cluster::harness::Pipeline;
 use crate::process::{Running, finish};
-use crate::util::{postgres, rtds, service, stack_lock, unique};
+use crate::util::{postgres, required_env, rtds, service, stack_lock, unique};
 
 /// What `scripts/stack up` exports for the secured listeners.
 struct Secured {
@@ -21,11 +21,7 @@ struct Secured {
 }
 
 fn secured() -> Secured {
-    let get = |name: &str| {
-        std::env::var(name).unwrap_or_else(|_| {
-            panic!("{name} is not set: this test needs the stack's secured listeners; run `scripts/test`, or `eval \"$(scripts/stack up)\"` first")
-        })
-    };
+    let get = |name: &str| required_env(name, "the stack's secured listeners", "scripts/stack up");
     Secured {
         kafka: get("RTDS_TEST_KAFKA_SASL"),
         user: get("RTDS_TEST_KAFKA_USER"),

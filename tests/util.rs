@@ -51,6 +51,11 @@ pub fn service(env: &str) -> String {
     })
 }
 
+/// A variable a test cannot run without; unset, the test fails saying how to get it set.
+pub fn required_env(name: &str, needs: &str, start: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: this test needs {needs}; run `scripts/test`, or `eval \"$({start})\"` first"))
+}
+
 /// Kafka's address, after checking a broker answers; a missing broker fails the test with
 /// the way to start it.
 pub fn kafka() -> String {

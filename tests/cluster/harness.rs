@@ -299,11 +299,14 @@ pub fn metric_sum(metrics: &str, prefix: &str) -> f64 {
 /// Waits until the master's status satisfies `done`.
 pub fn wait_for(pipeline: &Pipeline, http: u16, done: impl Fn(&Value) -> bool) -> Value {
     let started = Instant::now();
+    let mut last = None;
     loop {
-        if let Some(status) = pipeline.status(http).filter(|s| done(s)) {
-            return status;
+        match pipeline.status(http) {
+            Some(status) if done(&status) => return status,
+            Some(status) => last = Some(status),
+            None => {}
         }
-        assert!(started.elapsed() < Duration::from_secs(120), "the status never got there: {:?}", pipeline.status(http));
+        assert!(started.elapsed() < Duration::from_secs(120), "the status never got there; the last one the master served:\n{:#}", last.unwrap_or_default());
         std::thread::sleep(Duration::from_millis(100));
     }
 }
