@@ -44,7 +44,7 @@ pub async fn send(url: &str, snapshot: &str, point: u64, producer: &mut ChangePr
             picture: row.get(11),
             country: row.get(12),
         };
-        Outgoing::Change { change: Change::Upsert(user), lsn: point }
+        Outgoing::Change { change: Change::Upsert(user), lsn: point, committed_ms: None }
     });
     producer.commit_stream(records, point).await?;
     client.batch_execute("commit").await?;

@@ -8,14 +8,11 @@ use pgwire_replication::{ReplicationClient, ReplicationEvent};
 
 use super::{CdcError, CdcOptions, Counters, PROBE_PREFIX, progress_line};
 use crate::connectors::kafka::{ChangeProducer, Outgoing};
-use crate::connectors::postgres::pgoutput::{Decoded, Decoder};
+use crate::connectors::postgres::pgoutput::{Decoded, Decoder, POSTGRES_EPOCH_MICROS};
 use crate::connectors::postgres::replication;
 use crate::connectors::{ServiceError, retry};
 use crate::metrics::Progress;
 use crate::model::Change;
-
-/// Microseconds from 1970-01-01 to PostgreSQL's epoch, 2000-01-01.
-const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
 
 /// How often the slot's lag is read.
 const LAG_EVERY: Duration = Duration::from_secs(5);
@@ -118,7 +115,7 @@ impl Stream<'_> {
                     open.clear();
                 }
                 ReplicationEvent::XLogData { data, .. } => match decoder.decode(&data)? {
-                    Decoded::Change(change) => open.push(Outgoing::Change { change, lsn: 0 }),
+                    Decoded::Change(change) => open.push(Outgoing::Change { change, lsn: 0, committed_ms: None }),
                     Decoded::Refused { id, reason } => {
                         let raw = String::from_utf8_lossy(&data[..data.len().min(64 * 1024)]).into_owned();
                         open.push(Outgoing::Dead { id, raw, reason, lsn: 0 });
@@ -137,9 +134,14 @@ impl Stream<'_> {
                     }
                     last_change = Instant::now();
                     probe = None;
+                    let committed = (commit_time_micros + POSTGRES_EPOCH_MICROS) / 1000;
                     for record in &mut open {
                         match record {
-                            Outgoing::Change { lsn, .. } | Outgoing::Dead { lsn, .. } => *lsn = end,
+                            Outgoing::Change { lsn, committed_ms, .. } => {
+                                *lsn = end;
+                                *committed_ms = Some(committed);
+                            }
+                            Outgoing::Dead { lsn, .. } => *lsn = end,
                         }
                     }
                     pending.records.append(&mut open);

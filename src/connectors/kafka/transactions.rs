@@ -43,8 +43,10 @@ const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Outgoing {
-    /// A change of a row, with the end LSN of its commit.
-    Change { change: Change, lsn: u64 },
+    /// A change of a row, with the end LSN of its commit and the commit's time (Unix
+    /// milliseconds), which becomes the Kafka record's timestamp: downstream, the end-to-end
+    /// latency then runs from the PostgreSQL commit. None for a snapshot's rows.
+    Change { change: Change, lsn: u64, committed_ms: Option<i64> },
     /// A change that cannot be encoded: to the dead-letter topic with the reason.
     Dead { id: Option<Uuid>, raw: String, reason: String, lsn: u64 },
 }
@@ -88,7 +90,9 @@ impl ChangeProducer {
         let producer: ThreadedProducer<DefaultProducerContext> = kafka.client_config()
             .set("transactional.id", transactional_id)
             .set("transaction.timeout.ms", TRANSACTION_TIMEOUT.as_millis().to_string())
-            .set("linger.ms", "5")
+            // The stage gathers whole transactions itself (--linger) and commits them at once:
+            // a producer linger on top would only delay every commit.
+            .set("linger.ms", "0")
             .set("batch.size", "1000000")
             .set("compression.type", "lz4")
             .set("message.timeout.ms", "30000")
@@ -145,12 +149,15 @@ impl ChangeProducer {
         while let Some(record) = records.next().await {
             let record = record.map_err(Failure::Source)?;
             match record.borrow() {
-                Outgoing::Change { change, lsn } => {
+                Outgoing::Change { change, lsn, committed_ms } => {
                     lsn_text.clear();
                     lsn_text.push_str(&lsn.to_string());
                     let headers = schema.clone().insert(Header { key: LSN_HEADER, value: Some(lsn_text.as_str()) });
                     let id = change.id().hyphenated().encode_lower(&mut key).to_string();
                     let mut message = BaseRecord::<str, [u8]>::to(&self.topic).key(id.as_str()).headers(headers);
+                    if let Some(ms) = committed_ms {
+                        message = message.timestamp(*ms);
+                    }
                     if let Change::Upsert(user) = change {
                         value.clear();
                         user.write_json(&mut value);
@@ -173,10 +180,21 @@ impl ChangeProducer {
         let point = serde_json::to_vec(&ResumePoint { lsn }).expect("a resume point serializes");
         self.enqueue(BaseRecord::<str, [u8]>::to(&self.offsets).key(self.key.as_str()).payload(&point)).await?;
         let producer = self.producer.clone();
-        tokio::task::spawn_blocking(move || producer.commit_transaction(Duration::from_secs(30)))
-            .await
-            .expect("commit_transaction does not panic")
-            .map_err(Failure::classify)
+        tokio::task::spawn_blocking(move || {
+            // rdkafka's commit_transaction flushes first, and while messages are in flight it
+            // polls for delivery events up to 100 ms at a time; but this producer's own thread
+            // serves those events, so the flush's poll sat out its 100 ms nearly every time (a
+            // Kafka transaction took ~125 ms, and changes queued behind it). Wait for the queue
+            // to drain here instead, then the commit's flush finds nothing to wait for.
+            let deadline = std::time::Instant::now() + TRANSACTION_TIMEOUT;
+            while producer.in_flight_count() > 0 && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            producer.commit_transaction(Duration::from_secs(30))
+        })
+        .await
+        .expect("commit_transaction does not panic")
+        .map_err(Failure::classify)
     }
 
     /// Hands one message to librdkafka, waiting while its queue is full.

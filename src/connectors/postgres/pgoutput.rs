@@ -25,7 +25,7 @@ use crate::model::{Change, User};
 pub const TABLE: &str = "created_users";
 
 /// Microseconds from 1970-01-01 to PostgreSQL's epoch, 2000-01-01.
-const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
+pub const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
 
 const UUID_OID: u32 = 2950;
 const TEXT_OID: u32 = 25;
