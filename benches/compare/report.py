@@ -118,7 +118,7 @@ def table(r):
     lat = r["latency"]
     if lat["rtds"] or lat["spark"]:
         any_ = lat["rtds"] or lat["spark"]
-        lines += ["", f"### Latency: Kafka produce to row in Cassandra, {fmt(any_['offered_rate'])} users/s offered "
+        lines += ["", f"### Latency: PostgreSQL commit to row in Cassandra, {fmt(any_['offered_rate'])} users/s offered "
                       f"for {meta.get('duration')} s (ms)", "",
                   "| run | p50 | p99 | p99.9 | max | users/s produced | done, s after the load | peak RSS MB |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|"]

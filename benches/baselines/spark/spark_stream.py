@@ -7,7 +7,7 @@ spark-cassandra-connector), kept as it was, with only what a benchmark needs cha
 - the jars come from `spark.jars` (fetched by install.sh with Maven) instead of
   `spark.jars.packages` (Ivy at start-up), for the Spark 3.5 / Scala 2.12 that pyspark ships;
 - the schema also has `dob` and `country`, which rtds's rows carry (rtds writes them too);
-- the Kafka record's timestamp (the producer's CreateTime, set by `rtds ingest`) is written as
+- the Kafka record's timestamp (set by `rtds cdc` to the change's PostgreSQL commit time) is written as
   `produced_at`, so the end-to-end latency of each row is WRITETIME(first_name) - produced_at,
   read back from Cassandra afterwards (benches/compare/cql.py latency);
 - instead of `awaitTermination()` forever, it stops once N records went through (the
