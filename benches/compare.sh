@@ -330,10 +330,18 @@ fi
 # ------------------------------------------------------------------ latency at a fixed rate
 OFFERED=$((RATE * DURATION))
 offer() { # topic seed: offers RATE users/s for DURATION s, CDC streaming them; ingest's JSON on stdout
-  local url
+  local url i
   url=$(database "$1")
-  "$BIN" cdc --postgres "$url" --topic "$1" --idle-exit 2s --json >"$WORK/cdc_$1.json" 2>>"$WORK/cdc.err" &
+  "$BIN" cdc --postgres "$url" --topic "$1" --idle-exit 2s --json >"$WORK/cdc_$1.json" 2>"$WORK/cdc_$1.err" &
   local cdc=$!
+  # The load starts once the stage streams, as it would in production where it runs all along:
+  # otherwise its start-up (a Kafka transactional producer's first transaction) is in the
+  # latency's tail. Its idle wait (2 s) has not run out by the first page.
+  for ((i = 0; i < 300; i++)); do
+    grep -q "resuming the stream" "$WORK/cdc_$1.err" 2>/dev/null && break
+    sleep 0.1
+  done
+  cat "$WORK/cdc_$1.err" >>"$WORK/cdc.err"
   run "$BIN" ingest --api "$API" --postgres "$url" --users "$OFFERED" --seed "$2" --json --rate "$RATE" \
     --batch 100 2>>"$WORK/ingest.err"
   wait "$cdc"
