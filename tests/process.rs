@@ -35,7 +35,7 @@ impl Running {
         };
         let log = std::env::temp_dir().join(unique("log"));
         let child = command.stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
-        let args = command.get_args().map(|arg| arg.to_string_lossy()).collect::<Vec<_>>().join(" ");
+        let args = command.get_args().map(|arg| redacted(&arg.to_string_lossy())).collect::<Vec<_>>().join(" ");
         let command = format!("{} {args}", command.get_program().to_string_lossy());
         Running { child, log, out, command }
     }
@@ -134,6 +134,17 @@ pub fn finish(mut running: Running, what: &str, limit: Duration) -> String {
             panic!("{what} did not finish within {limit:?}:\n{}", tail(&stderr(&running.log)));
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// An argument with the password of a URL in it (`scheme://user:password@host`) blanked out:
+/// a failed test prints its processes' command lines.
+fn redacted(arg: &str) -> String {
+    let Some(scheme_end) = arg.find("://") else { return arg.to_string() };
+    let rest = &arg[scheme_end + 3..];
+    match (rest.find(':'), rest.find('@')) {
+        (Some(colon), Some(at)) if colon < at && !rest[..at].contains('/') => format!("{}{}:***{}", &arg[..scheme_end + 3], &rest[..colon], &rest[at..]),
+        _ => arg.to_string(),
     }
 }
 

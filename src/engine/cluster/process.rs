@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::graph::build;
 use super::report;
 use crate::connectors::cassandra::{CassandraConfig, CassandraSinkOptions, CassandraTables, durable_points, load_share, spawn_offsets_writer};
-use crate::connectors::kafka::{KafkaConfig, KafkaDeadLetters, KafkaSourceOptions, owned_partitions, rdkafka_reader};
+use crate::connectors::kafka::{IdleVote, KafkaConfig, KafkaDeadLetters, KafkaSourceOptions, owned_partitions, rdkafka_reader};
 use crate::dataflow::{Dataflow, Sink, Source};
 use crate::metrics::{Latencies, ProcessCounters};
 use crate::model::{Checks, Dimension, Dims};
@@ -139,6 +139,7 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
             epoch_ms: source_plan.epoch_ms,
             max_in_flight: source_plan.max_in_flight,
             idle_exit: options.idle_exit,
+            idle_vote: Arc::new(IdleVote::new(layout(&options.timely.communication).1)),
             open: rdkafka_reader(&options.kafka, &topic),
             runtime: runtime.handle().clone(),
             durable_points,

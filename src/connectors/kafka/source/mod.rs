@@ -16,8 +16,10 @@
 //!   source or a stalled sink costs no bookkeeping.
 //! - A reader that stops fetching while Kafka holds more is replaced (see `STALL_AFTER`).
 //! - With `idle_exit`, the source finishes once nothing arrived for that long, everything
-//!   read is durable, and Kafka confirms there is nothing left.
+//!   read is durable, and Kafka confirms there is nothing left, in every worker of the
+//!   process at once (see `idle.rs`).
 
+mod idle;
 mod reader;
 #[cfg(test)]
 mod tests;
@@ -35,6 +37,7 @@ use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::{Scope, Stream};
 use timely::scheduling::Activator;
 
+pub use idle::IdleVote;
 pub use reader::{OpenReader, PartitionReader, rdkafka_reader};
 
 use crate::connectors::Durable;
@@ -84,8 +87,10 @@ pub struct KafkaSourceOptions {
     pub epoch_ms: u64,
     /// Most records read and not yet durable.
     pub max_in_flight: usize,
-    /// Finish once nothing arrived for this long and everything is durable.
+    /// Finish once nothing arrived for this long and everything is durable, when the
+    /// process's other workers are as quiet (`idle_vote`).
     pub idle_exit: Option<Duration>,
+    pub idle_vote: Arc<IdleVote>,
     /// Opens (and reopens) the reader of this worker's partitions.
     pub open: OpenReader,
     /// Where the Kafka checks (network calls) run, off the worker thread.
@@ -105,7 +110,7 @@ pub fn kafka_source<'scope>(
 ) -> Stream<'scope, u64, Vec<(Incoming, u64, isize)>> {
     let partitions = owned_partitions(options.partitions, scope.index(), scope.peers());
     source::<_, CapacityContainerBuilder<Vec<(Incoming, u64, isize)>>, _, _>(scope, "KafkaSource", move |capability, info| {
-        let mut reading = Reading::new(options, partitions, durable, scope.activator_for(info.address), first_epoch);
+        let mut reading = Reading::new(options, partitions, durable, scope.activator_for(info.address), first_epoch, scope.index());
         let mut capability = Some(capability);
         if let Some(cap) = capability.as_mut() {
             cap.downgrade(&first_epoch);
@@ -137,6 +142,8 @@ pub fn kafka_source<'scope>(
 /// One worker's source between activations.
 struct Reading {
     options: KafkaSourceOptions,
+    /// This worker's global index, its name in the idle vote.
+    worker: usize,
     partitions: Vec<i32>,
     durable: ProbeHandle<u64>,
     activator: Activator,
@@ -167,11 +174,12 @@ struct Reading {
 }
 
 impl Reading {
-    fn new(options: KafkaSourceOptions, partitions: Vec<i32>, durable: ProbeHandle<u64>, activator: Activator, epoch: u64) -> Reading {
+    fn new(options: KafkaSourceOptions, partitions: Vec<i32>, durable: ProbeHandle<u64>, activator: Activator, epoch: u64, worker: usize) -> Reading {
         let start = |p: &i32| options.start.get(p).copied();
         let next_offsets = partitions.iter().filter_map(|p| start(p).map(|d| (*p, d.next_offset))).collect();
         let records = partitions.iter().filter_map(|p| start(p).map(|d| (*p, d.records))).collect();
         Reading {
+            worker,
             partitions,
             durable,
             activator,
@@ -325,17 +333,23 @@ impl Reading {
         Some(now)
     }
 
-    /// With `idle_exit`: true once nothing arrived for that long, all is durable, and Kafka
-    /// confirms there is nothing left to read (not merely that it cannot be reached). The
-    /// final points are sent then.
+    /// With `idle_exit`: true once nothing arrived for that long, all is durable, Kafka
+    /// confirms there is nothing left to read (not merely that it cannot be reached), and the
+    /// process's other workers are as quiet. The final points are sent then.
     fn finished(&mut self) -> bool {
-        let idle = self.options.idle_exit.is_some_and(|d| self.last_message.elapsed() >= d) && self.open.is_empty() && self.read_in_epoch == 0;
+        let Some(idle_exit) = self.options.idle_exit else { return false };
+        let idle = self.last_message.elapsed() >= idle_exit && self.open.is_empty() && self.read_in_epoch == 0;
         if !idle {
+            self.options.idle_vote.quiet(self.worker, false);
             return false;
         }
         let answer = self.caught_up_check.take_if(|running| running.is_finished()).and_then(FutureExt::now_or_never).and_then(Result::ok);
         match answer {
             Some((asked_at, true)) if asked_at == self.next_offsets => {
+                // Quiet here; until the others are too, asked again with the next check.
+                if !self.options.idle_vote.quiet(self.worker, true) {
+                    return false;
+                }
                 for (partition, point) in self.points() {
                     let _ = self.options.durable_points.send((partition, point, self.epoch));
                 }

@@ -1,6 +1,7 @@
-//! The source under timely's `execute_directly` on a fake reader, no Kafka: the durability
-//! rule from the source's side (a partition's point is reported only for epochs the probe
-//! after every sink has passed) and backpressure (no more than `max_in_flight` read ahead).
+//! The source under timely on fake readers, no Kafka: the durability rule from the source's
+//! side (a partition's point is reported only for epochs the probe after every sink has
+//! passed), backpressure (no more than `max_in_flight` read ahead), and the workers of a
+//! process finishing together (`--idle-exit`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
@@ -67,6 +68,7 @@ fn run(fake: Arc<FakeReader>, max_in_flight: usize, check: impl FnOnce(&mut dyn 
         epoch_ms: 10,
         max_in_flight,
         idle_exit: None,
+        idle_vote: Arc::new(super::IdleVote::new(1)),
         open: Arc::new(move |_, _| Ok(fake.clone() as Arc<dyn PartitionReader>)),
         runtime: runtime.handle().clone(),
         durable_points: points_tx,
@@ -147,4 +149,87 @@ fn the_source_reads_no_more_than_max_in_flight_ahead_of_the_probe() {
         run.gate.add_permits(1_000);
         step_until(step, || run.counters.records_in.load(Ordering::Relaxed) == 1_000, "it reads on as epochs become durable");
     });
+}
+
+/// One partition whose `count` records reach Kafka one every `every` from `from` on: only
+/// those already there are read, and the high watermark is where they end.
+struct ArrivingReader {
+    partition: i32,
+    from: Instant,
+    every: Duration,
+    count: i64,
+    read: Mutex<i64>,
+}
+
+impl ArrivingReader {
+    fn arrived(&self) -> i64 {
+        let Some(since) = Instant::now().checked_duration_since(self.from) else { return 0 };
+        (since.as_micros() / self.every.as_micros().max(1) + 1).min(self.count as u128) as i64
+    }
+}
+
+impl PartitionReader for ArrivingReader {
+    fn poll(&self) -> Option<Result<Incoming, String>> {
+        let mut read = self.read.lock().unwrap();
+        if *read >= self.arrived() {
+            return None;
+        }
+        *read += 1;
+        Some(Ok(Incoming { key: None, payload: Some(b"{}".to_vec()), partition: self.partition, offset: *read - 1, produced_ms: None }))
+    }
+    fn positions(&self) -> Option<HashMap<i32, i64>> {
+        Some(HashMap::from([(self.partition, *self.read.lock().unwrap())]))
+    }
+    fn watermarks(&self, _partition: i32, _timeout: Duration) -> Option<(i64, i64)> {
+        Some((0, self.arrived()))
+    }
+    fn assigned(&self) -> Option<Vec<i32>> {
+        Some(vec![self.partition])
+    }
+}
+
+#[test]
+fn a_worker_whose_partitions_are_empty_waits_for_the_others_before_it_finishes() {
+    // Worker 1's partition gets a record every 10 ms for a second; worker 0's stays empty for
+    // 600 ms, three times the idle time, and then gets 20. Deciding alone, worker 0 would have
+    // finished before they came.
+    let started = Instant::now();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let (points_tx, _points) = tokio::sync::mpsc::unbounded_channel();
+    let counters = Arc::new(ProcessCounters::default());
+    let options = KafkaSourceOptions {
+        partitions: 2,
+        start: Arc::default(),
+        epoch_ms: 10,
+        max_in_flight: 10_000,
+        idle_exit: Some(Duration::from_millis(200)),
+        idle_vote: Arc::new(super::IdleVote::new(2)),
+        open: Arc::new(move |partitions, _| {
+            let partition = partitions[0];
+            let (from, every, count) = match partition {
+                0 => (started + Duration::from_millis(600), Duration::from_millis(1), 20),
+                _ => (started, Duration::from_millis(10), 100),
+            };
+            Ok(Arc::new(ArrivingReader { partition, from, every, count, read: Mutex::new(0) }) as Arc<dyn PartitionReader>)
+        }),
+        runtime: runtime.handle().clone(),
+        durable_points: points_tx,
+        counters: counters.clone(),
+    };
+    timely::execute(timely::Config::process(2), move |worker| {
+        let durable = ProbeHandle::new();
+        let sink_options = AsyncSinkOptions { runtime: options.runtime.clone(), rounds: 1, every: Duration::ZERO };
+        let (options, probe) = (options.clone(), durable.clone());
+        worker.dataflow::<u64, _, _>(move |scope| {
+            kafka_source(scope, options, probe.clone(), crate::operators::epoch_now(10))
+                .async_sink("Acknowledging", sink_options, |_epoch, _updates: Vec<(Incoming, isize)>| async {})
+                .probe_with(&probe);
+        });
+        // Every source finishes (idle exit), and with them the dataflow.
+        while worker.step_or_park(Some(Duration::from_millis(5))) {
+            assert!(started.elapsed() < Duration::from_secs(20), "the sources never finished");
+        }
+    })
+    .unwrap();
+    assert_eq!(counters.records_in.load(Ordering::Relaxed), 120, "worker 0 read the records that came after the idle time");
 }
