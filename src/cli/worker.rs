@@ -76,7 +76,8 @@ pub struct PipelineArgs {
     /// Cassandra keyspace [default: the dataflow's, rtds].
     #[arg(long)]
     pub keyspace: Option<String>,
-    /// Finish once no record arrived for this long and all is durable (tests, benchmarks), e.g. 5s.
+    /// Finish once no record arrived for this long in any worker of the process and all is
+    /// durable (tests, benchmarks), e.g. 5s.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub idle_exit: Option<Duration>,
 }
