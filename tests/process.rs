@@ -43,22 +43,18 @@ impl Running {
     /// Waits (up to a minute) until the process printed `prefix` and an address on stderr, and
     /// returns the address's port: servers of tests listen on port 0 and say where they are.
     pub fn port_after(&self, prefix: &str) -> u16 {
-        self.wait_for_stderr(prefix, Duration::from_secs(60), |line| {
-            let rest = &line[line.find(prefix)? + prefix.len()..];
-            let address = rest.split(['/', ' ', '`']).next()?;
-            address.rsplit(':').next()?.parse::<u16>().ok()
-        })
-    }
-
-    /// Waits up to `limit` until `find` finds what it looks for in a line of stderr.
-    fn wait_for_stderr<T>(&self, what: &str, limit: Duration, find: impl Fn(&str) -> Option<T>) -> T {
         let started = Instant::now();
         loop {
             let log = self.stderr();
-            if let Some(found) = log.lines().find_map(&find) {
-                return found;
+            let port = log.lines().find_map(|line| {
+                let rest = &line[line.find(prefix)? + prefix.len()..];
+                let address = rest.split(['/', ' ', '`']).next()?;
+                address.rsplit(':').next()?.parse::<u16>().ok()
+            });
+            if let Some(port) = port {
+                return port;
             }
-            assert!(started.elapsed() < limit, "{} never printed {what:?}:\n{}", self.command, tail(&log));
+            assert!(started.elapsed() < Duration::from_secs(60), "{} never printed {prefix:?}:\n{}", self.command, tail(&log));
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -50,6 +50,31 @@ impl PartitionReader for FakeReader {
     }
 }
 
+/// A source of 2 partitions with epochs of 10 ms, read by `open`, in a process of `workers`
+/// workers; with the receiver of its durable points.
+fn options_of(
+    runtime: &tokio::runtime::Runtime,
+    open: super::OpenReader,
+    max_in_flight: usize,
+    idle_exit: Option<Duration>,
+    workers: usize,
+) -> (KafkaSourceOptions, tokio::sync::mpsc::UnboundedReceiver<(i32, Durable, u64)>) {
+    let (durable_points, points) = tokio::sync::mpsc::unbounded_channel();
+    let options = KafkaSourceOptions {
+        partitions: 2,
+        start: Arc::default(),
+        epoch_ms: 10,
+        max_in_flight,
+        idle_exit,
+        idle_vote: Arc::new(super::IdleVote::new(workers)),
+        open,
+        runtime: runtime.handle().clone(),
+        durable_points,
+        counters: Arc::new(ProcessCounters::default()),
+    };
+    (options, points)
+}
+
 /// What a test sees of a source that reads `fake` into a sink whose writes wait for `gate`.
 struct Run {
     counters: Arc<ProcessCounters>,
@@ -60,20 +85,8 @@ struct Run {
 /// Runs the source with `max_in_flight` into a gated sink; `check` drives the worker.
 fn run(fake: Arc<FakeReader>, max_in_flight: usize, check: impl FnOnce(&mut dyn FnMut(Duration), &mut Run) + Send + Sync + 'static) {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let (points_tx, points) = tokio::sync::mpsc::unbounded_channel();
-    let counters = Arc::new(ProcessCounters::default());
-    let options = KafkaSourceOptions {
-        partitions: 2,
-        start: Arc::default(),
-        epoch_ms: 10,
-        max_in_flight,
-        idle_exit: None,
-        idle_vote: Arc::new(super::IdleVote::new(1)),
-        open: Arc::new(move |_, _| Ok(fake.clone() as Arc<dyn PartitionReader>)),
-        runtime: runtime.handle().clone(),
-        durable_points: points_tx,
-        counters: counters.clone(),
-    };
+    let (options, points) = options_of(&runtime, Arc::new(move |_, _| Ok(fake.clone() as Arc<dyn PartitionReader>)), max_in_flight, None, 1);
+    let counters = options.counters.clone();
     let gate = Arc::new(tokio::sync::Semaphore::new(0));
     let state = Mutex::new(Run { counters, points, gate: gate.clone() });
     let check = Mutex::new(Some(check));
@@ -195,27 +208,16 @@ fn a_worker_whose_partitions_are_empty_waits_for_the_others_before_it_finishes()
     // finished before they came.
     let started = Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let (points_tx, _points) = tokio::sync::mpsc::unbounded_channel();
-    let counters = Arc::new(ProcessCounters::default());
-    let options = KafkaSourceOptions {
-        partitions: 2,
-        start: Arc::default(),
-        epoch_ms: 10,
-        max_in_flight: 10_000,
-        idle_exit: Some(Duration::from_millis(200)),
-        idle_vote: Arc::new(super::IdleVote::new(2)),
-        open: Arc::new(move |partitions, _| {
-            let partition = partitions[0];
-            let (from, every, count) = match partition {
-                0 => (started + Duration::from_millis(600), Duration::from_millis(1), 20),
-                _ => (started, Duration::from_millis(10), 100),
-            };
-            Ok(Arc::new(ArrivingReader { partition, from, every, count, read: Mutex::new(0) }) as Arc<dyn PartitionReader>)
-        }),
-        runtime: runtime.handle().clone(),
-        durable_points: points_tx,
-        counters: counters.clone(),
-    };
+    let open: super::OpenReader = Arc::new(move |partitions, _| {
+        let partition = partitions[0];
+        let (from, every, count) = match partition {
+            0 => (started + Duration::from_millis(600), Duration::from_millis(1), 20),
+            _ => (started, Duration::from_millis(10), 100),
+        };
+        Ok(Arc::new(ArrivingReader { partition, from, every, count, read: Mutex::new(0) }) as Arc<dyn PartitionReader>)
+    });
+    let (options, _points) = options_of(&runtime, open, 10_000, Some(Duration::from_millis(200)), 2);
+    let counters = options.counters.clone();
     timely::execute(timely::Config::process(2), move |worker| {
         let durable = ProbeHandle::new();
         let sink_options = AsyncSinkOptions { runtime: options.runtime.clone(), rounds: 1, every: Duration::ZERO };
