@@ -56,7 +56,9 @@ pub fn split_response(body: &str) -> Batch {
 
 /// Why PostgreSQL would refuse this record, if it would: text takes no NUL character, and
 /// jsonb neither `\u0000` nor a lone UTF-16 surrogate escape. Such a record is rejected on
-/// its own, before the load, so it cannot fail its whole page.
+/// its own, before the load, so it cannot fail its whole page. `raw_users.raw` is `json` now,
+/// which would store those escapes, but tables made before are `jsonb`, and `->>` and
+/// `::jsonb` fail on them in any table: the rule keeps every stored record readable.
 ///
 /// ```
 /// # use rtds::ingest::postgres_refuses;
@@ -72,7 +74,7 @@ pub fn postgres_refuses(raw: &str, user: &User) -> Option<String> {
     if let Some((name, _)) = fields.iter().find(|(_, value)| value.as_deref().is_some_and(|v| v.contains('\0'))) {
         return Some(format!("{name} holds a NUL character, which PostgreSQL text cannot store"));
     }
-    json_escape_problem(raw).map(|problem| format!("the record holds {problem}, which PostgreSQL jsonb cannot store"))
+    json_escape_problem(raw).map(|problem| format!("the record holds {problem}, which PostgreSQL's jsonb and ->> refuse"))
 }
 
 /// The first `\u` escape of JSON text that jsonb refuses: `\u0000`, or a surrogate half

@@ -18,7 +18,11 @@ use uuid::Uuid;
 use super::ServiceError;
 use crate::model::{Rejected, User};
 
-/// The tables, created if missing. In one transaction under an advisory lock: two sessions
+/// The tables, created if missing. `raw_users.raw` is `json`: the record's text exactly as the
+/// API sent it, still queryable with `->` and `->>`. `jsonb` would parse every record on
+/// the way in, which cost PostgreSQL 10 CPU s per million users (measured: 1.48 s against
+/// 0.46 s for 100,000 records), and it rewrites the text. Tables made before keep their `jsonb`
+/// column ([`RawType`]). In one transaction under an advisory lock: two sessions
 /// running `create table if not exists` at once (ingest and `rtds cdc` starting together) can
 /// both miss the table, and the second then fails on PostgreSQL's catalog (duplicate key in
 /// `pg_type`).
@@ -27,7 +31,7 @@ begin;
 select pg_advisory_xact_lock(hashtext('rtds schema'));
 create table if not exists raw_users (
     id uuid primary key,
-    raw jsonb not null,
+    raw json not null,
     api_version text,
     ingested_at timestamptz not null default now()
 );
@@ -54,8 +58,6 @@ create table if not exists rejected_users (
     source text not null,
     rejected_at timestamptz not null default now()
 );
-create temporary table if not exists stage_raw_users
-    (id uuid, raw jsonb, api_version text) on commit delete rows;
 create temporary table if not exists stage_created_users
     (id uuid, first_name text, last_name text, gender text, address text, post_code text, email text,
      username text, dob timestamptz, registered_date timestamptz, phone text, picture text, country text)
@@ -90,6 +92,7 @@ pub struct Stored {
 /// A PostgreSQL connection with the ingest schema in place.
 pub struct UserStore {
     client: Client,
+    raw_type: RawType,
     /// Batches left to store through the staging tables before trying the direct path again.
     staged_left: u32,
 }
@@ -107,7 +110,15 @@ impl UserStore {
     pub async fn connect(url: &str) -> Result<UserStore, ServiceError> {
         let client = super::connect(url).await?;
         client.batch_execute(SCHEMA).await?;
-        Ok(UserStore { client, staged_left: 0 })
+        let raw_type = RawType::of_table(&client).await?;
+        client
+            .batch_execute(&format!(
+                "create temporary table if not exists stage_raw_users (id uuid, raw {}, api_version text) \
+                 on commit delete rows",
+                raw_type.sql()
+            ))
+            .await?;
+        Ok(UserStore { client, raw_type, staged_left: 0 })
     }
 
     /// Stores a batch in one transaction; `source` names where it came from (the API URL).
@@ -136,7 +147,7 @@ impl UserStore {
     /// COPY straight into the tables; fails with a unique violation if any id is there.
     async fn store_direct(&mut self, batch: &Batch, source: &str) -> Result<Stored, Failure> {
         let tx = self.client.transaction().await?;
-        let (users, rejected) = copy_batch(&tx, Tables::FINAL, batch, source).await?;
+        let (users, rejected) = copy_batch(&tx, Tables::FINAL, self.raw_type, batch, source).await?;
         tx.commit().await?;
         Ok(Stored { users, rejected })
     }
@@ -144,7 +155,7 @@ impl UserStore {
     /// COPY into the session's staging tables, then move what is new into the tables.
     async fn store_staged(&mut self, batch: &Batch, source: &str) -> Result<Stored, Failure> {
         let tx = self.client.transaction().await?;
-        copy_batch(&tx, Tables::STAGING, batch, source).await?;
+        copy_batch(&tx, Tables::STAGING, self.raw_type, batch, source).await?;
         // Latest version wins: a stored id takes the batch's version (the last one in the batch,
         // if it holds the id twice: the staging tables are filled by one COPY each, so their
         // physical order is the batch's), and an unchanged row is left alone, so storing the
@@ -154,7 +165,7 @@ impl UserStore {
                 "insert into raw_users (id, raw, api_version) \
                  select distinct on (id) id, raw, api_version from stage_raw_users order by id, ctid desc \
                  on conflict (id) do update set raw = excluded.raw, api_version = excluded.api_version, ingested_at = now() \
-                 where raw_users.raw is distinct from excluded.raw",
+                 where raw_users.raw::text is distinct from excluded.raw::text",
             )
             .await?;
         let move_users = tx
@@ -187,6 +198,29 @@ impl UserStore {
         let rejected = tx.execute(&move_rejected, &[]).await?;
         tx.commit().await?;
         Ok(Stored { users, rejected })
+    }
+}
+
+/// The type of `raw_users.raw`: `json` in tables made now, `jsonb` in tables made before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RawType {
+    Json,
+    Jsonb,
+}
+
+impl RawType {
+    async fn of_table(client: &Client) -> Result<RawType, ServiceError> {
+        let row = client
+            .query_one("select atttypid::regtype::text from pg_attribute where attrelid = 'raw_users'::regclass and attname = 'raw'", &[])
+            .await?;
+        Ok(if row.get::<_, String>(0) == "jsonb" { RawType::Jsonb } else { RawType::Json })
+    }
+
+    fn sql(self) -> &'static str {
+        match self {
+            RawType::Json => "json",
+            RawType::Jsonb => "jsonb",
+        }
     }
 }
 
@@ -227,7 +261,7 @@ impl From<Failure> for ServiceError {
 
 /// COPYs (binary) the batch's raw records, formatted users and rejected records into
 /// `tables`; returns the users and rejected rows copied. Empty parts are skipped.
-async fn copy_batch(tx: &Transaction<'_>, tables: Tables, batch: &Batch, source: &str) -> Result<(u64, u64), Failure> {
+async fn copy_batch(tx: &Transaction<'_>, tables: Tables, raw_type: RawType, batch: &Batch, source: &str) -> Result<(u64, u64), Failure> {
     let mut users = 0;
     let mut rejected = 0;
     if !batch.users.is_empty() {
@@ -235,7 +269,10 @@ async fn copy_batch(tx: &Transaction<'_>, tables: Tables, batch: &Batch, source:
         copy_rows(tx, &sql, &batch.users, |row, (user, raw)| {
             row.fields(3);
             row.uuid(&user.id);
-            row.jsonb(raw);
+            match raw_type {
+                RawType::Json => row.text(Some(raw)),
+                RawType::Jsonb => row.jsonb(raw),
+            }
             row.text(batch.api_version.as_deref());
             Ok(())
         })
