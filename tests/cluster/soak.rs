@@ -1,8 +1,10 @@
-//! The seeded fault run. While `rtds ingest` keeps producing, a schedule drawn from a seed
-//! kills worker processes and the master (kill -9), restarts Kafka and PostgreSQL, freezes
-//! Cassandra (SIGSTOP) for 10–30 s and slips bad messages into the topic. At the end
-//! Cassandra must equal PostgreSQL row by row, the aggregates must equal PostgreSQL's counts,
-//! and the dead-letter topic must hold exactly the bad messages sent.
+//! The seeded fault run. While `rtds ingest` keeps storing users and `rtds cdc` streams them,
+//! a schedule drawn from a seed kills worker processes, the master, the CDC stage and ingest
+//! (kill -9; each is started again), restarts Kafka and PostgreSQL, freezes Cassandra
+//! (SIGSTOP) for 10–30 s and slips bad messages into the topic. At the end every page is in
+//! PostgreSQL whole (a raw record for every formatted row and no other), Cassandra must equal
+//! PostgreSQL row by row, the aggregates must equal PostgreSQL's counts, and the dead-letter
+//! topic must hold exactly the bad messages sent.
 //!
 //! README's test command runs it for [`DEFAULT_MINUTES`] with [`DEFAULT_SEED`];
 //! `scripts/soak --seed S --minutes M` runs it with others (through `RTDS_SOAK_SEED` and
@@ -23,7 +25,7 @@ use super::harness::{Paused, Pipeline, Running, STATUS_PAGE_ON, finish, kill_pid
 use crate::util::{consume_all, rtds, stack_lock};
 
 /// The fault run of README's test command.
-pub const DEFAULT_SEED: &str = "rtds-ci-1";
+pub const DEFAULT_SEED: &str = "rtds-ci-27";
 pub const DEFAULT_MINUTES: f64 = 3.0;
 /// Users per second ingest produces while the faults come.
 const RATE: u64 = 400;
@@ -45,6 +47,10 @@ pub enum Fault {
     RestartPostgres,
     /// Three messages no worker can use: not JSON, over the size limit, failing a check.
     BadMessages,
+    /// kill -9 of the CDC stage; the run starts a new copy, which resumes from Kafka.
+    KillCdc,
+    /// kill -9 of ingest, perhaps mid-page; the run starts a new one for the users left.
+    KillIngest,
 }
 
 impl Fault {
@@ -57,6 +63,8 @@ impl Fault {
             Fault::FreezeCassandra(_) => "freeze Cassandra",
             Fault::RestartPostgres => "restart PostgreSQL",
             Fault::BadMessages => "send 3 bad messages",
+            Fault::KillCdc => "kill -9 the CDC stage",
+            Fault::KillIngest => "kill -9 ingest",
         }
     }
 
@@ -69,6 +77,8 @@ impl Fault {
             Fault::FreezeCassandra(seconds) => *seconds as f64,
             Fault::RestartPostgres => 4.0,
             Fault::BadMessages => 0.5,
+            Fault::KillCdc => 3.0,
+            Fault::KillIngest => 1.0,
         }
     }
 }
@@ -82,6 +92,8 @@ impl fmt::Display for Fault {
             Fault::FreezeCassandra(seconds) => write!(f, "freeze Cassandra for {seconds}s"),
             Fault::RestartPostgres => write!(f, "restart PostgreSQL"),
             Fault::BadMessages => write!(f, "send 3 bad messages"),
+            Fault::KillCdc => write!(f, "kill -9 the CDC stage"),
+            Fault::KillIngest => write!(f, "kill -9 ingest"),
         }
     }
 }
@@ -93,13 +105,15 @@ pub fn schedule(seed: &str, minutes: f64) -> Vec<(Duration, Fault)> {
     let mut planned = 0.0;
     while planned < minutes * 60.0 {
         let pause = rng.random_range(3..=10);
-        let fault = match rng.random_range(0..12) {
+        let fault = match rng.random_range(0..14) {
             0..=2 => Fault::KillWorker(rng.random_range(0..PROCESSES)),
             3 => Fault::KillMaster,
             4 | 5 => Fault::RestartKafka,
             6 | 7 => Fault::FreezeCassandra(rng.random_range(10..=30)),
             8 | 9 => Fault::RestartPostgres,
-            _ => Fault::BadMessages,
+            10 | 11 => Fault::BadMessages,
+            12 => Fault::KillCdc,
+            _ => Fault::KillIngest,
         };
         planned += pause as f64 + fault.expected_seconds();
         steps.push((Duration::from_secs(pause), fault));
@@ -115,7 +129,7 @@ fn a_seed_draws_one_schedule_of_every_kind_of_fault() {
     let planned: f64 = plan.iter().map(|(pause, fault)| pause.as_secs_f64() + fault.expected_seconds()).sum();
     assert!((DEFAULT_MINUTES * 60.0..DEFAULT_MINUTES * 60.0 + 45.0).contains(&planned), "{planned} s planned");
     let kinds: BTreeSet<&str> = plan.iter().map(|(_, fault)| fault.kind()).collect();
-    assert_eq!(kinds.len(), 6, "the test run's seed injects every kind of fault: {plan:?}");
+    assert_eq!(kinds.len(), 8, "the test run's seed injects every kind of fault: {plan:?}");
 }
 
 #[test]
@@ -129,18 +143,25 @@ fn a_seeded_fault_run_loses_nothing_and_doubles_nothing() {
 
     let pipeline = Pipeline::new("soak");
     pipeline.ingest(1_000, &[]);
-    let users = (RATE as f64 * minutes * 60.0) as u64;
-    let mut command = rtds();
-    command
-        .args(["ingest", "--api", &pipeline.api, "--postgres", &pipeline.database])
-        .args(["--users", &users.to_string(), "--seed", &format!("{}-soak", pipeline.seed), "--batch", "500"])
-        // Every outage is ridden out: a page is retried until it is stored (the waits stop
-        // growing at 16 s).
-        .args(["--rate", &RATE.to_string(), "--json", "--attempts", "100000"]);
-    let ingest = Running::spawn_keeping_stdout(command);
+    // The users the run stores: 1,000 first, then RATE a second through the faults.
+    let target = 1_000 + (RATE as f64 * minutes * 60.0) as u64;
+    // Ingest, for the users left; each copy fetches a seed of its own, so a new copy after a
+    // kill stores new users rather than fetching the old copy's pages again.
+    let start_ingest = |copy: usize| {
+        let left = target.saturating_sub(stored_users(&pipeline)).max(RATE);
+        let mut command = rtds();
+        command
+            .args(["ingest", "--api", &pipeline.api, "--postgres", &pipeline.database])
+            .args(["--users", &left.to_string(), "--seed", &format!("{}-soak-{copy}", pipeline.seed), "--batch", "500"])
+            // Every outage is ridden out: a page is retried until it is stored (the waits stop
+            // growing at 16 s).
+            .args(["--rate", &RATE.to_string(), "--json", "--attempts", "100000"]);
+        Running::spawn(command)
+    };
+    let mut ingest = start_ingest(0);
     // The CDC stage streams what ingest stores, through every fault; it finishes once idle
     // for 20 s after ingest, with every change in Kafka.
-    let cdc = pipeline.cdc_in_background("20s");
+    let mut cdc = pipeline.cdc_in_background("20s");
 
     let start_master = || {
         let mut command = rtds();
@@ -184,17 +205,22 @@ fn a_seeded_fault_run_loses_nothing_and_doubles_nothing() {
                 stack(&["up", "postgres"]);
             }
             Fault::BadMessages => bad_sent.extend(send_bad_messages(&pipeline, index)),
+            Fault::KillCdc => {
+                cdc.kill9();
+                cdc = pipeline.cdc_in_background("20s");
+            }
+            Fault::KillIngest => {
+                ingest.kill9();
+                ingest = start_ingest(index + 1);
+            }
         }
     }
     let faulted = started.elapsed();
 
-    let ingested = {
-        let out = ingest.out.clone().unwrap();
-        finish(ingest, "ingest", Duration::from_secs(600));
-        finish(cdc, "cdc", Duration::from_secs(600));
-        let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
-        summary["stored"].as_u64().unwrap()
-    };
+    finish(ingest, "ingest", Duration::from_secs(600));
+    finish(cdc, "cdc", Duration::from_secs(600));
+    let ingested = stored_users(&pipeline);
+    let half_pages = users_without_raw_record(&pipeline);
     let topic_records = topic_end(&pipeline.brokers, &pipeline.topic);
     // Offsets against offsets: the topic is written in transactions, whose markers take offsets.
     let durable_offsets = |s: &serde_json::Value| -> i64 {
@@ -233,16 +259,35 @@ fn a_seeded_fault_run_loses_nothing_and_doubles_nothing() {
          {dead_repeated} delivered twice (the dead-letter topic is at-least-once)",
         plan.len(),
         faulted.as_secs_f64(),
-        ingested + 1_000,
+        ingested,
         topic_records,
         postgres.len(),
         bad_sent.len(),
         dead.len(),
     );
     let last_log = master_logs.last().map(|log| tail(log)).unwrap_or_default();
+    assert_eq!(half_pages, 0, "seed {seed:?}: every page in PostgreSQL whole, a raw record for every row and no other");
+    assert!(ingested >= target, "seed {seed:?}: ingest stored {ingested} of {target} users");
     assert_eq!((lost, extra, doubled), (0, 0, 0), "seed {seed:?}: nothing lost, nothing doubled\n{last_log}");
     assert_eq!((dead_missing, dead_unexpected), (0, 0), "seed {seed:?}: the DLQ holds exactly the bad messages");
-    pipeline.assert_cassandra_equals_postgres((ingested + 1_000) as usize);
+    pipeline.assert_cassandra_equals_postgres(ingested as usize);
+}
+
+/// Users in `created_users`.
+fn stored_users(pipeline: &Pipeline) -> u64 {
+    pipeline.rt.block_on(async {
+        let client = rtds::connectors::postgres::connect(&pipeline.database).await.expect("PostgreSQL answers");
+        client.query_one("select count(*) from created_users", &[]).await.unwrap().get::<_, i64>(0) as u64
+    })
+}
+
+/// Ids in one of `created_users` and `raw_users` but not the other: a page stored in part.
+fn users_without_raw_record(pipeline: &Pipeline) -> i64 {
+    pipeline.rt.block_on(async {
+        let client = rtds::connectors::postgres::connect(&pipeline.database).await.expect("PostgreSQL answers");
+        let sql = "select count(*) from raw_users r full join created_users c using (id) where r.id is null or c.id is null";
+        client.query_one(sql, &[]).await.unwrap().get(0)
+    })
 }
 
 /// Produces three messages no worker can use; returns their places (`topic/partition@offset`,
@@ -284,3 +329,4 @@ fn topic_end(brokers: &str, topic: &str) -> i64 {
         std::thread::sleep(Duration::from_secs(1));
     }
 }
+
