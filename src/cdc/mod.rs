@@ -75,11 +75,42 @@ pub struct Counters {
     pub committed_lsn: AtomicU64,
     /// WAL bytes the slot holds back (checked every few seconds); -1 before the first check.
     pub slot_lag_bytes: std::sync::atomic::AtomicI64,
+    /// Changes received from the slot and not yet in a committed Kafka transaction.
+    pub pending_changes: AtomicU64,
+    /// PostgreSQL commit time (µs since 2000-01-01) of the oldest committed PostgreSQL
+    /// transaction among them; 0 while none waits.
+    pub oldest_pending_commit: std::sync::atomic::AtomicI64,
     /// PostgreSQL commit to Kafka commit, in milliseconds.
     pub latency: std::sync::Mutex<Option<hdrhistogram::Histogram<u64>>>,
 }
 
 impl Counters {
+    /// How far Kafka is behind PostgreSQL: the time since the oldest change received and not
+    /// yet in Kafka was committed in PostgreSQL, in milliseconds; 0 when none waits.
+    ///
+    /// With `pending_changes` this is the slot's lag in changes and time as the stage sees it.
+    /// WAL the walsender has not yet decoded and sent is counted in bytes only
+    /// (`slot_lag_bytes`): counting its changes would mean decoding it.
+    ///
+    /// ```
+    /// use std::sync::atomic::Ordering;
+    /// use rtds::connectors::postgres::pgoutput::POSTGRES_EPOCH_MICROS;
+    /// let counters = rtds::cdc::Counters::default();
+    /// assert_eq!(counters.lag_millis(), 0, "nothing waits");
+    /// let two_seconds_ago = chrono::Utc::now().timestamp_micros() - POSTGRES_EPOCH_MICROS - 2_000_000;
+    /// counters.oldest_pending_commit.store(two_seconds_ago, Ordering::Relaxed);
+    /// assert!((2_000..3_000).contains(&counters.lag_millis()));
+    /// ```
+    pub fn lag_millis(&self) -> u64 {
+        match self.oldest_pending_commit.load(Ordering::Relaxed) {
+            0 => 0,
+            oldest => {
+                let now = chrono::Utc::now().timestamp_micros() - crate::connectors::postgres::pgoutput::POSTGRES_EPOCH_MICROS;
+                ((now - oldest) / 1000).max(0) as u64
+            }
+        }
+    }
+
     /// Records commit-to-Kafka latencies.
     fn record_latency(&self, millis: impl Iterator<Item = u64>) {
         let mut histogram = self.latency.lock().expect("latency histogram");
@@ -113,6 +144,8 @@ impl Counters {
             ("rtds_cdc_transaction_retries_total", "counter", "Kafka transactions that failed and were sent again", get(&self.retries)),
             ("rtds_cdc_committed_lsn", "gauge", "End LSN of the last PostgreSQL commit in Kafka", get(&self.committed_lsn)),
             ("rtds_cdc_slot_lag_bytes", "gauge", "WAL the replication slot holds back", self.slot_lag_bytes.load(Ordering::Relaxed) as f64),
+            ("rtds_cdc_pending_changes", "gauge", "Changes received from the slot, not yet in Kafka", get(&self.pending_changes)),
+            ("rtds_cdc_lag_seconds", "gauge", "Since the oldest change not yet in Kafka was committed in PostgreSQL", self.lag_millis() as f64 / 1000.0),
             ("rtds_cdc_resident_memory_bytes", "gauge", "Resident memory of the CDC process", rss as f64),
             ("rtds_cdc_cpu_seconds_total", "counter", "CPU time of the CDC process, user + system", cpu),
         ];
@@ -274,12 +307,14 @@ fn progress_line(counters: &Counters, seconds: f64) -> String {
     let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
     let changes = get(&counters.upserts) + get(&counters.deletes);
     format!(
-        "upserts {}  deletes {}  dead letters {}  snapshot {}  lag {} B  {:.0} changes/s",
+        "upserts {}  deletes {}  dead letters {}  snapshot {}  lag {} B, {} changes, {:.1} s  {:.0} changes/s",
         get(&counters.upserts),
         get(&counters.deletes),
         get(&counters.dead_letters),
         get(&counters.snapshot_rows),
         counters.slot_lag_bytes.load(Ordering::Relaxed).max(0),
+        get(&counters.pending_changes),
+        counters.lag_millis() as f64 / 1000.0,
         changes as f64 / seconds.max(1e-9)
     )
 }

@@ -33,6 +33,12 @@ pub struct CdcReport {
     pub committed_lsn: u64,
     /// WAL the slot holds back; -1 before the first check.
     pub slot_lag_bytes: i64,
+    /// Changes received from the slot and not yet in Kafka.
+    #[serde(default)]
+    pub pending_changes: u64,
+    /// Since the oldest of them was committed in PostgreSQL, in milliseconds (0: none waits).
+    #[serde(default)]
+    pub lag_ms: u64,
 }
 
 impl CdcReport {
@@ -48,6 +54,8 @@ impl CdcReport {
             transactions: get(&counters.transactions),
             committed_lsn: get(&counters.committed_lsn),
             slot_lag_bytes: counters.slot_lag_bytes.load(Ordering::Relaxed),
+            pending_changes: get(&counters.pending_changes),
+            lag_ms: counters.lag_millis(),
         }
     }
 

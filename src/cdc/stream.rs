@@ -59,6 +59,7 @@ impl Stream<'_> {
         let mut last_lag = None::<Instant>;
         let mut last_commit = Instant::now();
         loop {
+            self.counters.pending_changes.store((pending.records.len() + open.len()) as u64, Ordering::Relaxed);
             let stopping = self.stop.load(Ordering::Relaxed);
             let due = pending.since.is_some_and(|since| since.elapsed() >= self.options.linger);
             if !pending.records.is_empty() && (stopping || due || pending.records.len() >= self.options.max_batch) {
@@ -147,6 +148,7 @@ impl Stream<'_> {
                     pending.records.append(&mut open);
                     pending.lsn = end;
                     pending.commit_times.push(commit_time_micros);
+                    self.counters.oldest_pending_commit.store(pending.commit_times[0], Ordering::Relaxed);
                     pending.since.get_or_insert_with(Instant::now);
                 }
                 ReplicationEvent::Message { prefix, lsn, .. } if prefix == PROBE_PREFIX => {
@@ -196,6 +198,7 @@ impl Stream<'_> {
         }
         counters.transactions.fetch_add(1, Ordering::Relaxed);
         counters.committed_lsn.fetch_max(pending.lsn, Ordering::Relaxed);
+        counters.oldest_pending_commit.store(0, Ordering::Relaxed);
         pending.records.clear();
         pending.commit_times.clear();
         pending.since = None;

@@ -9,7 +9,7 @@ use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use uuid::Uuid;
 
-use super::harness::{Pipeline, Running, STATUS_PAGE_ON, finish, kill_pid, metric_sum, stop, tail, wait_durable, wait_for};
+use super::harness::{Paused, Pipeline, Running, STATUS_PAGE_ON, finish, kill_pid, metric_sum, stop, tail, wait_durable, wait_for};
 use crate::util::{cdc_args, consume_all, rtds, stack_lock};
 
 /// Every message of `topic`, read `read_committed`: (partition, key, has a value, LSN header).
@@ -123,6 +123,75 @@ fn cdc_killed_at_five_random_moments_sends_every_change_exactly_once() {
     eprintln!("cdc: seed {seed}, {mid_ingest} of 5 kills while ingest ran, {} changes, none twice", changes.len());
 }
 
+/// Polls the CDC stage's metrics until `done` holds for (upserts, pending changes, lag in
+/// seconds, transactions), for at most `limit`; returns the last values.
+fn wait_cdc(pipeline: &Pipeline, port: u16, limit: Duration, done: impl Fn([f64; 4]) -> bool) -> Option<[f64; 4]> {
+    let started = Instant::now();
+    let mut last = None;
+    while started.elapsed() < limit {
+        let get = |name| cdc_metric(pipeline, port, name);
+        if let (Some(upserts), Some(pending), Some(lag), Some(transactions)) = (
+            get("rtds_cdc_changes_total{op=\"upsert\"}"),
+            get("rtds_cdc_pending_changes"),
+            get("rtds_cdc_lag_seconds"),
+            get("rtds_cdc_transactions_total"),
+        ) {
+            last = Some([upserts, pending, lag, transactions]);
+            if done([upserts, pending, lag, transactions]) {
+                return last;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("cdc lag: gave up after {limit:?}; last (upserts, pending, lag s, transactions): {last:?}");
+    None
+}
+
+#[test]
+#[ignore = "needs PostgreSQL and Kafka: run scripts/test"]
+fn changes_kafka_cannot_take_yet_show_as_the_slots_lag_in_changes_and_seconds() {
+    let _stack = stack_lock();
+    let pipeline = Pipeline::new("cdclag");
+    let (cdc, port) = spawn_cdc(&pipeline);
+    let insert_500 = || {
+        pipeline.rt.block_on(async {
+            let client = rtds::connectors::postgres::connect(&pipeline.database).await.unwrap();
+            let sql = "insert into created_users (id, first_name, country) \
+                       select gen_random_uuid(), 'Lag ' || n, 'Norway' from generate_series(1, 500) n";
+            client.execute(sql, &[]).await.unwrap();
+        })
+    };
+    // Streaming (the new slot's snapshot, of an empty table, is committed), then caught up:
+    // nothing waits.
+    wait_cdc(&pipeline, port, Duration::from_secs(60), |[.., transactions]| transactions >= 1.0).expect("the stage starts streaming");
+    insert_500();
+    let caught_up = |want: f64| move |[upserts, pending, lag, _]: [f64; 4]| upserts == want && pending == 0.0 && lag == 0.0;
+    wait_cdc(&pipeline, port, Duration::from_secs(60), caught_up(500.0)).expect("the first 500 changes reach Kafka");
+
+    // Kafka frozen: the next 500 changes (one PostgreSQL transaction) wait in the stage, and
+    // the lag in time grows while they do. A heartbeat transaction that begins just before
+    // the freeze keeps the stage from reading the changes at all; then the try is repeated
+    // (one just happened, so the next is ~5 s off).
+    let mut upserts = 500.0;
+    let mut seen = None;
+    for _ in 0..5 {
+        let transactions = cdc_metric(&pipeline, port, "rtds_cdc_transactions_total").unwrap();
+        wait_cdc(&pipeline, port, Duration::from_secs(10), |[.., t]| t > transactions);
+        let frozen = Paused::new("kafka");
+        insert_500();
+        seen = wait_cdc(&pipeline, port, Duration::from_secs(8), |[_, pending, lag, _]| pending == 500.0 && lag >= 1.5);
+        drop(frozen);
+        upserts += 500.0;
+        wait_cdc(&pipeline, port, Duration::from_secs(120), caught_up(upserts)).expect("after the thaw, every change reaches Kafka and nothing waits");
+        if seen.is_some() {
+            break;
+        }
+    }
+    let [_, pending, lag, _] = seen.expect("while Kafka was frozen, the 500 changes showed as waiting, with the lag growing");
+    eprintln!("cdc lag: Kafka frozen: {pending} changes waiting, {lag:.1} s behind");
+    cdc.kill9();
+}
+
 #[test]
 #[ignore = "needs PostgreSQL, Kafka and Cassandra: run scripts/test"]
 fn updates_and_deletes_made_in_postgres_reach_cassandra_rows_and_aggregates() {
@@ -231,6 +300,10 @@ fn the_master_runs_the_cdc_stage_and_starts_it_again_after_kill_9() {
     let metrics = pipeline.metrics(http);
     assert!(metric_sum(&metrics, "rtds_cdc_stage_restarts_total") >= 1.0, "{metrics}");
     assert!(metrics.contains("rtds_cdc_stage_up 1"), "{metrics}");
+    // Caught up: the stage's report, relayed to the master, says nothing waits.
+    let settled = wait_for(&pipeline, http, |s| s["cdc_stage"]["report"]["pending_changes"] == 0 && s["cdc_stage"]["report"]["lag_ms"] == 0);
+    assert!(settled["cdc_stage"]["report"]["upserts"].as_u64().is_some(), "{:#}", settled["cdc_stage"]);
+    assert!(pipeline.metrics(http).contains("rtds_cdc_pending_changes 0"), "the master exports the stage's lag in changes");
     stop(master);
     pipeline.assert_cassandra_equals_postgres(20_000);
 }

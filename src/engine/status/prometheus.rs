@@ -62,6 +62,8 @@ pub fn prometheus_text(status: &Status, telemetry: &Telemetry) -> String {
         out.metric("rtds_cdc_dead_letters_total", "counter", "Changes the CDC stage could not encode", one(r.dead_letters as f64));
         out.metric("rtds_cdc_committed_lsn", "gauge", "End LSN of the last PostgreSQL commit in Kafka", one(r.committed_lsn as f64));
         out.metric("rtds_cdc_changes_per_second", "gauge", "Changes the CDC stage produced per second, over the last second", one(stage.changes_per_second));
+        out.metric("rtds_cdc_pending_changes", "gauge", "Changes the CDC stage received from the slot, not yet in Kafka", one(r.pending_changes as f64));
+        out.metric("rtds_cdc_lag_seconds", "gauge", "Since the oldest change not yet in Kafka was committed in PostgreSQL", one(r.lag_ms as f64 / 1000.0));
         out.metric("rtds_cdc_stage_up", "gauge", "1 while the CDC stage runs", one(stage.running as u8 as f64));
         out.metric("rtds_cdc_stage_restarts_total", "counter", "Times the CDC stage exited and was started again", one(stage.restarts as f64));
     }
