@@ -193,6 +193,45 @@ fn changes_kafka_cannot_take_yet_show_as_the_slots_lag_in_changes_and_seconds() 
 }
 
 #[test]
+#[ignore = "needs PostgreSQL and Kafka: run scripts/test"]
+fn a_snapshot_that_takes_longer_than_a_minute_still_commits_whole() {
+    let _stack = stack_lock();
+    let pipeline = Pipeline::new("cdcslowsnapshot");
+    const ROWS: u64 = 1_000_000;
+    let client = pipeline.rt.block_on(rtds::connectors::postgres::connect(&pipeline.database)).unwrap();
+    pipeline.rt.block_on(async {
+        client.batch_execute(rtds::connectors::postgres::SCHEMA).await.unwrap();
+        let sql = "insert into created_users (id, first_name, country) \
+                   select gen_random_uuid(), 'Snapshot ' || n, 'Chile' from generate_series(1, 1000000) n";
+        client.execute(sql, &[]).await.unwrap();
+    });
+    let (cdc, port) = spawn_cdc(&pipeline);
+    // Once the snapshot's read is under way (its Kafka transaction open), PostgreSQL hangs for
+    // longer than the 60 s a streaming transaction may stay open.
+    let reading = "select count(*) from pg_stat_activity where datname = current_database() and state = 'active' \
+                   and query like 'select id, first_name%from created_users'";
+    let started = Instant::now();
+    while pipeline.rt.block_on(client.query_one(reading, &[])).unwrap().get::<_, i64>(0) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(60), "the snapshot's read did not start");
+        assert_eq!(cdc_metric(&pipeline, port, "rtds_cdc_snapshot_rows_total").unwrap_or(0.0), 0.0, "the snapshot finished before the test could freeze it");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    {
+        let _frozen = Paused::new("postgres");
+        std::thread::sleep(Duration::from_secs(75));
+    }
+    let sent = wait_cdc(&pipeline, port, Duration::from_secs(120), |[..]| {
+        cdc_metric(&pipeline, port, "rtds_cdc_snapshot_rows_total").is_some_and(|rows| rows == ROWS as f64)
+    });
+    assert!(sent.is_some(), "the snapshot committed after the hang");
+    // In the transaction it began in: not aborted by the broker after 60 s and sent again.
+    assert_eq!(cdc_metric(&pipeline, port, "rtds_cdc_transaction_retries_total"), Some(0.0), "the snapshot was not started over");
+    let changes = committed_changes(&pipeline.brokers, &pipeline.topic);
+    assert_eq!(changes.len() as u64, ROWS, "read_committed: every row once");
+    cdc.kill9();
+}
+
+#[test]
 #[ignore = "needs PostgreSQL, Kafka and Cassandra: run scripts/test"]
 fn updates_and_deletes_made_in_postgres_reach_cassandra_rows_and_aggregates() {
     let _stack = stack_lock();

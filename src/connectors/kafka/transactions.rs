@@ -35,8 +35,13 @@ pub fn offsets_topic(topic: &str) -> String {
     format!("{topic}.cdc-offsets")
 }
 
-/// How long a transaction may stay open before the broker aborts it.
-const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a streaming transaction may stay open before the broker aborts it. A stage that
+/// dies with one open holds `read_committed` consumers back at most this long (a new copy
+/// aborts it at once).
+pub const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Kafka's default `transaction.max.timeout.ms`, taken when the brokers do not say theirs.
+const DEFAULT_MAX_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 /// One record of a transaction.
 // Nearly every record is a change: not boxed, see `Change`.
@@ -68,13 +73,15 @@ pub struct ChangeProducer {
     offsets: String,
     /// The offsets record's key: the replication slot.
     key: String,
+    /// How long a transaction may stay open (`transaction.timeout.ms`).
+    timeout: Duration,
 }
 
 impl ChangeProducer {
     /// A producer with `transactional_id`, ready for transactions: any transaction an earlier
     /// producer with that id left open is aborted (and that producer fenced).
     pub async fn new(kafka: &KafkaConfig, topic: &str, transactional_id: &str, key: &str) -> Result<ChangeProducer, ServiceError> {
-        let producer = Self::create(kafka, transactional_id).await?;
+        let producer = Self::create(kafka, transactional_id, TRANSACTION_TIMEOUT).await?;
         Ok(ChangeProducer {
             producer,
             kafka: kafka.clone(),
@@ -83,13 +90,35 @@ impl ChangeProducer {
             dlq: super::dlq_topic(topic),
             offsets: offsets_topic(topic),
             key: key.to_string(),
+            timeout: TRANSACTION_TIMEOUT,
         })
     }
 
-    async fn create(kafka: &KafkaConfig, transactional_id: &str) -> Result<Arc<ThreadedProducer<DefaultProducerContext>>, ServiceError> {
+    /// How long a transaction may stay open now.
+    pub fn transaction_timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Lets the next transactions stay open up to `timeout` (a snapshot's one transaction
+    /// needs as long as the table takes to read). `transaction.timeout.ms` is fixed for a
+    /// producer's life, so this replaces the producer (with the same transactional id, which
+    /// fences the old one: call it between transactions).
+    pub async fn set_transaction_timeout(&mut self, timeout: Duration) -> Result<(), ServiceError> {
+        if timeout != self.timeout {
+            self.producer = Self::create(&self.kafka, &self.transactional_id, timeout).await?;
+            self.timeout = timeout;
+        }
+        Ok(())
+    }
+
+    async fn create(
+        kafka: &KafkaConfig,
+        transactional_id: &str,
+        timeout: Duration,
+    ) -> Result<Arc<ThreadedProducer<DefaultProducerContext>>, ServiceError> {
         let producer: ThreadedProducer<DefaultProducerContext> = kafka.client_config()
             .set("transactional.id", transactional_id)
-            .set("transaction.timeout.ms", TRANSACTION_TIMEOUT.as_millis().to_string())
+            .set("transaction.timeout.ms", timeout.as_millis().to_string())
             // The stage gathers whole transactions itself (--linger) and commits them at once:
             // a producer linger on top would only delay every commit.
             .set("linger.ms", "0")
@@ -133,7 +162,7 @@ impl ChangeProducer {
             // A fenced producer stays as it is: a new one would fence the copy that took over.
             if !aborted && !e.fenced() {
                 tracing::warn!(error = %e, "replacing the transactional producer");
-                self.producer = Self::create(&self.kafka, &self.transactional_id).await?;
+                self.producer = Self::create(&self.kafka, &self.transactional_id, self.timeout).await?;
             }
         }
         outcome.map_err(Failure::into_error)
@@ -179,14 +208,14 @@ impl ChangeProducer {
         }
         let point = serde_json::to_vec(&ResumePoint { lsn }).expect("a resume point serializes");
         self.enqueue(BaseRecord::<str, [u8]>::to(&self.offsets).key(self.key.as_str()).payload(&point)).await?;
-        let producer = self.producer.clone();
+        let (producer, timeout) = (self.producer.clone(), self.timeout);
         tokio::task::spawn_blocking(move || {
             // rdkafka's commit_transaction flushes first, and while messages are in flight it
             // polls for delivery events up to 100 ms at a time; but this producer's own thread
             // serves those events, so the flush's poll sat out its 100 ms nearly every time (a
             // Kafka transaction took ~125 ms, and changes queued behind it). Wait for the queue
             // to drain here instead, then the commit's flush finds nothing to wait for.
-            let deadline = std::time::Instant::now() + TRANSACTION_TIMEOUT;
+            let deadline = std::time::Instant::now() + timeout;
             while producer.in_flight_count() > 0 && std::time::Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(1));
             }
@@ -261,6 +290,40 @@ fn transaction_error(what: &str, error: KafkaError) -> ServiceError {
     } else {
         ServiceError::kafka(format!("{what}: {error}"))
     }
+}
+
+/// The longest a transaction may stay open on these brokers (`transaction.max.timeout.ms`, read
+/// from the first broker's configuration), or Kafka's default of 15 minutes when they do not
+/// say (a principal without DescribeConfigs on the cluster).
+pub async fn max_transaction_timeout(kafka: &KafkaConfig) -> Duration {
+    match broker_setting(kafka, "transaction.max.timeout.ms").await {
+        Ok(Some(ms)) => ms.parse().map(Duration::from_millis).unwrap_or(DEFAULT_MAX_TRANSACTION_TIMEOUT),
+        Ok(None) => DEFAULT_MAX_TRANSACTION_TIMEOUT,
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot read the brokers' transaction.max.timeout.ms; taking Kafka's default");
+            DEFAULT_MAX_TRANSACTION_TIMEOUT
+        }
+    }
+}
+
+/// A setting of the first broker of the cluster's metadata.
+async fn broker_setting(kafka: &KafkaConfig, name: &str) -> Result<Option<String>, ServiceError> {
+    use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> = kafka.client_config().create().map_err(ServiceError::kafka)?;
+    let timeout = Duration::from_secs(10);
+    // A metadata request blocks its thread: off the async workers.
+    let (admin, broker) = tokio::task::spawn_blocking(move || {
+        let broker = admin.inner().fetch_metadata(None, timeout).map(|m| m.brokers().first().map(|b| b.id()));
+        (admin, broker)
+    })
+    .await
+    .expect("a metadata request does not panic");
+    let Some(broker) = broker.map_err(ServiceError::kafka)? else { return Ok(None) };
+    let results = admin
+        .describe_configs([&ResourceSpecifier::Broker(broker)], &AdminOptions::new().request_timeout(Some(timeout)))
+        .await
+        .map_err(ServiceError::kafka)?;
+    Ok(results.into_iter().next().and_then(|r| r.ok()).and_then(|config| config.get(name).and_then(|e| e.value.clone())))
 }
 
 /// The last resume point committed to the offsets topic under `key`, read `read_committed`;
