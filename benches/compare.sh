@@ -23,8 +23,9 @@
 #    - Spark (benches/baselines/spark/run, local[2]): seconds from the query's start until all
 #      USERS records are written, CPU of the JVM + Python driver, their peak RSS.
 # 3. Latency at RATE users/s offered for DURATION s, each on its own fresh topic: `rtds worker -w 2`
-#    (its hdrhistogram: Kafka produce -> acknowledged Cassandra write) and the Spark job
-#    (WRITETIME(first_name) - produced_at of every row, read back from Cassandra).
+#    (its hdrhistogram, from its per-second reports: PostgreSQL commit -> acknowledged Cassandra
+#    write) and the Spark job (WRITETIME(first_name) - produced_at of every row, read back from
+#    Cassandra); both of the offered records only, not the warm-up record written before.
 # Background processes run in their own process groups and are all killed on exit.
 set -euo pipefail
 export LC_ALL=C
@@ -351,10 +352,18 @@ if want latency; then
   ingest "$t" 1 "$RUN-lat-warm" >/dev/null
   KEYSPACES+=("$t")
   say "latency: rtds worker -w 2 while ingest offers $RATE users/s for $DURATION s"
+  # --report: a line a second with the latencies recorded since the last one, so that the
+  # warm-up record can be left out, as Spark's figure leaves it out (--since below): it was
+  # committed before the worker started, and its latency is the worker's start-up.
   spawn /usr/bin/time -f '%M' -o "$WORK/lat_rtds.time" "$BIN" worker -w 2 --topic "$t" --keyspace "$t" --idle-exit 3s \
-    >"$WORK/lat_rtds.out" 2>"$WORK/lat_rtds.err"
+    --report >"$WORK/lat_rtds.out" 2>"$WORK/lat_rtds.err"
   pid=$BG
   if run "${CQL[@]}" wait-durable "$t" "$t" 1 --pid "$pid" --timeout 120 >/dev/null; then
+    for ((i = 0; i < 50; i++)); do # until a report holds the warm-up record's latency
+      grep -q '^rtds-report .*"latency_ms"' "$WORK/lat_rtds.out" && break
+      sleep 0.1
+    done
+    warm_reports=$(grep -c '^rtds-report ' "$WORK/lat_rtds.out" || true)
     offer "$t" "$RUN-lat-rtds" >"$WORK/lat_rtds.ingest" || warn "ingest at $RATE users/s failed (see $WORK/ingest.err)"
     t_off=$(now)
     done_json='{"t_offsets": null}'
@@ -362,9 +371,23 @@ if want latency; then
       done_json=$(<"$WORK/lat_rtds.done")
     fi
     wait_bg "$pid"
-    python3 - "$WORK/lat_rtds.out" "$WORK/lat_rtds.time" "$WORK/lat_rtds.ingest" "$RATE" "$t_off" "$done_json" <<'EOF' | part latency_rtds || warn "no latency_rtds result"
+    python3 - "$WORK/lat_rtds.out" "$WORK/lat_rtds.time" "$WORK/lat_rtds.ingest" "$RATE" "$t_off" "$done_json" "$warm_reports" <<'EOF' | part latency_rtds || warn "no latency_rtds result"
 import json, sys
-summary = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")][-1]
+lines = open(sys.argv[1]).read().splitlines()
+summary = [json.loads(l) for l in lines if l.startswith("{")][-1]
+# The offered load's latencies: the reports after the warm-up's (values, counts of hdrhistogram).
+reports = [json.loads(l.split(" ", 1)[1]) for l in lines if l.startswith("rtds-report ")][int(sys.argv[7]):]
+values = sorted((v, c) for r in reports for v, c in r.get("latency_ms", []))
+total = sum(c for _, c in values)
+def at(q):  # nearest rank, as hdrhistogram's value_at_quantile
+    rank, seen = max(1, -(-q * total // 1)), 0
+    for v, c in values:
+        seen += c
+        if seen >= rank:
+            return v
+if total:
+    summary.update({"latency_ms_p50": at(0.5), "latency_ms_p99": at(0.99), "latency_ms_p999": at(0.999),
+                    "latency_ms_max": values[-1][0], "latency_records": total})
 ingest = json.load(open(sys.argv[3]))
 done = json.loads(sys.argv[6])["t_offsets"]
 summary.update({"offered_rate": int(sys.argv[4]), "achieved_rate": round(ingest["users_per_second"]),
