@@ -108,6 +108,9 @@ fn serve(stream: TcpStream, advertise: &str, listener: &TcpListener, options: &A
                 stop(&current);
                 let mut command = Command::new(&options.program);
                 control::pass_listener(control::die_with_parent(&mut command), listener);
+                // The process proves the token to the other processes of the cluster: it gets
+                // the agent's in its environment, wherever the agent read it from.
+                options.token.pass_to(&mut command);
                 let mut child = command
                     .args(assignment.worker_args())
                     .stdin(Stdio::null())

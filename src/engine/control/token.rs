@@ -39,8 +39,9 @@ impl std::fmt::Debug for ClusterToken {
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     #[error(
-        "a cluster token is needed for workers of other machines to register: set {TOKEN_ENV} or --token-file FILE, \
-         the same on the master and every worker (make one with `openssl rand -hex 32`)"
+        "a cluster token is needed for workers of other machines to register, and for the worker processes of a \
+         cluster (-n above 1) to connect to each other: set {TOKEN_ENV} or --token-file FILE, the same on the master \
+         and every worker (make one with `openssl rand -hex 32`)"
     )]
     Missing,
     #[error("cannot read the cluster token file {path}: {source}")]
@@ -70,6 +71,19 @@ impl ClusterToken {
             }
             None => ClusterToken::new(&std::env::var(TOKEN_ENV).map_err(|_| TokenError::Missing)?),
         }
+    }
+
+    /// A fresh random token, for processes that only need to share one among themselves (the
+    /// worker processes `rtds master --local` starts).
+    pub fn random() -> ClusterToken {
+        ClusterToken(ClusterToken::nonce().into_bytes())
+    }
+
+    /// Hands the token to a child process in [`TOKEN_ENV`]: a process's environment is its
+    /// own, its command line anyone on the machine can read.
+    pub fn pass_to<'a>(&self, command: &'a mut std::process::Command) -> &'a mut std::process::Command {
+        use std::os::unix::ffi::OsStrExt;
+        command.env(TOKEN_ENV, std::ffi::OsStr::from_bytes(&self.0))
     }
 
     /// A fresh random nonce, as hex.

@@ -1,16 +1,17 @@
 //! Worker processes on this machine: spawned as children that die with the master, their
-//! report lines read from stdout and their logs relayed to the master's stderr.
+//! report lines read from stdout and their logs relayed to the master's stderr. They share a
+//! cluster token for their timely connections, which the master makes when it has none.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::{Event, Launcher, MasterError, Origin};
 use crate::engine::cluster::WorkerReport;
-use crate::engine::control::{self, Assignment};
+use crate::engine::control::{self, Assignment, ClusterToken};
 use crate::engine::status::ClusterStatus;
 
 /// Spawns the processes here. Their timely listeners are bound here first, on ports the
@@ -41,6 +42,7 @@ impl Launcher for LocalLauncher {
             let (index, generation) = (assignment.index, assignment.generation);
             let mut command = Command::new(&self.program);
             control::pass_listener(control::die_with_parent(&mut command), listener);
+            local_token().pass_to(&mut command);
             let mut child = command
                 .args(assignment.worker_args())
                 .stdin(Stdio::null())
@@ -89,6 +91,14 @@ impl Launcher for LocalLauncher {
             let _ = child.wait();
         }
     }
+}
+
+/// The token this master's processes prove to each other on their timely connections
+/// (`cluster/network.rs`): RTDS_CLUSTER_TOKEN's when it holds a usable one, else a random one
+/// made once, handed to them in their environment (never on a command line).
+fn local_token() -> &'static ClusterToken {
+    static TOKEN: OnceLock<ClusterToken> = OnceLock::new();
+    TOKEN.get_or_init(|| ClusterToken::from_file_or_env(None).unwrap_or_else(|_| ClusterToken::random()))
 }
 
 /// Reads a local worker process's stdout: report lines become events, the rest is relayed.

@@ -4,12 +4,16 @@
 
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc::{Receiver, Sender};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{Event, Launcher, MasterError, Origin};
 use crate::engine::control::{self, Assignment, ClusterToken, HANDSHAKE_LIMIT, HEARTBEAT, Messages, SILENCE_LIMIT, ToAgent, ToMaster};
 use crate::engine::status::ClusterStatus;
+
+/// Registrations in progress at once; a connection beyond them is closed at once.
+const MAX_REGISTERING: usize = 16;
 
 /// A registered remote agent. Dropping it (it left, or was silent too long) closes its
 /// connection, so an agent that comes back after a cut link finds out and registers again.
@@ -168,21 +172,36 @@ fn heard(agents: &mut [Agent], id: u64) {
 }
 
 /// Listens on `listen` and accepts agents: each must register, proving it knows `token`,
-/// within [`HANDSHAKE_LIMIT`]; then its messages become events. Returns the address it
+/// within [`HANDSHAKE_LIMIT`], at most [`MAX_REGISTERING`] at once; then its messages become
+/// events. Returns the address it
 /// listens on (`listen` may name port 0).
 pub(super) fn accept_agents(listen: SocketAddr, token: ClusterToken, events: Sender<Event>) -> Result<SocketAddr, MasterError> {
     let listener = TcpListener::bind(listen).map_err(|source| MasterError::Listen { addr: listen, source })?;
     let bound = listener.local_addr().map_err(|source| MasterError::Listen { addr: listen, source })?;
+    let registering = Arc::new(AtomicUsize::new(0));
     std::thread::spawn(move || {
         for (id, stream) in listener.incoming().enumerate() {
             let Ok(stream) = stream else { continue };
-            let (events, token) = (events.clone(), token.clone());
+            // Each registration holds a thread for up to HANDSHAKE_LIMIT: a flood of strangers
+            // gets no more than MAX_REGISTERING of them.
+            if registering.load(Ordering::SeqCst) >= MAX_REGISTERING {
+                let peer = stream.peer_addr().map_or_else(|_| "?".to_string(), |a| a.to_string());
+                eprintln!("rtds master: closed a connection from {peer}: {MAX_REGISTERING} registrations are in progress already");
+                continue;
+            }
+            registering.fetch_add(1, Ordering::SeqCst);
+            let (events, token, registering) = (events.clone(), token.clone(), registering.clone());
             let agent = id as u64;
             std::thread::spawn(move || {
-                let Ok(mut writer) = stream.try_clone() else { return };
-                let peer = stream.peer_addr().map_or_else(|_| "?".to_string(), |a| a.to_string());
-                let mut messages = control::messages::<ToMaster>(stream);
-                let Some(address) = register(&mut writer, &mut messages, &token, &peer) else { return };
+                let registered = (|| {
+                    let mut writer = stream.try_clone().ok()?;
+                    let peer = stream.peer_addr().map_or_else(|_| "?".to_string(), |a| a.to_string());
+                    let mut messages = control::messages::<ToMaster>(stream);
+                    let address = register(&mut writer, &mut messages, &token, &peer)?;
+                    Some((writer, messages, address))
+                })();
+                registering.fetch_sub(1, Ordering::SeqCst);
+                let Some((writer, messages, address)) = registered else { return };
                 let stream: Connection = Arc::new(Mutex::new(writer));
                 heartbeats(stream.clone());
                 let _ = events.send(Event::Joined { agent, address, stream });
