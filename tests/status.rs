@@ -2,6 +2,7 @@
 //! driven through chromedriver's WebDriver protocol, watches a cluster move a stream of users
 //! from Kafka to Cassandra, and what the page shows must match what Kafka and PostgreSQL hold.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -13,7 +14,7 @@ use rtds::api::server::spawn_local;
 
 use crate::cluster::harness::STATUS_PAGE_ON;
 use crate::process::{Running, tail};
-use crate::util::{cdc_args, fresh_database, kafka, rtds, run_ingest, runtime, service, stack_lock, unique};
+use crate::util::{cdc_args, consume_all, fresh_database, kafka, rtds, run_ingest, runtime, service, stack_lock, unique};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const INSTALL: &str = "install Debian's `chromium` and `chromium-driver` (`apt-get install chromium chromium-driver`; scripts/test does)";
@@ -198,7 +199,20 @@ fn the_status_page_follows_the_pipeline_live() {
         std::thread::sleep(Duration::from_millis(250));
     };
     let total = produced.unwrap();
-    assert_eq!(total, 10_000, "Kafka got every user once");
+    assert_eq!(total, 10_000, "PostgreSQL stored every user");
+    // Kafka got every user once: the topic's committed messages, read back, one per id, each
+    // keyed by its id.
+    let messages = consume_all(&brokers, &topic, total as usize);
+    let ids: HashSet<String> = messages
+        .iter()
+        .map(|m| {
+            let row: Value = serde_json::from_str(&m.payload).unwrap_or_else(|e| panic!("a message of {topic} is not a row ({e}): {:?}", m.payload));
+            let id = row["id"].as_str().expect("a row has an id").to_string();
+            assert_eq!(m.key.as_deref(), Some(id.as_str()), "a message is keyed by its row's id");
+            id
+        })
+        .collect();
+    assert_eq!((messages.len(), ids.len()), (10_000, 10_000), "Kafka got every user once (messages, distinct ids)");
     assert!(
         shown.iter().any(|&n| n > 0 && n < total),
         "the page showed the count rising while users streamed in, not only the end: {shown:?}"

@@ -4,6 +4,7 @@
 //! `RTDS_KAFKA` and `RTDS_CASSANDRA` (`scripts/test` starts them and sets these).
 
 mod api;
+mod cli;
 mod cluster;
 mod compose;
 mod dataflow;

@@ -45,8 +45,9 @@ pub struct MasterArgs {
     /// week is not one crash from giving up.
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
     pub restart_window: std::time::Duration,
-    /// PostgreSQL, to show the CDC stage's replication slot (and warn when it holds back much WAL).
-    #[arg(long)]
+    /// PostgreSQL URL, to show the CDC stage's replication slot (and warn when it holds back
+    /// much WAL).
+    #[arg(long, env = "RTDS_POSTGRES")]
     pub postgres: Option<String>,
     /// The CDC stage's replication slot [default: rtds_DATABASE, as `rtds cdc`].
     #[arg(long)]

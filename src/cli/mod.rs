@@ -78,7 +78,7 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct FetchArgs {
     /// API URL.
-    #[arg(long, default_value = crate::api::RANDOMUSER_URL)]
+    #[arg(long, env = "RTDS_API", default_value = crate::api::RANDOMUSER_URL)]
     pub url: String,
     /// Users to ask for (1-5000).
     #[arg(long, default_value_t = 1)]

@@ -1,11 +1,13 @@
 //! The embedded pipeline: generator → timely dataflow → JSON lines, in one process.
 //!
 //! Each worker generates its share of pages (page `p` belongs to worker `p mod peers`),
-//! stamps page `p`'s records with epoch `p`, and the dataflow parses, formats and checks
-//! them, dedupes by id and keeps live aggregates in differential dataflow. The sink writes an
-//! epoch's rows once the frontier has passed it.
+//! stamps page `p`'s records with epoch `p` and each record with its version, its place in
+//! the data order, and the dataflow parses, formats and checks them, dedupes by id (the
+//! latest version of an id wins, a replayed version counts once) and keeps live aggregates
+//! in differential dataflow. The sink writes the rows once the whole input is done: until
+//! then a later page could still replace a version it holds.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -49,6 +51,7 @@ pub struct Summary {
     pub workers: usize,
     pub users: u64,
     pub records_in: u64,
+    /// Records dedupe dropped: replays, and versions a later version of the id replaced.
     pub duplicates_dropped: u64,
     pub rejected: u64,
     pub rows_out: u64,
@@ -96,8 +99,21 @@ struct Rejected<'a> {
     record: &'a str,
 }
 
+/// A record as the source gives it: its JSON text and its version, its place in the data
+/// order (page `p`'s record `i` is `p * page_size + i`). A replay keeps its record's version.
+type Record = (String, u64);
+
+/// Records given instead of the generator's (tests): text, version and epoch, all given by
+/// worker 0.
+type GivenRecords = Arc<Vec<(String, u64, u64)>>;
+
 /// Runs the pipeline to the end and returns its summary.
 pub fn run(options: EmbeddedOptions) -> Result<Summary, EngineError> {
+    execute(options, None)
+}
+
+/// Runs the pipeline on the generator's records, or on `given` ones.
+fn execute(options: EmbeddedOptions, given: Option<GivenRecords>) -> Result<Summary, EngineError> {
     let (Source::Generator(source_plan), Sink::Jsonl { path }) = (&options.dataflow.source, &options.dataflow.sink) else {
         return Err(EngineError::Unsupported(options.dataflow.name.clone()));
     };
@@ -115,14 +131,23 @@ pub fn run(options: EmbeddedOptions) -> Result<Summary, EngineError> {
         finished: AtomicUsize::new(0),
     });
     let started = Instant::now();
-    let now = Utc::now();
+    let now = crate::clock::now();
     let workers = options.workers.max(1);
     let plan = options.dataflow.clone();
     let worker_shared = shared.clone();
     let guards = timely::execute(timely::Config::process(workers), move |worker| {
         let shared = worker_shared.clone();
         let plan = plan.clone();
-        worker.dataflow::<u64, _, _>(|scope| build(scope, &plan, shared.clone(), now));
+        worker.dataflow::<u64, _, _>(|scope| {
+            let records = match &given {
+                Some(records) => given_source(scope, records.clone(), shared.clone()),
+                None => {
+                    let Source::Generator(source_plan) = &plan.source else { unreachable!("checked by run") };
+                    generator_source(scope, source_plan.clone(), shared.clone())
+                }
+            };
+            build(records, &plan, shared.clone(), now)
+        });
         while worker.step_or_park(None) {}
         shared.finished.fetch_add(1, Ordering::SeqCst);
     })
@@ -188,15 +213,17 @@ fn rejected_path(output: &Path) -> PathBuf {
     output.with_file_name(format!("{stem}.rejected.jsonl"))
 }
 
-/// Builds one worker's dataflow.
-fn build(scope: Scope<'_, u64>, plan: &Dataflow, shared: Arc<Shared>, now: DateTime<Utc>) {
-    let Source::Generator(source_plan) = &plan.source else { unreachable!("checked by run") };
-    let records = generator_source(scope, source_plan.clone(), shared.clone());
-
+/// Builds one worker's dataflow on its records.
+fn build<'scope>(
+    records: timely::dataflow::Stream<'scope, u64, Vec<(Record, u64, isize)>>,
+    plan: &Dataflow,
+    shared: Arc<Shared>,
+    now: DateTime<Utc>,
+) {
     let checks: Checks = plan.checks.clone();
-    let (rows, rejected) = records.ok_err::<Vec<_>, _, Vec<_>, _, _>(move |(text, time, diff): (String, u64, isize)| {
+    let (rows, rejected) = records.ok_err::<Vec<_>, _, Vec<_>, _, _>(move |((text, version), time, diff): (Record, u64, isize)| {
         match User::from_json(&text).map_err(|e| e.to_string()).and_then(|u| check(&u, &checks, now).map(|_| u)) {
-            Ok(user) => Ok((user, time, diff)),
+            Ok(user) => Ok(((user, version), time, diff)),
             Err(reason) => Err((text, reason)),
         }
     });
@@ -212,12 +239,15 @@ fn build(scope: Scope<'_, u64>, plan: &Dataflow, shared: Arc<Shared>, now: DateT
         });
     });
 
-    // Dedupe: one row per id, whichever version sorts first if versions ever differ.
+    // Dedupe: one row per id, its latest version. Values sort by version first, so the last
+    // is the latest; a replay is the same value again and only adds to its count.
     let unique = rows
         .as_collection()
-        .map(|user: User| (user.id, user))
-        .reduce(|_id: &Uuid, versions: &[(&User, isize)], output: &mut Vec<(User, isize)>| {
-            output.push((versions[0].0.clone(), 1))
+        .map(|(user, version): (User, u64)| (user.id, (version, user)))
+        .reduce(|_id: &Uuid, versions: &[(&(u64, User), isize)], output: &mut Vec<((u64, User), isize)>| {
+            if let Some((latest, _)) = versions.iter().rev().find(|(_, count)| *count > 0) {
+                output.push(((*latest).clone(), 1));
+            }
         });
 
     let today: NaiveDate = now.date_naive();
@@ -226,7 +256,7 @@ fn build(scope: Scope<'_, u64>, plan: &Dataflow, shared: Arc<Shared>, now: DateT
         let shared = shared.clone();
         unique
             .clone()
-            .map(move |(_, user)| Dims::of_user(&user, today).value(dimension))
+            .map(move |(_, (_, user))| Dims::of_user(&user, today).value(dimension))
             .count()
             .inspect(move |((key, count), _time, diff)| {
                 let mut values = shared.aggregates.lock().expect("aggregates");
@@ -234,52 +264,95 @@ fn build(scope: Scope<'_, u64>, plan: &Dataflow, shared: Arc<Shared>, now: DateT
             });
     }
 
-    // Write an epoch's rows once no more changes can arrive for it.
-    let mut pending: BTreeMap<u64, Vec<User>> = BTreeMap::new();
+    // This worker's ids' current rows, by version: a row written as soon as its epoch closed
+    // could still be replaced by a later version, so they are written once the input is done,
+    // in data order. rows_out follows the current rows meanwhile (the progress line).
+    let mut current: BTreeMap<(u64, Uuid), (User, isize)> = BTreeMap::new();
+    let (mut rows_now, mut counted, mut written) = (0u64, 0u64, false);
     unique.inner.sink(Pipeline, "JsonlSink", move |(input, frontier)| {
-        input.for_each(|_cap, data: &mut Vec<((Uuid, User), u64, isize)>| {
-            for ((_, user), time, diff) in data.drain(..) {
-                if diff > 0 {
-                    pending.entry(time).or_default().push(user);
+        input.for_each(|_cap, data: &mut Vec<((Uuid, (u64, User)), u64, isize)>| {
+            for ((id, (version, user)), _time, diff) in data.drain(..) {
+                let entry = current.entry((version, id)).or_insert((user, 0));
+                let was = entry.1 > 0;
+                entry.1 += diff;
+                match (was, entry.1 > 0) {
+                    (false, true) => rows_now += 1,
+                    (true, false) => rows_now -= 1,
+                    _ => {}
+                }
+                if entry.1 == 0 {
+                    current.remove(&(version, id));
                 }
             }
         });
-        while let Some(entry) = pending.first_entry() {
-            if frontier.less_equal(entry.key()) {
-                break;
-            }
-            let rows = entry.remove();
-            shared.counters.rows_out.fetch_add(rows.len() as u64, Ordering::Relaxed);
+        if rows_now >= counted {
+            shared.counters.rows_out.fetch_add(rows_now - counted, Ordering::Relaxed);
+        } else {
+            shared.counters.rows_out.fetch_sub(counted - rows_now, Ordering::Relaxed);
+        }
+        counted = rows_now;
+        if frontier.is_empty() && !written {
+            written = true;
+            let rows: Vec<&User> = current.values().filter(|(_, count)| *count > 0).map(|(user, _)| user).collect();
             if let Err(e) = shared.rows.write_all(&rows) {
                 shared.record_error(e);
             }
+            current.clear();
         }
     });
 }
 
-/// This worker's pages of generated records, as JSON text stamped with their page number.
-/// A share of records is sent again with the next page (replay) or corrupted (malformed).
+/// `given` records instead of the generator's, all from worker 0, each at its epoch.
+fn given_source<'scope>(
+    scope: Scope<'scope, u64>,
+    given: GivenRecords,
+    shared: Arc<Shared>,
+) -> timely::dataflow::Stream<'scope, u64, Vec<(Record, u64, isize)>> {
+    let given = if scope.index() == 0 { given } else { Arc::default() };
+    source::<_, CapacityContainerBuilder<Vec<(Record, u64, isize)>>, _, _>(scope, "Given", move |capability, info| {
+        let activator = scope.activator_for(info.address);
+        let mut capability = Some(capability);
+        let mut epochs: BTreeSet<u64> = given.iter().map(|(_, _, epoch)| *epoch).collect();
+        move |output| {
+            let Some(cap) = capability.as_mut() else { return };
+            let Some(epoch) = epochs.pop_first() else {
+                capability = None;
+                return;
+            };
+            cap.downgrade(&epoch);
+            let batch: Vec<_> =
+                given.iter().filter(|r| r.2 == epoch).map(|(text, version, _)| ((text.clone(), *version), epoch, 1)).collect();
+            shared.counters.records_in.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            output.session(&*cap).give_iterator(batch.into_iter());
+            activator.activate();
+        }
+    })
+}
+
+/// This worker's pages of generated records, as JSON text and version stamped with their page
+/// number. A share of records is sent again with the next page (replay, the same version) or
+/// corrupted (malformed).
 fn generator_source<'scope>(
     scope: Scope<'scope, u64>,
     plan: GeneratorSource,
     shared: Arc<Shared>,
-) -> timely::dataflow::Stream<'scope, u64, Vec<(String, u64, isize)>> {
+) -> timely::dataflow::Stream<'scope, u64, Vec<(Record, u64, isize)>> {
     let (index, peers) = (scope.index() as u64, scope.peers() as u64);
     let page_size = plan.page_size.clamp(1, crate::api::MAX_RESULTS) as u64;
     let total_pages = plan.users.div_ceil(page_size);
-    source::<_, CapacityContainerBuilder<Vec<(String, u64, isize)>>, _, _>(scope, "Generator", move |capability, info| {
+    source::<_, CapacityContainerBuilder<Vec<(Record, u64, isize)>>, _, _>(scope, "Generator", move |capability, info| {
         let activator = scope.activator_for(info.address);
         let generator = Generator::new();
         let mut capability = Some(capability);
         let mut pages = (index..total_pages).step_by(peers as usize);
-        let mut replays: Vec<String> = Vec::new();
+        let mut replays: Vec<Record> = Vec::new();
         move |output| {
             let Some(cap) = capability.as_mut() else { return };
             let Some(page) = pages.next() else {
                 if !replays.is_empty() {
                     let time = *cap.time();
                     shared.counters.records_in.fetch_add(replays.len() as u64, Ordering::Relaxed);
-                    output.session(&*cap).give_iterator(replays.drain(..).map(|text| (text, time, 1)));
+                    output.session(&*cap).give_iterator(replays.drain(..).map(|record| (record, time, 1)));
                 }
                 capability = None;
                 return;
@@ -290,6 +363,7 @@ fn generator_source<'scope>(
             let mut decide = generator::page_rng(&plan.seed, page as u32 + 1);
             let mut batch = std::mem::take(&mut replays);
             for i in 0..users {
+                let version = page * page_size + u64::from(i);
                 let user = generator.user(&request, i);
                 let text = if plan.malformed > 0.0 && decide.random_bool(plan.malformed.min(1.0)) {
                     generator::malformed_json(&user)
@@ -297,13 +371,64 @@ fn generator_source<'scope>(
                     serde_json::to_string(&user).expect("serializable")
                 };
                 if plan.replay > 0.0 && decide.random_bool(plan.replay.min(1.0)) {
-                    replays.push(text.clone());
+                    replays.push((text.clone(), version));
                 }
-                batch.push(text);
+                batch.push((text, version));
             }
             shared.counters.records_in.fetch_add(batch.len() as u64, Ordering::Relaxed);
-            output.session(&*cap).give_iterator(batch.into_iter().map(|text| (text, page, 1)));
+            output.session(&*cap).give_iterator(batch.into_iter().map(|record| (record, page, 1)));
             activator.activate();
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `user` as a record whose first name is `first`: another version of the same id.
+    fn version(user: &serde_json::Value, first: &str) -> String {
+        let mut user = user.clone();
+        user["name"]["first"] = first.into();
+        user.to_string()
+    }
+
+    #[test]
+    fn the_latest_version_of_an_id_wins_and_is_written_once() {
+        let generator = Generator::new();
+        let request = Request { seed: "versions".into(), page: 1, results: 4, ..Request::default() };
+        let users: Vec<serde_json::Value> = (0..4).map(|i| serde_json::to_value(generator.user(&request, i)).unwrap()).collect();
+        let id = |i: usize| users[i]["login"]["uuid"].as_str().unwrap().parse::<Uuid>().unwrap();
+        // (text, version, epoch). "Abe" sorts before "Zed": for user 0 the latest version sorts
+        // first, for user 1 last, so neither "the first" nor "the last" by content passes.
+        let given = vec![
+            (version(&users[0], "Zed"), 0, 0),
+            (version(&users[1], "Abe"), 1, 0),
+            (version(&users[0], "Abe"), 10, 1),
+            (version(&users[1], "Zed"), 11, 1),
+            // A replay of user 0's latest version, an epoch later: the same version, dropped.
+            (version(&users[0], "Abe"), 10, 2),
+            // Two versions of user 2 in one epoch.
+            (version(&users[2], "Abe"), 5, 1),
+            (version(&users[2], "Zed"), 6, 1),
+            // User 3's older version arrives after its latest one: the latest still wins.
+            (version(&users[3], "Abe"), 12, 1),
+            (version(&users[3], "Zed"), 7, 2),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("users.jsonl");
+        let options = EmbeddedOptions { dataflow: Dataflow::local(), workers: 2, output: Some(output.clone()), progress: false };
+        let summary = execute(options, Some(Arc::new(given))).unwrap();
+
+        let text = std::fs::read_to_string(&output).unwrap();
+        let rows: Vec<User> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+        let mut written: Vec<(Uuid, String)> = rows.iter().map(|u| (u.id, u.first_name.clone().unwrap())).collect();
+        written.sort();
+        let mut expected = vec![(id(0), "Abe".to_string()), (id(1), "Zed".into()), (id(2), "Zed".into()), (id(3), "Abe".into())];
+        expected.sort();
+        assert_eq!(written, expected, "each id once, in its latest version:\n{text}");
+        assert_eq!((summary.records_in, summary.rejected, summary.rows_out, summary.duplicates_dropped), (9, 0, 4, 5));
+        let by_gender: i64 = summary.aggregates["users_by_gender"].iter().map(|(_, n)| n).sum();
+        assert_eq!(by_gender, 4, "the aggregates count each id once: {:?}", summary.aggregates);
+    }
 }

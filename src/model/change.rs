@@ -9,7 +9,9 @@ use super::User;
 ///
 /// On Kafka an upsert is the row's JSON keyed by id, and a delete is a tombstone: the id as
 /// the key and no value (what log compaction and Kafka Connect sinks expect). Downstream the
-/// latest change of an id wins, in rows and aggregates alike.
+/// latest change of an id wins, in rows and aggregates alike. Versions are ordered within a
+/// partition, so every change of an id must be on the same one: an upsert whose key is not
+/// its row's id (or has no key, which puts it on any partition) is rejected.
 ///
 /// ```
 /// use rtds::model::Change;
@@ -17,6 +19,20 @@ use super::User;
 /// let delete = Change::from_message(Some(id.to_string().as_bytes()), None).unwrap();
 /// assert_eq!(delete, Change::Delete(id));
 /// assert!(Change::from_message(Some(b"not a uuid"), None).unwrap_err().contains("tombstone"));
+///
+/// let row = br#"{"id":"00000000-0000-0000-0000-000000000007","first_name":"Ana","last_name":null,
+///   "gender":null,"address":null,"post_code":null,"email":null,"username":null,"dob":null,
+///   "registered_date":null,"phone":null,"picture":null,"country":null}"#;
+/// let upsert = Change::from_message(Some(id.to_string().as_bytes()), Some(row)).unwrap();
+/// assert_eq!(upsert.id(), id);
+/// // Keyed by another id, by something else or not at all: the per-id order is lost.
+/// let other = uuid::Uuid::from_u128(8).to_string();
+/// for key in [Some(other.as_bytes()), Some(b"user-7".as_slice())] {
+///     let reason = Change::from_message(key, Some(row)).unwrap_err();
+///     assert!(reason.contains("the message key is not the row's id"), "{reason}");
+///     assert!(!reason.contains("Ana") && !reason.contains("user-7"), "no values in the reason: {reason}");
+/// }
+/// assert!(Change::from_message(None, Some(row)).unwrap_err().contains("the key must be the row's id"));
 /// ```
 // Most changes are upserts: boxing the row would cost an allocation per record to save the
 // bytes of the rare delete.
@@ -39,11 +55,17 @@ impl Change {
     }
 
     /// A Kafka message read back: a tombstone (no value) is a delete of the id in its key;
-    /// anything else must be a formatted row.
+    /// anything else must be a formatted row keyed by its id.
     pub fn from_message(key: Option<&[u8]>, value: Option<&[u8]>) -> Result<Change, String> {
         match value {
             Some(value) => {
-                serde_json::from_slice(value).map(Change::Upsert).map_err(|e| format!("not a formatted row: {e}"))
+                let user: User = serde_json::from_slice(value).map_err(|_| not_a_row(value))?;
+                let key = key.ok_or("a row without a message key: the key must be the row's id (versions assume one partition per id)")?;
+                let keyed = std::str::from_utf8(key).ok().and_then(|k| Uuid::parse_str(k).ok());
+                if keyed != Some(user.id) {
+                    return Err("the message key is not the row's id: versions assume one partition per id".into());
+                }
+                Ok(Change::Upsert(user))
             }
             None => {
                 let key = key.ok_or("a tombstone without a key: no id to delete")?;
@@ -55,4 +77,88 @@ impl Change {
             }
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: Uuid) -> Vec<u8> {
+        let user = User {
+            id,
+            first_name: Some("Ana".into()),
+            last_name: None,
+            gender: None,
+            address: None,
+            post_code: None,
+            email: Some("ana@example.com".into()),
+            username: None,
+            dob: None,
+            registered_date: None,
+            phone: None,
+            picture: None,
+            country: None,
+        };
+        serde_json::to_vec(&user).unwrap()
+    }
+
+    #[test]
+    fn an_upsert_keyed_by_its_id_is_read() {
+        let id = Uuid::from_u128(7);
+        let change = Change::from_message(Some(id.to_string().as_bytes()), Some(&row(id))).unwrap();
+        assert!(matches!(&change, Change::Upsert(user) if user.id == id && user.first_name.as_deref() == Some("Ana")));
+        // The hyphenless and upper-case spellings are the same UUID.
+        let simple = id.simple().to_string().to_uppercase();
+        assert_eq!(Change::from_message(Some(simple.as_bytes()), Some(&row(id))).unwrap().id(), id);
+    }
+
+    #[test]
+    fn an_upsert_keyed_by_another_id_or_by_something_else_is_rejected() {
+        let id = Uuid::from_u128(7);
+        let other = Uuid::from_u128(8).to_string();
+        for key in [other.as_bytes(), b"user-7".as_slice(), b"", &[0xff, 0xfe]] {
+            let reason = Change::from_message(Some(key), Some(&row(id))).unwrap_err();
+            assert_eq!(reason, "the message key is not the row's id: versions assume one partition per id");
+        }
+    }
+
+    #[test]
+    fn an_upsert_without_a_key_is_rejected() {
+        let reason = Change::from_message(None, Some(&row(Uuid::from_u128(7)))).unwrap_err();
+        assert!(reason.contains("the key must be the row's id"), "{reason}");
+        assert!(!reason.contains("Ana") && !reason.contains("ana@example.com"), "{reason}");
+    }
+
+    #[test]
+    fn a_bad_row_is_rejected_as_such_whatever_its_key() {
+        for key in [None, Some(b"user-7".as_slice())] {
+            assert!(Change::from_message(key, Some(b"{not json")).unwrap_err().starts_with("not a formatted row"));
+        }
+    }
+
+    #[test]
+    fn a_reason_names_the_field_never_the_value() {
+        let reason = Change::from_message(None, Some(br#"{"id":"ana@example.com","first_name":"Ana"}"#)).unwrap_err();
+        assert_eq!(reason, "not a formatted row: field id has a value of the wrong type or form");
+        let reason = Change::from_message(None, Some(br#"{"id":"5b3c1f0e-0000-4000-8000-000000000001","dob":"Ana's birthday"}"#)).unwrap_err();
+        assert_eq!(reason, "not a formatted row: field dob has a value of the wrong type or form");
+        let reason = Change::from_message(None, Some(b"{secret")).unwrap_err();
+        assert!(reason.starts_with("not a formatted row: not JSON (line 1, column") && !reason.contains("secret"), "{reason}");
+    }
+}
+
+/// Why `value` is not a formatted row, naming the field at fault and never its value (reasons
+/// reach dead-letter headers and the status page; the value stays in the dead letter's payload).
+fn not_a_row(value: &[u8]) -> String {
+    let mut de = serde_json::Deserializer::from_slice(value);
+    let reason = match serde_path_to_error::deserialize::<_, User>(&mut de) {
+        Ok(_) => "unreadable".to_string(),
+        Err(e) => match e.inner().classify() {
+            serde_json::error::Category::Data if e.path().to_string() != "." => format!("field {} has a value of the wrong type or form", e.path()),
+            serde_json::error::Category::Data => "not a JSON object with the row's fields".to_string(),
+            serde_json::error::Category::Eof => "the JSON ends early".to_string(),
+            _ => format!("not JSON (line {}, column {})", e.inner().line(), e.inner().column()),
+        },
+    };
+    format!("not a formatted row: {reason}")
 }

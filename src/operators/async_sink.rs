@@ -132,9 +132,13 @@ mod tests {
     fn an_epoch_is_durable_only_once_every_sink_acknowledged_it() {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         let io = runtime.handle().clone();
-        // The slow sink's writes wait until the test opens this gate.
+        // The slow sink's writes each wait for a permit of this gate, which the test gives.
         let gate = Arc::new(tokio::sync::Semaphore::new(0));
         let slow_gate = gate.clone();
+        // What the slow sink was asked to write: (epoch, updates), one entry per write.
+        let written: Arc<std::sync::Mutex<Vec<(u64, Vec<(u32, isize)>)>>> = Arc::default();
+        let slow_written = written.clone();
+        let writes = move || written.lock().unwrap().clone();
         timely::execute_directly(move |worker| {
             let mut input = InputHandle::<u64, CapacityContainerBuilder<Updates>>::new();
             let durable = ProbeHandle::new();
@@ -142,28 +146,50 @@ mod tests {
                 let stream = input.to_stream(scope);
                 let options = AsyncSinkOptions { runtime: io.clone(), rounds: 1, every: Duration::ZERO };
                 let fast = stream.clone().async_sink("Fast", options.clone(), |_epoch, _updates: Vec<(u32, isize)>| async {});
-                let slow = stream.async_sink("Slow", options, move |_epoch, _updates: Vec<(u32, isize)>| {
+                let slow = stream.async_sink("Slow", options, move |epoch, updates: Vec<(u32, isize)>| {
+                    slow_written.lock().unwrap().push((epoch, updates));
                     let gate = slow_gate.clone();
                     async move { gate.acquire().await.expect("the gate stays open").forget() }
                 });
                 scope.concatenate(vec![fast, slow]).probe_with(&durable);
             });
+            let step_for = |worker: &mut timely::worker::Worker, time: Duration| {
+                let until = Instant::now() + time;
+                while Instant::now() < until {
+                    worker.step_or_park(Some(Duration::from_millis(10)));
+                }
+            };
             input.advance_to(1);
             input.send((7, 1, 1));
             input.advance_to(2);
             // Epoch 1 is complete: the fast sink acknowledges it at once, the slow one cannot.
-            let until = Instant::now() + Duration::from_millis(300);
-            while Instant::now() < until {
-                worker.step_or_park(Some(Duration::from_millis(10)));
-            }
+            step_for(worker, Duration::from_millis(300));
             assert!(durable.less_equal(&1), "epoch 1 is not durable while one sink has not acknowledged it");
+            assert_eq!(writes(), [(1, vec![(7, 1)])], "the slow sink was asked to write epoch 1's update, once");
+            // Epoch 2 completes too, but waits: one write round in flight at a time.
+            input.send((8, 2, 1));
+            input.advance_to(3);
+            step_for(worker, Duration::from_millis(300));
+            assert_eq!(writes().len(), 1, "epoch 2's round waits for epoch 1's to finish");
             gate.add_permits(1);
             let deadline = Instant::now() + Duration::from_secs(10);
             while durable.less_equal(&1) {
                 assert!(Instant::now() < deadline, "epoch 1 becomes durable once every sink acknowledged it");
                 worker.step_or_park(Some(Duration::from_millis(10)));
             }
-            assert!(!durable.less_equal(&1));
+            // Epoch 2's write has begun but has no permit: epoch 2 stays held.
+            while writes().len() < 2 {
+                assert!(Instant::now() < deadline, "epoch 2's round starts once epoch 1's finished: {:?}", writes());
+                worker.step_or_park(Some(Duration::from_millis(10)));
+            }
+            step_for(worker, Duration::from_millis(300));
+            assert!(durable.less_equal(&2), "epoch 2 is not durable before its write is acknowledged");
+            gate.add_permits(1);
+            while durable.less_equal(&2) {
+                assert!(Instant::now() < deadline, "epoch 2 becomes durable once its write is acknowledged");
+                worker.step_or_park(Some(Duration::from_millis(10)));
+            }
+            assert_eq!(writes(), [(1, vec![(7, 1)]), (2, vec![(8, 1)])], "each epoch written once, with its own updates");
             drop(input);
         });
     }
