@@ -130,7 +130,7 @@ async fn batched(sink: &CassandraTables, users: &[User], size: usize, concurrenc
         let mut by_token: Vec<&User> = users.iter().collect();
         by_token.sort_by_cached_key(|user| sink.token(user.id));
         futures::stream::iter(by_token.chunks(size))
-            .map(|chunk| retry::forever("ceiling batch", move || sink.write_users(chunk.iter().copied(), timestamp)))
+            .map(|chunk| retry::forever("ceiling batch", move || sink.write_users(chunk.iter().map(|user| (*user, timestamp)))))
             .buffer_unordered(concurrency.max(1))
             .collect::<()>()
             .await

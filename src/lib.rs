@@ -11,12 +11,14 @@
 //! - [`operators`]: the timely operators every pipeline uses (epochs, the async sink);
 //! - [`connectors`]: Kafka, PostgreSQL, Cassandra and local files, each with its source or sink;
 //! - [`engine`]: timely workers running a pipeline, wired from the connectors' operators;
+//! - [`clock`]: the wall clock, which orders nothing;
 //! - [`metrics`]: counters and progress;
 //! - [`cli`]: the `rtds` command line.
 
 pub mod api;
 pub mod cdc;
 pub mod cli;
+pub mod clock;
 pub mod connectors;
 pub mod dataflow;
 pub mod engine;

@@ -106,13 +106,13 @@ fn the_sink_counts_the_warnings_cassandra_returns_per_kind() {
             .map(|n| serde_json::from_value(serde_json::json!({ "id": uuid::Uuid::from_u128(n), "first_name": "Ada" })).unwrap())
             .collect();
         // What the sinks send: batches of at most 10 rows, one statement per aggregate key.
-        sink.write_users(users[..10].iter(), 1).await.unwrap();
+        sink.write_users(users[..10].iter().map(|u| (u, 1))).await.unwrap();
         for n in 0..30 {
             sink.write_aggregate(0, &format!("country {n}"), n, 1).await.unwrap();
         }
         assert!(sink.warnings().totals().is_empty(), "no warning yet: {:?}", sink.warnings().totals());
         // One batch over 20 partitions, above Cassandra's threshold of 10: it warns.
-        sink.write_users(users.iter(), 2).await.unwrap();
+        sink.write_users(users.iter().map(|u| (u, 2))).await.unwrap();
         let totals = sink.warnings().totals();
         assert_eq!(totals.get("unlogged_batch_across_partitions"), Some(&1), "{totals:?}");
         // Cassandra may also find the batch over its size threshold: a second kind, counted apart.

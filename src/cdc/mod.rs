@@ -111,7 +111,7 @@ impl Counters {
         match self.oldest_pending_commit.load(Ordering::Relaxed) {
             0 => 0,
             oldest => {
-                let now = chrono::Utc::now().timestamp_micros() - crate::connectors::postgres::pgoutput::POSTGRES_EPOCH_MICROS;
+                let now = crate::clock::now().timestamp_micros() - crate::connectors::postgres::pgoutput::POSTGRES_EPOCH_MICROS;
                 ((now - oldest) / 1000).max(0) as u64
             }
         }

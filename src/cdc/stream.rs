@@ -135,6 +135,7 @@ impl Stream<'_> {
                     }
                     last_change = Instant::now();
                     probe = None;
+                    last_change_per_row(&mut open);
                     let committed = (commit_time_micros + POSTGRES_EPOCH_MICROS) / 1000;
                     for record in &mut open {
                         match record {
@@ -185,7 +186,7 @@ impl Stream<'_> {
             }
         }
         client.update_applied_lsn(pgwire_replication::Lsn::from_u64(pending.lsn));
-        let now = chrono::Utc::now().timestamp_micros() - POSTGRES_EPOCH_MICROS;
+        let now = crate::clock::now().timestamp_micros() - POSTGRES_EPOCH_MICROS;
         self.counters.record_latency(pending.commit_times.iter().map(|t| ((now - t) / 1000).max(0) as u64));
         let counters = self.counters;
         for record in &pending.records {
@@ -203,5 +204,52 @@ impl Stream<'_> {
         pending.commit_times.clear();
         pending.since = None;
         Ok(())
+    }
+}
+
+/// Keeps a transaction's last change of each row (and every dead letter), in order: no
+/// reader of PostgreSQL ever saw the changes before it, and with one change per row and
+/// commit, the commit's LSN is the row's version downstream (see [`crate::model::Version`]).
+fn last_change_per_row(changes: &mut Vec<Outgoing>) {
+    if changes.len() < 2 {
+        return;
+    }
+    let mut seen = std::collections::HashSet::with_capacity(changes.len());
+    let mut kept: Vec<Outgoing> = changes
+        .drain(..)
+        .rev()
+        .filter(|record| match record {
+            Outgoing::Change { change, .. } => seen.insert(change.id()),
+            Outgoing::Dead { .. } => true,
+        })
+        .collect();
+    kept.reverse();
+    *changes = kept;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Change;
+
+    #[test]
+    fn a_transaction_sends_the_last_change_of_each_row() {
+        let id = |n: u128| uuid::Uuid::from_u128(n);
+        let delete = |n| Outgoing::Change { change: Change::Delete(id(n)), lsn: 0, committed_ms: None };
+        let upsert = |n: u128, name: &str| {
+            let user: crate::model::User = serde_json::from_value(serde_json::json!({ "id": id(n), "first_name": name })).unwrap();
+            Outgoing::Change { change: Change::Upsert(user), lsn: 0, committed_ms: None }
+        };
+        let mut changes = vec![upsert(1, "first"), upsert(2, "other"), upsert(1, "second"), delete(2), upsert(3, "only")];
+        last_change_per_row(&mut changes);
+        let kept: Vec<String> = changes
+            .iter()
+            .map(|c| match c {
+                Outgoing::Change { change: Change::Upsert(user), .. } => user.first_name.clone().unwrap(),
+                Outgoing::Change { change: Change::Delete(id), .. } => format!("delete {}", id.as_u128()),
+                Outgoing::Dead { .. } => "dead".into(),
+            })
+            .collect();
+        assert_eq!(kept, ["second", "delete 2", "only"]);
     }
 }

@@ -80,6 +80,12 @@ pub struct PipelineArgs {
     /// durable (tests, benchmarks), e.g. 5s.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub idle_exit: Option<Duration>,
+    /// Go on when Kafka's retention has deleted records the pipeline had not made durable:
+    /// read on from the earliest offset Kafka holds and count the records skipped
+    /// (rtds_records_skipped_total). Without it a worker stops, naming the partition and the
+    /// offsets, and its master does not restart it.
+    #[arg(long)]
+    pub accept_lost_records: bool,
 }
 
 impl PipelineArgs {
@@ -123,6 +129,9 @@ impl PipelineArgs {
             ("--keyspace", self.keyspace.clone()),
             ("--idle-exit", self.idle_exit.map(|d| humantime::format_duration(d).to_string())),
         ];
+        if self.accept_lost_records {
+            args.push("--accept-lost-records".into());
+        }
         for (flag, value) in optional {
             if let Some(value) = value {
                 args.push(flag.into());
@@ -159,9 +168,10 @@ pub struct WorkerArgs {
     /// [default: the address this machine reaches the master from, and a free port].
     #[arg(long, value_name = "HOST:PORT", requires = "master")]
     pub advertise: Option<String>,
-    /// With --master: a file holding the cluster token [default: the token in
-    /// RTDS_CLUSTER_TOKEN]; the master's.
-    #[arg(long, value_name = "FILE", requires = "master")]
+    /// A file holding the cluster token [default: the token in RTDS_CLUSTER_TOKEN]: with
+    /// --master, the master's; with -n above 1, the one all processes prove to each other
+    /// before timely runs over their connections.
+    #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
     /// This process's timely listener, already bound, as an inherited file descriptor (how a
     /// master or an agent hands it over; see engine/cluster/network.rs).
@@ -217,17 +227,26 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         let token = crate::engine::control::ClusterToken::from_file_or_env(args.token_file.as_deref())?;
         return Ok(run_agent(&AgentOptions { master, advertise: args.advertise, program, token })?);
     }
+    let timely = args.timely_config()?;
+    // The processes of a cluster prove the token to each other (engine/cluster/network.rs):
+    // without one, stop before connecting to anything.
+    let token = match timely.communication {
+        timely::CommunicationConfig::Cluster { .. } => Some(crate::engine::control::ClusterToken::from_file_or_env(args.token_file.as_deref())?),
+        _ => None,
+    };
     let dataflow = args.pipeline.dataflow()?;
     let listener = args.listen_fd.map(inherited_listener).transpose()?;
     let options = WorkerOptions {
-        timely: args.timely_config()?,
+        timely,
         listener,
+        token,
         kafka: args.pipeline.kafka_config(&dataflow)?,
         cassandra: args.pipeline.cassandra.config(),
         dataflow,
         idle_exit: args.pipeline.idle_exit,
         progress: !args.report,
         report: args.report,
+        accept_lost_records: args.pipeline.accept_lost_records,
     };
     run_worker(options).with_context(|| format!("worker process {} of {}", args.process, args.processes))
 }

@@ -62,7 +62,7 @@ static LAST_LOGGED_MS: AtomicI64 = AtomicI64::new(0);
 fn note_failure(what: &str, error: &ServiceError) {
     FAILURES.fetch_add(1, Ordering::Relaxed);
     UNLOGGED.fetch_add(1, Ordering::Relaxed);
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = crate::clock::now().timestamp_millis();
     let last = LAST_LOGGED_MS.load(Ordering::Relaxed);
     if now - last < 3000 || LAST_LOGGED_MS.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err() {
         return;

@@ -30,7 +30,7 @@ pub fn split_response(body: &str) -> Batch {
         Ok(response) => response,
         Err(e) => return Batch { rejected: vec![Rejected { raw: storable_text(body), reason: e.to_string() }], ..Batch::default() },
     };
-    let now = chrono::Utc::now();
+    let now = crate::clock::now();
     let checks = ingest_checks();
     let mut batch = Batch { api_version: response.info.and_then(|i| i.version), ..Batch::default() };
     batch.users.reserve(response.records.len());

@@ -23,6 +23,9 @@ pub struct ProcessCounters {
     pub rejected: AtomicU64,
     /// Of `rejected`: rows Cassandra refused alone.
     pub refused: AtomicU64,
+    /// Records Kafka's retention deleted before they were durable, skipped on purpose
+    /// (`--accept-lost-records`).
+    pub records_skipped: AtomicU64,
     /// The newest epoch every sink has made durable.
     pub durable_epoch: AtomicU64,
     /// The epoch sources stamp new records with.

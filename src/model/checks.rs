@@ -17,7 +17,7 @@ pub struct Checks {
     /// The email must look like an address.
     #[serde(default)]
     pub email: bool,
-    /// dob and registered_date must be plausible: between 1900 and now.
+    /// dob and registered_date must be plausible: between 1900 and the record's commit time.
     #[serde(default)]
     pub dates: bool,
 }
@@ -28,7 +28,11 @@ pub const ROW_FIELDS: [&str; 13] = [
     "registered_date", "phone", "picture", "country",
 ];
 
-/// Checks a row against a dataflow's checks; the error is the reason it is rejected.
+/// Checks a row against a dataflow's checks; the error is the reason it is rejected. Dates
+/// are judged against `now`, the time that travels with the record (its commit time), so a
+/// record judged again after a crash gets the same answer. A reason names the field and the
+/// rule, never the value: reasons reach dead-letter headers and the status page, the value
+/// stays in the dead letter's payload.
 ///
 /// ```
 /// use rtds::model::Checks;
@@ -36,7 +40,10 @@ pub const ROW_FIELDS: [&str; 13] = [
 /// let mut user = rtds::model::User::from_json(r#"{"email":"ana.lima@example.com","dob":{"date":"1990-01-02T03:04:05.000Z","age":35}}"#).unwrap();
 /// assert!(rtds::model::checks::check(&user, &checks, chrono::Utc::now()).is_ok());
 /// user.email = Some("not-an-address".into());
-/// assert_eq!(rtds::model::checks::check(&user, &checks, chrono::Utc::now()).unwrap_err(), "email \"not-an-address\" is not an address");
+/// assert_eq!(rtds::model::checks::check(&user, &checks, chrono::Utc::now()).unwrap_err(), "email is not an address");
+/// let born = chrono::DateTime::parse_from_rfc3339("1990-01-02T03:04:05Z").unwrap().to_utc();
+/// user.email = None;
+/// assert_eq!(rtds::model::checks::check(&user, &checks, born).unwrap_err(), "dob is not between 1900 and the record's commit time");
 /// ```
 pub fn check(user: &User, checks: &Checks, now: DateTime<Utc>) -> Result<(), String> {
     if user.id.is_nil() {
@@ -50,7 +57,7 @@ pub fn check(user: &User, checks: &Checks, now: DateTime<Utc>) -> Result<(), Str
     if checks.email {
         if let Some(email) = &user.email {
             if !plausible_email(email) {
-                return Err(format!("email {email:?} is not an address"));
+                return Err("email is not an address".into());
             }
         }
     }
@@ -58,7 +65,7 @@ pub fn check(user: &User, checks: &Checks, now: DateTime<Utc>) -> Result<(), Str
         for (name, value) in [("dob", &user.dob), ("registered_date", &user.registered_date)] {
             if let Some(date) = value {
                 if date.year() < 1900 || *date > now {
-                    return Err(format!("{name} {:?} is not between 1900 and now", super::date::format(date)));
+                    return Err(format!("{name} is not between 1900 and the record's commit time"));
                 }
             }
         }

@@ -18,6 +18,7 @@ mod error;
 mod raw;
 mod response;
 mod user;
+mod version;
 
 pub use change::Change;
 pub use checks::Checks;
@@ -26,6 +27,7 @@ pub use error::{RecordError, ResponseError};
 pub use raw::{Moment, Postcode, RawLocation, RawLogin, RawName, RawPicture, RawUser, Street, Text};
 pub use response::{FormattedResponse, Info, Response, format_response, parse_response};
 pub use user::{ID_NAMESPACE, User};
+pub use version::Version;
 
 /// Parses one record's JSON text. On failure the message names the field at fault.
 pub fn parse_record(record: &str) -> Result<RawUser<'_>, RecordError> {

@@ -1,7 +1,9 @@
 //! The seeded fault run. While `rtds ingest` keeps storing users and `rtds cdc` streams them,
 //! a schedule drawn from a seed kills worker processes, the master, the CDC stage and ingest
-//! (kill -9; each is started again), restarts Kafka and PostgreSQL, freezes Cassandra
-//! (SIGSTOP) for 10–30 s and slips bad messages into the topic. At the end every page is in
+//! (kill -9; each is started again), restarts the master with its clock ten minutes behind,
+//! restarts Kafka and PostgreSQL, freezes Cassandra (SIGSTOP) for 10–30 s, slips bad
+//! messages into the topic, and edits PostgreSQL by SQL: users move to another country and
+//! are deleted, and the smallest country loses every user. At the end every page is in
 //! PostgreSQL whole (a raw record for every formatted row and no other), Cassandra must equal
 //! PostgreSQL row by row, the aggregates must equal PostgreSQL's counts, and the dead-letter
 //! topic must hold exactly the bad messages sent.
@@ -25,7 +27,7 @@ use super::harness::{Paused, Pipeline, Running, STATUS_PAGE_ON, finish, kill_pid
 use crate::util::{consume_all, rtds, stack_lock};
 
 /// The fault run of README's test command.
-pub const DEFAULT_SEED: &str = "rtds-ci-27";
+pub const DEFAULT_SEED: &str = "rtds-ci-73";
 pub const DEFAULT_MINUTES: f64 = 3.0;
 /// Users per second ingest produces while the faults come.
 const RATE: u64 = 400;
@@ -51,6 +53,12 @@ pub enum Fault {
     KillCdc,
     /// kill -9 of ingest, perhaps mid-page; the run starts a new one for the users left.
     KillIngest,
+    /// By SQL in PostgreSQL: 50 users move to another country, 50 are deleted, and so is every
+    /// user of the smallest country (its group empties).
+    EditRows,
+    /// kill -9 of the master; the new one (and its workers) runs with its clock ten minutes
+    /// behind (`rtds::clock`'s test override).
+    KillMasterClockBehind,
 }
 
 impl Fault {
@@ -65,6 +73,8 @@ impl Fault {
             Fault::BadMessages => "send 3 bad messages",
             Fault::KillCdc => "kill -9 the CDC stage",
             Fault::KillIngest => "kill -9 ingest",
+            Fault::EditRows => "edit rows by SQL",
+            Fault::KillMasterClockBehind => "restart the master 10 min behind",
         }
     }
 
@@ -79,6 +89,8 @@ impl Fault {
             Fault::BadMessages => 0.5,
             Fault::KillCdc => 3.0,
             Fault::KillIngest => 1.0,
+            Fault::EditRows => 1.0,
+            Fault::KillMasterClockBehind => 5.0,
         }
     }
 }
@@ -94,6 +106,8 @@ impl fmt::Display for Fault {
             Fault::BadMessages => write!(f, "send 3 bad messages"),
             Fault::KillCdc => write!(f, "kill -9 the CDC stage"),
             Fault::KillIngest => write!(f, "kill -9 ingest"),
+            Fault::EditRows => write!(f, "move 50 users, delete 50 and every user of the smallest country"),
+            Fault::KillMasterClockBehind => write!(f, "kill -9 the master; start it with its clock 10 minutes behind"),
         }
     }
 }
@@ -105,7 +119,7 @@ pub fn schedule(seed: &str, minutes: f64) -> Vec<(Duration, Fault)> {
     let mut planned = 0.0;
     while planned < minutes * 60.0 {
         let pause = rng.random_range(3..=10);
-        let fault = match rng.random_range(0..14) {
+        let fault = match rng.random_range(0..17) {
             0..=2 => Fault::KillWorker(rng.random_range(0..PROCESSES)),
             3 => Fault::KillMaster,
             4 | 5 => Fault::RestartKafka,
@@ -113,7 +127,9 @@ pub fn schedule(seed: &str, minutes: f64) -> Vec<(Duration, Fault)> {
             8 | 9 => Fault::RestartPostgres,
             10 | 11 => Fault::BadMessages,
             12 => Fault::KillCdc,
-            _ => Fault::KillIngest,
+            13 => Fault::KillIngest,
+            14 | 15 => Fault::EditRows,
+            _ => Fault::KillMasterClockBehind,
         };
         planned += pause as f64 + fault.expected_seconds();
         steps.push((Duration::from_secs(pause), fault));
@@ -129,7 +145,7 @@ fn a_seed_draws_one_schedule_of_every_kind_of_fault() {
     let planned: f64 = plan.iter().map(|(pause, fault)| pause.as_secs_f64() + fault.expected_seconds()).sum();
     assert!((DEFAULT_MINUTES * 60.0..DEFAULT_MINUTES * 60.0 + 45.0).contains(&planned), "{planned} s planned");
     let kinds: BTreeSet<&str> = plan.iter().map(|(_, fault)| fault.kind()).collect();
-    assert_eq!(kinds.len(), 8, "the test run's seed injects every kind of fault: {plan:?}");
+    assert_eq!(kinds.len(), 10, "the test run's seed injects every kind of fault: {plan:?}");
 }
 
 #[test]
@@ -163,17 +179,23 @@ fn a_seeded_fault_run_loses_nothing_and_doubles_nothing() {
     // for 20 s after ingest, with every change in Kafka.
     let mut cdc = pipeline.cdc_in_background("20s");
 
-    let start_master = || {
+    let start_master_at = |clock_behind: bool| {
         let mut command = rtds();
         command
             .args(["master", "--local", "-n", &PROCESSES.to_string(), "-w", "2"])
             .args(["--http", "127.0.0.1:0", "--max-restarts", "100000"])
             .args(pipeline.pipeline_args_idle("1h"));
+        if clock_behind {
+            // The master and the worker processes it starts (they inherit it).
+            super::versions::clock_behind(&mut command);
+        }
         let master = Running::spawn(command);
         let http = master.port_after(STATUS_PAGE_ON);
         (master, http)
     };
+    let start_master = || start_master_at(false);
     let (mut master, mut http) = start_master();
+    let mut deleted = 0;
     let mut master_logs = Vec::new();
     wait_for(&pipeline, http, |s| s["pipeline"]["durable_records"].as_i64().unwrap_or(0) > 0);
 
@@ -212,6 +234,11 @@ fn a_seeded_fault_run_loses_nothing_and_doubles_nothing() {
             Fault::KillIngest => {
                 ingest.kill9();
                 ingest = start_ingest(index + 1);
+            }
+            Fault::EditRows => deleted += edit_rows(&pipeline, index),
+            Fault::KillMasterClockBehind => {
+                master_logs.push(master.kill9());
+                (master, http) = start_master_at(true);
             }
         }
     }
@@ -267,10 +294,47 @@ fn a_seeded_fault_run_loses_nothing_and_doubles_nothing() {
     );
     let last_log = master_logs.last().map(|log| tail(log)).unwrap_or_default();
     assert_eq!(half_pages, 0, "seed {seed:?}: every page in PostgreSQL whole, a raw record for every row and no other");
-    assert!(ingested >= target, "seed {seed:?}: ingest stored {ingested} of {target} users");
+    assert!(ingested + deleted >= target, "seed {seed:?}: ingest stored {ingested} of {target} users ({deleted} deleted since)");
     assert_eq!((lost, extra, doubled), (0, 0, 0), "seed {seed:?}: nothing lost, nothing doubled\n{last_log}");
     assert_eq!((dead_missing, dead_unexpected), (0, 0), "seed {seed:?}: the DLQ holds exactly the bad messages");
     pipeline.assert_cassandra_equals_postgres(ingested as usize);
+}
+
+/// Edits PostgreSQL as a user would, in one transaction: 50 users move to another country, 50
+/// are deleted, and so is every user of the smallest country, whose group empties. A user is
+/// deleted with its raw record. Returns how many users were deleted.
+fn edit_rows(pipeline: &Pipeline, index: usize) -> u64 {
+    pipeline.rt.block_on(async {
+        // PostgreSQL may be restarting: try again until it answers.
+        let started = Instant::now();
+        loop {
+            let edited = async {
+                let mut client = rtds::connectors::postgres::connect(&pipeline.database).await.map_err(|e| e.to_string())?;
+                let transaction = client.transaction().await.map_err(|e| e.to_string())?;
+                let moved = format!("Moved-{index}");
+                let sample = "select id from created_users order by md5(id::text || $1) limit 50";
+                transaction
+                    .execute(&format!("update created_users set country = $2 where id in ({sample})"), &[&format!("move-{index}"), &moved])
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let smallest = "select country from created_users where country is not null group by country order by count(*), country limit 1";
+                let doomed = format!("select id from created_users where id in ({sample}) or country = ({smallest})");
+                let ids: Vec<uuid::Uuid> =
+                    transaction.query(&doomed, &[&format!("delete-{index}")]).await.map_err(|e| e.to_string())?.iter().map(|r| r.get(0)).collect();
+                transaction.execute("delete from raw_users where id = any($1)", &[&ids]).await.map_err(|e| e.to_string())?;
+                transaction.execute("delete from created_users where id = any($1)", &[&ids]).await.map_err(|e| e.to_string())?;
+                transaction.commit().await.map_err(|e| e.to_string())?;
+                Ok::<u64, String>(ids.len() as u64)
+            };
+            match edited.await {
+                Ok(deleted) => return deleted,
+                Err(error) => {
+                    assert!(started.elapsed() < Duration::from_secs(120), "editing rows failed for 2 minutes: {error}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    })
 }
 
 /// Users in `created_users`.
@@ -293,17 +357,22 @@ fn users_without_raw_record(pipeline: &Pipeline) -> i64 {
 /// Produces three messages no worker can use; returns their places (`topic/partition@offset`,
 /// as a dead letter's `rtds-source` header names them).
 fn send_bad_messages(pipeline: &Pipeline, index: usize) -> Vec<String> {
+    let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("{}-bad-{index}", pipeline.topic).as_bytes()).to_string();
     let failing_check = serde_json::json!({
-        "id": uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("{}-bad-{index}", pipeline.topic).as_bytes()),
+        "id": id,
         "first_name": "Bad", "last_name": "Address", "gender": "female", "email": "not-an-address",
         "dob": "1990-01-01T00:00:00Z", "country": "Brazil",
     });
-    let payloads = [format!("{{not json {index}").into_bytes(), vec![b'x'; 100_000], failing_check.to_string().into_bytes()];
+    // The row is keyed by its id, as rows are, so it fails on its check, not on its key.
+    let payloads = [(None, format!("{{not json {index}").into_bytes()), (None, vec![b'x'; 100_000]), (Some(id.as_str()), failing_check.to_string().into_bytes())];
     pipeline.rt.block_on(async {
         let producer: FutureProducer = rtds::connectors::kafka::KafkaConfig::new(&pipeline.brokers).client_config().create().unwrap();
         let mut places = Vec::new();
-        for payload in &payloads {
-            let record: FutureRecord<'_, (), _> = FutureRecord::to(&pipeline.topic).payload(payload);
+        for (key, payload) in &payloads {
+            let mut record: FutureRecord<'_, str, _> = FutureRecord::to(&pipeline.topic).payload(payload);
+            if let Some(key) = key {
+                record = record.key(key);
+            }
             let delivery = producer.send(record, Duration::from_secs(60)).await.map_err(|(e, _)| e).expect("a bad message is produced");
             places.push(format!("{}/{}@{}", pipeline.topic, delivery.partition, delivery.offset));
         }
@@ -329,4 +398,3 @@ fn topic_end(brokers: &str, topic: &str) -> i64 {
         std::thread::sleep(Duration::from_secs(1));
     }
 }
-

@@ -72,7 +72,7 @@ impl Default for Generator {
 impl Generator {
     /// A generator that computes ages as of now, like the real API.
     pub fn new() -> Self {
-        Generator { now: Utc::now() }
+        Generator { now: crate::clock::now() }
     }
 
     /// One page of users.

@@ -18,13 +18,8 @@ mod warnings;
 pub use config::{CassandraConfig, Replication, connect};
 pub use offsets::{OFFSETS_EVERY, durable_points, spawn_offsets_writer};
 pub use ring::{TokenRanges, token_share};
-pub use sink::{CassandraAggregate, CassandraRows, CassandraSinkOptions, RowChange, latest_per_id};
+pub use sink::{CassandraAggregate, CassandraRows, CassandraSinkOptions, RowChange, aggregate_changes, key_owner, latest_per_id, view_write_time};
 pub use state::{load_share, stored_state};
 pub use tables::{CassandraTables, StoredUser, check_identifier, dimension_column, row_size};
 pub use split::{batches, write_splitting};
 pub use warnings::{DatabaseWarnings, warning_kind};
-
-/// A write's Cassandra timestamp (microseconds) for an epoch: later epochs win.
-pub fn write_time(epoch: u64, epoch_ms: u64) -> i64 {
-    (epoch * epoch_ms * 1000) as i64
-}

@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio::sync::mpsc::{UnboundedSender, error::TryRecvError};
 
-use super::{CassandraTables, write_time};
+use super::CassandraTables;
 use crate::connectors::{Durable, ServiceError, retry};
 
 /// How often a process records its durable offsets at most.
@@ -29,7 +29,6 @@ pub fn spawn_offsets_writer(
     runtime: &tokio::runtime::Handle,
     tables: Arc<CassandraTables>,
     topic: String,
-    epoch_ms: u64,
 ) -> (UnboundedSender<(i32, Durable, u64)>, tokio::task::JoinHandle<()>) {
     let (sender, mut points) = tokio::sync::mpsc::unbounded_channel::<(i32, Durable, u64)>();
     let writer = runtime.spawn(async move {
@@ -54,7 +53,7 @@ pub fn spawn_offsets_writer(
                 .for_each_concurrent(None, |(partition, (point, epoch))| {
                     let (tables, topic) = (&tables, &topic);
                     async move {
-                        retry::forever("offsets", || tables.write_offset(topic, partition, point, epoch, write_time(epoch, epoch_ms))).await
+                        retry::forever("offsets", || tables.write_offset(topic, partition, point, epoch)).await
                     }
                 })
                 .await;

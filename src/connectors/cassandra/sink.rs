@@ -2,34 +2,39 @@
 //! extension traits on timely streams.
 //!
 //! Semantics and limits:
-//! - Every write is an upsert or a delete carrying `USING TIMESTAMP` of its epoch
-//!   ([`write_time`](super::write_time)), so writes of different epochs may land in any
-//!   order and a replay after a crash leaves the same state.
-//! - Latest version wins: a write round writes only the last change of each id (updates
-//!   come in epoch order, and an epoch's in Kafka order); later rounds write later times.
+//! - Order comes from the data, never from a clock. A row is written with `USING TIMESTAMP`
+//!   of its change's version (the PostgreSQL commit LSN, see [`Version`]), so of two versions
+//!   the later wins whichever write lands first, and a replay after a crash changes nothing.
+//!   An aggregate value is written at [`view_write_time`]: this run's number (claimed from
+//!   Cassandra when the process starts, higher than every earlier run's) over the epoch, so a
+//!   value of this run overwrites one an earlier run left, on any machine, with any clock.
+//! - Latest version wins: a write round writes only the newest change of each id.
 //! - Rows go in unlogged batches of one token range (so one replica set) of at most
 //!   `batch_rows` rows and `batch_bytes` bytes; a batch Cassandra refuses is split down to
 //!   the row, and a row refused alone goes to the dead letters with Cassandra's message.
-//! - Aggregate values go one statement per key (each key is a partition of its own).
+//! - Aggregate values go one statement per key (each key is a partition of its own). A round
+//!   consolidates its updates per key: a key whose count is gone (its last user moved away or
+//!   was deleted) is deleted from the table, and the first round of a run also deletes the
+//!   keys an earlier run left that this run's state does not hold.
 //! - Each sink holds its epochs open until every write was acknowledged (see
 //!   [`AsyncSink`]): transient failures are retried without a limit.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
 use compact_str::CompactString;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use timely::dataflow::Stream;
 use uuid::Uuid;
 
-use super::{CassandraTables, batches, row_size, write_splitting, write_time};
+use super::{CassandraTables, batches, row_size, write_splitting};
 use crate::connectors::{DeadLetters, ServiceError, retry};
 use crate::metrics::{Latencies, ProcessCounters};
-use crate::model::{Change, Rejected, User};
+use crate::model::{Change, Rejected, User, Version};
 use crate::operators::{AsyncSink, AsyncSinkOptions};
 
 /// Row write rounds in flight per worker: a slow write holds back only its own rows.
@@ -39,8 +44,38 @@ const ROW_ROUNDS: usize = 4;
 /// that changed since the last, so fewer rounds mean fewer writes for the same result.
 const AGGREGATES_EVERY: Duration = Duration::from_millis(100);
 
-/// A change to write and its produce time (milliseconds), for end-to-end latency.
-pub type RowChange = (Change, Option<i64>);
+/// Bits of a view write time below the run number: epochs of one run (2^40 epochs of 10 ms
+/// last 348 years).
+const EPOCH_BITS: u32 = 40;
+
+/// The write time of a view value written by run `run` in `epoch`: later runs win, and within
+/// a run later epochs (a key is written by one worker of a run, round after round).
+///
+/// ```
+/// use rtds::connectors::cassandra::view_write_time;
+/// assert!(view_write_time(2, 1) > view_write_time(1, 1_000_000), "a new run wins over any epoch of an old one");
+/// assert!(view_write_time(2, 8) > view_write_time(2, 7));
+/// ```
+pub fn view_write_time(run: u64, epoch: u64) -> i64 {
+    ((run << EPOCH_BITS) | (epoch & ((1 << EPOCH_BITS) - 1))) as i64
+}
+
+/// Which worker of `peers` writes an aggregate key: the stream into an aggregate sink is
+/// exchanged by this, and the keys a run finds in the table are shared out by it.
+pub fn key_owner(key: &str) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// A change to write, with its version and its produce time (milliseconds, for end-to-end
+/// latency).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowChange {
+    pub change: Change,
+    pub version: Version,
+    pub produced_ms: Option<i64>,
+}
 
 /// How the Cassandra sinks of a worker write.
 #[derive(Clone)]
@@ -48,8 +83,8 @@ pub struct CassandraSinkOptions {
     /// Where the writes run.
     pub runtime: tokio::runtime::Handle,
     pub tables: Arc<CassandraTables>,
-    /// The length of an epoch, for write times.
-    pub epoch_ms: u64,
+    /// This run's number, the high part of every aggregate write time.
+    pub run: u64,
     /// Most rows and bytes in one batch.
     pub batch_rows: usize,
     pub batch_bytes: usize,
@@ -70,70 +105,117 @@ pub trait CassandraRows<'scope> {
 
 /// Writes the counts of one aggregate.
 pub trait CassandraAggregate<'scope> {
-    /// Upserts `(key, users)` counts into aggregate `index` of the tables; the latest count
-    /// of a key in a round is its value.
-    fn cassandra_aggregate(self, index: usize, options: CassandraSinkOptions) -> Stream<'scope, u64, Vec<()>>;
+    /// Keeps aggregate `index` of the tables equal to the `(key, users)` collection this
+    /// stream carries: a round upserts each key's new count and deletes each key whose count
+    /// is gone. `stored` are the keys the table held when the run began, of this worker's
+    /// share ([`key_owner`]); the first round deletes those the collection does not hold. The
+    /// stream must be exchanged by [`key_owner`] of the key.
+    fn cassandra_aggregate(self, index: usize, options: CassandraSinkOptions, stored: Vec<String>) -> Stream<'scope, u64, Vec<()>>;
 }
 
 impl<'scope> CassandraRows<'scope> for Stream<'scope, u64, Vec<(RowChange, u64, isize)>> {
     fn cassandra_rows(self, options: CassandraSinkOptions) -> Stream<'scope, u64, Vec<()>> {
         let sink = AsyncSinkOptions { runtime: options.runtime.clone(), rounds: ROW_ROUNDS, every: Duration::ZERO };
         let options = Arc::new(options);
-        self.async_sink("RowsSink", sink, move |epoch, updates: Vec<(RowChange, isize)>| {
+        self.async_sink("RowsSink", sink, move |_epoch, updates: Vec<(RowChange, isize)>| {
             let options = options.clone();
-            async move { write_rows(&options, write_time(epoch, options.epoch_ms), updates).await }
+            async move { write_rows(&options, updates).await }
         })
     }
 }
 
 impl<'scope> CassandraAggregate<'scope> for Stream<'scope, u64, Vec<((CompactString, isize), u64, isize)>> {
-    fn cassandra_aggregate(self, index: usize, options: CassandraSinkOptions) -> Stream<'scope, u64, Vec<()>> {
+    fn cassandra_aggregate(self, index: usize, options: CassandraSinkOptions, stored: Vec<String>) -> Stream<'scope, u64, Vec<()>> {
         let name = format!("Aggregate:{}", options.tables.aggregate_name(index));
         let sink = AsyncSinkOptions { runtime: options.runtime.clone(), rounds: 1, every: AGGREGATES_EVERY };
         let options = Arc::new(options);
+        // Taken by the first round.
+        let stored = Arc::new(Mutex::new(Some(stored)));
         self.async_sink(&name, sink, move |epoch, updates: Vec<((CompactString, isize), isize)>| {
             let options = options.clone();
+            let stale = stored.lock().expect("stored keys").take().unwrap_or_default();
             async move {
-                let timestamp = write_time(epoch, options.epoch_ms);
-                // A round may span epochs: the last count of a key is its current one.
-                let latest: HashMap<String, i64> =
-                    updates.into_iter().filter(|(_, diff)| *diff > 0).map(|((key, count), _)| (key.into_string(), count as i64)).collect();
+                let timestamp = view_write_time(options.run, epoch);
                 let o = &options;
-                futures::stream::iter(&latest)
+                let changes = aggregate_changes(updates, stale);
+                futures::stream::iter(&changes)
                     .for_each_concurrent(o.concurrency.max(1), |(key, users)| async move {
-                        o.latencies.timed(retry::forever("aggregate", || o.tables.write_aggregate(index, key, *users, timestamp))).await;
+                        let write = || async {
+                            match users {
+                                Some(users) => o.tables.write_aggregate(index, key, *users, timestamp).await,
+                                None => o.tables.delete_aggregate(index, key, timestamp).await,
+                            }
+                        };
+                        o.latencies.timed(retry::forever("aggregate", write)).await;
                     })
                     .await;
-                o.counters.aggregate_writes.fetch_add(latest.len() as u64, Ordering::Relaxed);
+                o.counters.aggregate_writes.fetch_add(changes.len() as u64, Ordering::Relaxed);
             }
         })
     }
 }
 
-/// One round of row changes at `timestamp`.
-async fn write_rows(o: &CassandraSinkOptions, timestamp: i64, updates: Vec<(RowChange, isize)>) {
+/// What a round of aggregate updates (spanning any number of epochs) changes: each key's new
+/// count, or `None` for a key whose count is gone. Updates are consolidated first: a count
+/// that went from 4 to 5 and back to 4 within the round changes nothing. `stale` keys (held by
+/// the table, from an earlier run) are deleted unless the round gives them a count.
+///
+/// ```
+/// use rtds::connectors::cassandra::aggregate_changes;
+/// let k = |s: &str| compact_str::CompactString::from(s);
+/// let updates = vec![
+///     ((k("France"), 2), -1), ((k("France"), 3), 1),   // France went from 2 to 3
+///     ((k("Peru"), 1), -1),                             // Peru lost its last user
+///     ((k("Chad"), 4), -1), ((k("Chad"), 5), 1), ((k("Chad"), 5), -1), ((k("Chad"), 4), 1), // and back
+/// ];
+/// let mut changes = aggregate_changes(updates, vec!["Mali".to_string(), "France".to_string()]);
+/// changes.sort();
+/// assert_eq!(changes, vec![("France".into(), Some(3)), ("Mali".into(), None), ("Peru".into(), None)]);
+/// ```
+pub fn aggregate_changes(updates: Vec<((CompactString, isize), isize)>, stale: Vec<String>) -> Vec<(String, Option<i64>)> {
+    let mut net: HashMap<(CompactString, isize), isize> = HashMap::with_capacity(updates.len());
+    for (value, diff) in updates {
+        *net.entry(value).or_default() += diff;
+    }
+    let mut changes: HashMap<String, Option<i64>> = HashMap::new();
+    for ((key, count), diff) in net {
+        if diff > 0 {
+            changes.insert(key.into_string(), Some(count as i64));
+        } else if diff < 0 {
+            changes.entry(key.into_string()).or_insert(None);
+        }
+    }
+    let stale: HashSet<String> = stale.into_iter().collect();
+    for key in stale {
+        changes.entry(key).or_insert(None);
+    }
+    changes.into_iter().collect()
+}
+
+/// One round of row changes, each written at its version's write time.
+async fn write_rows(o: &CassandraSinkOptions, updates: Vec<(RowChange, isize)>) {
     let (mut rows, deletes) = upserts_and_deletes(latest_per_id(updates));
     if !deletes.is_empty() {
         futures::stream::iter(&deletes)
-            .for_each_concurrent(o.concurrency.max(1), |id| async move {
-                o.latencies.timed(retry::forever("delete", || o.tables.delete_user(*id, timestamp))).await;
+            .for_each_concurrent(o.concurrency.max(1), |(id, version)| async move {
+                o.latencies.timed(retry::forever("delete", || o.tables.delete_user(*id, version.write_time()))).await;
             })
             .await;
         o.counters.rows_deleted.fetch_add(deletes.len() as u64, Ordering::Relaxed);
     }
     // Sorted in place and written in slices: a round can hold tens of thousands of rows
     // while catching up, and a copy of them is what a heap profile found most of.
-    rows.sort_by_cached_key(|((user, _), _)| o.tables.token(user.id));
+    rows.sort_by_cached_key(|row| o.tables.token(row.user.id));
     let rows = &rows;
     // Batches within a token range only, so a batch goes to the replicas of all its rows.
-    let parts = o.tables.token_ranges().parts(rows, |((user, _), _)| o.tables.token(user.id));
+    let parts = o.tables.token_ranges().parts(rows, |row| o.tables.token(row.user.id));
     let ranges = parts.into_iter().flat_map(|part| {
         let offset = part.start;
-        batches(&rows[part], o.batch_rows.max(1), o.batch_bytes, |((user, _), _)| row_size(user))
+        batches(&rows[part], o.batch_rows.max(1), o.batch_bytes, |row| row_size(&row.user))
             .into_iter()
             .map(move |r| r.start + offset..r.end + offset)
     });
-    let write = rows_writer(&o.tables, timestamp);
+    let write = rows_writer(&o.tables);
     let write = &write;
     let outcomes: Vec<(Vec<u64>, Vec<Rejected>)> = futures::stream::iter(ranges)
         .map(|range| {
@@ -141,18 +223,18 @@ async fn write_rows(o: &CassandraSinkOptions, timestamp: i64, updates: Vec<(RowC
             async move {
                 let refused = o.latencies.timed(write_splitting(batch, write)).await;
                 // Produce to acknowledged write, the pipeline's end-to-end latency.
-                let now = Utc::now().timestamp_millis();
-                let refused_ids: Vec<Uuid> = refused.iter().map(|(((user, _), _), _)| user.id).collect();
+                let now = crate::clock::now().timestamp_millis();
+                let refused_ids: Vec<Uuid> = refused.iter().map(|(row, _)| row.user.id).collect();
                 let latencies = batch
                     .iter()
-                    .filter(|((user, _), _)| !refused_ids.contains(&user.id))
-                    .filter_map(|((_, produced_ms), _)| produced_ms.map(|p| (now - p).max(0) as u64))
+                    .filter(|row| !refused_ids.contains(&row.user.id))
+                    .filter_map(|row| row.produced_ms.map(|p| (now - p).max(0) as u64))
                     .collect();
                 let dead = refused
                     .into_iter()
-                    .map(|(((user, _), _), error)| {
+                    .map(|(row, error)| {
                         let mut raw = Vec::new();
-                        user.write_json(&mut raw);
+                        row.user.write_json(&mut raw);
                         Rejected { raw: String::from_utf8_lossy(&raw).into_owned(), reason: format!("the rows store refused it: {error}") }
                     })
                     .collect();
@@ -175,50 +257,60 @@ async fn write_rows(o: &CassandraSinkOptions, timestamp: i64, updates: Vec<(RowC
     o.counters.rows_written.fetch_add((rows.len() - dead.len()) as u64, Ordering::Relaxed);
 }
 
-/// A row to write: the formatted user and its produce time.
-type RowUpdate = ((User, Option<i64>), isize);
-
-/// Writes a slice of rows as one request, at `timestamp`.
-fn rows_writer<'a>(tables: &'a CassandraTables, timestamp: i64) -> impl Fn(&'a [RowUpdate]) -> BoxFuture<'a, Result<(), ServiceError>> + Sync + 'a {
-    move |batch| tables.write_users(batch.iter().map(|((user, _), _)| user), timestamp).boxed()
+/// A row to upsert: the formatted user, its write time and its produce time.
+#[derive(Debug, Clone)]
+struct RowUpdate {
+    user: User,
+    write_time: i64,
+    produced_ms: Option<i64>,
 }
 
-/// The last change of each id, in their original order otherwise.
+/// Writes a slice of rows as one request, each at its own write time.
+fn rows_writer<'a>(tables: &'a CassandraTables) -> impl Fn(&'a [RowUpdate]) -> BoxFuture<'a, Result<(), ServiceError>> + Sync + 'a {
+    move |batch| tables.write_users(batch.iter().map(|row| (&row.user, row.write_time))).boxed()
+}
+
+/// The newest change of each id (by version; of equal versions the later one), in their
+/// original order otherwise.
 ///
 /// ```
-/// # use rtds::connectors::cassandra::latest_per_id;
-/// # use rtds::model::{Change, User};
-/// let user = |id: u128, name: &str| {
+/// # use rtds::connectors::cassandra::{RowChange, latest_per_id};
+/// # use rtds::model::{Change, User, Version};
+/// let user = |id: u128, name: &str, lsn: u64| {
 ///     let row = serde_json::json!({ "id": uuid::Uuid::from_u128(id), "first_name": name });
-///     (Change::Upsert(serde_json::from_value::<User>(row).unwrap()), None)
+///     RowChange { change: Change::Upsert(serde_json::from_value::<User>(row).unwrap()), version: Version::of(Some(lsn), 0), produced_ms: None }
 /// };
-/// let delete = |id: u128| (Change::Delete(uuid::Uuid::from_u128(id)), None);
-/// let rows = latest_per_id(vec![(user(1, "old"), 1), (user(2, "b"), 1), (user(1, "new"), 1), (delete(2), 1)]);
-/// let kept: Vec<_> = rows.iter().map(|((change, _), _)| match change {
+/// let delete = |id: u128, lsn: u64| RowChange { change: Change::Delete(uuid::Uuid::from_u128(id)), version: Version::of(Some(lsn), 0), produced_ms: None };
+/// // Id 1's newest version came first in the round (rounds may span epochs of several workers).
+/// let rows = latest_per_id(vec![(user(1, "new", 20), 1), (user(2, "b", 5), 1), (user(1, "old", 10), 1), (delete(2, 6), 1)]);
+/// let kept: Vec<_> = rows.iter().map(|(row, _)| match &row.change {
 ///     Change::Upsert(user) => user.first_name.clone().unwrap(),
 ///     Change::Delete(_) => "deleted".to_string(),
 /// }).collect();
 /// assert_eq!(kept, ["new", "deleted"]);
 /// ```
 pub fn latest_per_id(updates: Vec<(RowChange, isize)>) -> Vec<(RowChange, isize)> {
-    let mut last: HashMap<Uuid, usize> = HashMap::with_capacity(updates.len());
-    for (index, ((change, _), _)) in updates.iter().enumerate() {
-        last.insert(change.id(), index);
+    let mut newest: HashMap<Uuid, (Version, usize)> = HashMap::with_capacity(updates.len());
+    for (index, (row, _)) in updates.iter().enumerate() {
+        let entry = newest.entry(row.change.id()).or_insert((row.version, index));
+        if (row.version, index) >= *entry {
+            *entry = (row.version, index);
+        }
     }
-    if last.len() == updates.len() {
+    if newest.len() == updates.len() {
         return updates;
     }
-    updates.into_iter().enumerate().filter(|(index, ((change, _), _))| last[&change.id()] == *index).map(|(_, update)| update).collect()
+    updates.into_iter().enumerate().filter(|(index, (row, _))| newest[&row.change.id()].1 == *index).map(|(_, update)| update).collect()
 }
 
-/// The rows to upsert, and the ids to delete.
-fn upserts_and_deletes(changes: Vec<(RowChange, isize)>) -> (Vec<RowUpdate>, Vec<Uuid>) {
+/// The rows to upsert, and the ids to delete with their versions.
+fn upserts_and_deletes(changes: Vec<(RowChange, isize)>) -> (Vec<RowUpdate>, Vec<(Uuid, Version)>) {
     let mut upserts = Vec::with_capacity(changes.len());
     let mut deletes = Vec::new();
-    for ((change, produced_ms), diff) in changes {
+    for (RowChange { change, version, produced_ms }, _) in changes {
         match change {
-            Change::Upsert(user) => upserts.push(((user, produced_ms), diff)),
-            Change::Delete(id) => deletes.push(id),
+            Change::Upsert(user) => upserts.push(RowUpdate { user, write_time: version.write_time(), produced_ms }),
+            Change::Delete(id) => deletes.push((id, version)),
         }
     }
     (upserts, deletes)

@@ -1,8 +1,12 @@
 //! The Cassandra side of a pipeline: the keyspace and its tables, and a prepared statement
 //! for every write and read the sinks, the offsets and the state scan make.
 //!
-//! Every write is an upsert carrying `USING TIMESTAMP` derived from its epoch, so writes of
-//! different epochs may land in any order and a replay after a crash leaves the same state.
+//! Every write is an upsert or a delete carrying `USING TIMESTAMP` from the data (a row's
+//! version, a view's run and epoch, an offset itself; see `sink.rs`), so writes may land in any
+//! order and a replay after a crash leaves the same state. The keyspace's `rtds_meta` table
+//! holds the number of the last run (claimed with a lightweight transaction) and says that its
+//! write times come from the data: a keyspace an older rtds filled, whose write times came
+//! from the clock, is refused with how to rebuild it.
 
 use std::sync::Arc;
 
@@ -14,6 +18,7 @@ use scylla::response::query_result::QueryResult;
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::Consistency;
 use scylla::statement::prepared::PreparedStatement;
+use scylla::statement::unprepared::Statement;
 use scylla::value::CqlTimestamp;
 use uuid::Uuid;
 
@@ -42,6 +47,7 @@ pub struct CassandraTables {
     /// Only for computing a row's token (statements with the same partition key share it).
     select_user: PreparedStatement,
     insert_aggregate: Vec<(String, PreparedStatement)>,
+    delete_aggregate: Vec<PreparedStatement>,
     select_aggregate: Vec<PreparedStatement>,
     insert_offset: PreparedStatement,
     select_offsets: PreparedStatement,
@@ -112,7 +118,9 @@ impl CassandraTables {
         if !has_records {
             ddl(format!("ALTER TABLE {keyspace}.offsets ADD records bigint")).await?;
         }
+        ensure_data_write_times(&session, keyspace, table).await?;
         let mut insert_aggregate = Vec::new();
+        let mut delete_aggregate = Vec::new();
         let mut select_aggregate = Vec::new();
         for (name, dimension) in aggregates {
             check_identifier("aggregate table", name)?;
@@ -120,6 +128,8 @@ impl CassandraTables {
             ddl(format!("CREATE TABLE IF NOT EXISTS {keyspace}.{name} ({column} text PRIMARY KEY, users bigint)")).await?;
             let insert = format!("INSERT INTO {keyspace}.{name} ({column}, users) VALUES (?, ?) USING TIMESTAMP ?");
             insert_aggregate.push((name.clone(), prepare(&session, insert, replication.consistency).await?));
+            let delete = format!("DELETE FROM {keyspace}.{name} USING TIMESTAMP ? WHERE {column} = ?");
+            delete_aggregate.push(prepare(&session, delete, replication.consistency).await?);
             select_aggregate.push(prepare(&session, format!("SELECT {column}, users FROM {keyspace}.{name}"), replication.consistency).await?);
         }
         session.await_schema_agreement().await.map_err(ServiceError::cassandra)?;
@@ -156,6 +166,7 @@ impl CassandraTables {
             delete_user,
             select_user,
             insert_aggregate,
+            delete_aggregate,
             select_aggregate,
             insert_offset,
             select_offsets,
@@ -192,15 +203,16 @@ impl CassandraTables {
         self.acknowledged(self.session.execute_unpaged(&self.insert_user, user_values(user, timestamp)).await)
     }
 
-    /// Upserts rows in one unlogged batch: one request instead of one per row. The rows sink
+    /// Upserts rows, each at its own write time, in one unlogged batch: one request instead of
+    /// one per row. The rows sink
     /// batches rows of one token range (see [`CassandraTables::token_ranges`]): they share
     /// their replicas, so the batch is routed to one of them and applies there. Every row is
     /// a partition of its own, and Cassandra warns about an unlogged batch over more than
     /// `unlogged_batch_across_partitions_warn_threshold` (10) partitions: hence at most 10 rows.
     ///
     /// One row goes as a plain statement: a batch of one only adds the batch limits.
-    pub async fn write_users<'a>(&self, users: impl ExactSizeIterator<Item = &'a User>, timestamp: i64) -> Result<(), ServiceError> {
-        let values: Vec<_> = users.map(|user| user_values(user, timestamp)).collect();
+    pub async fn write_users<'a>(&self, users: impl ExactSizeIterator<Item = (&'a User, i64)>) -> Result<(), ServiceError> {
+        let values: Vec<_> = users.map(|(user, timestamp)| user_values(user, timestamp)).collect();
         if let [one] = &values[..] {
             return self.acknowledged(self.session.execute_unpaged(&self.insert_user, one).await);
         }
@@ -247,6 +259,37 @@ impl CassandraTables {
         self.acknowledged(self.session.execute_unpaged(statement, (key, users, timestamp)).await)
     }
 
+    /// Deletes an aggregate's key (its count is gone) as of `timestamp`.
+    pub async fn delete_aggregate(&self, aggregate: usize, key: &str, timestamp: i64) -> Result<(), ServiceError> {
+        self.acknowledged(self.session.execute_unpaged(&self.delete_aggregate[aggregate], (timestamp, key)).await)
+    }
+
+    /// Claims the next run number: one more than any run of this keyspace before, by a
+    /// lightweight transaction (compare-and-set), so two processes never claim the same one
+    /// and a later run always claims a higher one. View write times start with it.
+    pub async fn claim_run(&self) -> Result<u64, ServiceError> {
+        let ks = &self.keyspace;
+        let read = format!("SELECT value FROM {ks}.rtds_meta WHERE name = 'run'");
+        let first = format!("INSERT INTO {ks}.rtds_meta (name, value) VALUES ('run', 1) IF NOT EXISTS");
+        let next = format!("UPDATE {ks}.rtds_meta SET value = ? WHERE name = 'run' IF value = ?");
+        for _ in 0..100 {
+            let mut select = Statement::new(read.clone());
+            select.set_consistency(Consistency::Serial);
+            let rows = self.session.query_unpaged(select, &[]).await.map_err(ServiceError::cassandra)?.into_rows_result().map_err(ServiceError::cassandra)?;
+            let current = rows.maybe_first_row::<(Option<i64>,)>().map_err(ServiceError::cassandra)?.and_then(|(v,)| v);
+            let (claimed, result) = match current {
+                None => (1, self.session.query_unpaged(first.clone(), &[]).await),
+                Some(run) => (run + 1, self.session.query_unpaged(next.clone(), (run + 1, run)).await),
+            };
+            let rows = result.map_err(ServiceError::cassandra)?.into_rows_result().map_err(ServiceError::cassandra)?;
+            let applied = rows.rows::<scylla::value::Row>().map_err(ServiceError::cassandra)?.next().and_then(Result::ok).and_then(|row| row.columns.first().cloned().flatten()).is_some_and(|v| v.as_boolean() == Some(true));
+            if applied {
+                return Ok(claimed as u64);
+            }
+        }
+        Err(ServiceError::cassandra("cannot claim a run number: 100 attempts lost to other processes"))
+    }
+
     /// The table of aggregate `index`.
     pub fn aggregate_name(&self, index: usize) -> &str {
         &self.insert_aggregate[index].0
@@ -269,9 +312,10 @@ impl CassandraTables {
         Ok(all)
     }
 
-    /// Records that `partition` is durable at `point` as of `epoch`.
-    pub async fn write_offset(&self, topic: &str, partition: i32, point: Durable, epoch: u64, timestamp: i64) -> Result<(), ServiceError> {
-        let values = (topic, partition, point.next_offset, point.records, epoch as i64, timestamp);
+    /// Records that `partition` is durable at `point` as of `epoch`, written at the offset
+    /// itself: a partition's durable point only moves forward, whoever writes it.
+    pub async fn write_offset(&self, topic: &str, partition: i32, point: Durable, epoch: u64) -> Result<(), ServiceError> {
+        let values = (topic, partition, point.next_offset, point.records, epoch as i64, point.next_offset);
         self.acknowledged(self.session.execute_unpaged(&self.insert_offset, values).await)
     }
 
@@ -355,6 +399,35 @@ fn user_values(
         &user.country,
         timestamp,
     )
+}
+
+/// The keyspace's `rtds_meta` table, and its mark that write times come from the data. A
+/// keyspace with rows but without the mark was written by an rtds whose write times came from
+/// the clock (microseconds since 1970, far above any LSN): writes of this one would lose to
+/// them, silently. That is refused, naming the fix.
+async fn ensure_data_write_times(session: &Session, keyspace: &str, table: &str) -> Result<(), ServiceError> {
+    let query = |cql: String| async move { session.query_unpaged(cql, &[]).await.map_err(ServiceError::cassandra) };
+    query(format!("CREATE TABLE IF NOT EXISTS {keyspace}.rtds_meta (name text PRIMARY KEY, value bigint)")).await?;
+    let marked = query(format!("SELECT value FROM {keyspace}.rtds_meta WHERE name = 'write_times_from_data'"))
+        .await?
+        .into_rows_result()
+        .is_ok_and(|rows| rows.rows_num() > 0);
+    if marked {
+        return Ok(());
+    }
+    let has_rows = query(format!("SELECT id FROM {keyspace}.{table} LIMIT 1")).await?.into_rows_result().is_ok_and(|rows| rows.rows_num() > 0);
+    if has_rows {
+        return Err(ServiceError::Refused {
+            service: "Cassandra",
+            message: format!(
+                "keyspace {keyspace} was written by an older rtds, whose write times came from the clock; this one orders writes by \
+                 the data (PostgreSQL's commit LSN), and its writes would lose to the old ones. Rebuild it: `DROP KEYSPACE {keyspace}` \
+                 (the workers fill it again from the topic), or give the pipeline another --keyspace"
+            ),
+        });
+    }
+    query(format!("INSERT INTO {keyspace}.rtds_meta (name, value) VALUES ('write_times_from_data', 1)")).await?;
+    Ok(())
 }
 
 async fn prepare(session: &Session, cql: String, consistency: Consistency) -> Result<PreparedStatement, ServiceError> {

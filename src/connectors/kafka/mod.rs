@@ -111,6 +111,6 @@ mod transactions;
 pub use config::{KafkaConfig, REBOOTSTRAP_AFTER_MS, SECRET_KEYS};
 pub use context::LastError;
 pub use dlq::{DeadLetterSink, KafkaDeadLetters};
-pub use source::{IdleVote, Incoming, KafkaSourceOptions, OpenReader, PartitionReader, kafka_source, owned_partitions, rdkafka_reader};
+pub use source::{Epochs, IdleVote, Incoming, KafkaSourceOptions, LostRecords, OpenReader, PartitionReader, ReadError, kafka_source, owned_partitions, rdkafka_reader};
 pub use producer::{REASON_HEADER, RowProducer, SCHEMA_HEADER, SOURCE_HEADER, dlq_topic};
 pub use transactions::{ChangeProducer, LSN_HEADER, Outgoing, ResumePoint, TRANSACTION_TIMEOUT, max_transaction_timeout, offsets_topic, read_resume_point};

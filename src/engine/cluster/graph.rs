@@ -4,29 +4,20 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use differential_dataflow::AsCollection;
-use serde::{Deserialize, Serialize};
 use timely::dataflow::Scope;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::operators::vec::Map;
-use timely::dataflow::operators::{Concatenate, OkErr, Probe};
+use timely::dataflow::operators::{Concatenate, Exchange, OkErr, Probe};
 use uuid::Uuid;
 
 use super::ProcessState;
-use crate::connectors::cassandra::{CassandraAggregate, CassandraRows, RowChange, stored_state};
-use crate::connectors::kafka::{DeadLetterSink, Incoming, kafka_source};
+use crate::connectors::cassandra::{CassandraAggregate, CassandraRows, RowChange, key_owner, stored_state};
+use crate::connectors::kafka::{DeadLetterSink, Incoming, KafkaSourceOptions, kafka_source};
 use crate::model::checks::check;
-use crate::model::{Change, Checks, Dims, Rejected};
+use crate::model::{Change, Checks, Dims, Rejected, Version};
 use crate::operators::AsyncSinkOptions;
-
-/// Where a record stands in the order of versions: a later epoch wins, and within an epoch
-/// a later offset (an id is keyed to one partition, so that is Kafka's order for it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Version {
-    pub epoch: u64,
-    pub offset: i64,
-}
 
 /// An id's version and what its aggregates group it by (none for a delete).
 type Versioned = (Uuid, (Version, Option<Dims>));
@@ -34,23 +25,35 @@ type Versioned = (Uuid, (Version, Option<Dims>));
 /// A checked change with its produce time, its dims and its version.
 type Parsed = (Change, Option<i64>, Option<Dims>, Version);
 
-/// Builds one worker's dataflow. `stored` is this worker's share of the rows already in
-/// Cassandra; it enters at `first_epoch`, before anything read from Kafka.
-pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: ProbeHandle<u64>, first_epoch: u64, stored: Vec<(Uuid, Dims)>) {
-    let records = kafka_source(scope, state.source_options.clone(), durable.clone(), first_epoch + 1);
+/// This worker's share of what Cassandra held when the run began.
+#[derive(Debug, Default)]
+pub(super) struct Stored {
+    /// The rows, as the dedupe needs them: older than anything read from Kafka.
+    pub rows: Vec<(Uuid, Dims)>,
+    /// Per aggregate, the keys its table held that this worker writes ([`key_owner`]).
+    pub aggregate_keys: Vec<Vec<String>>,
+}
+
+/// Builds one worker's dataflow. The stored rows enter at epoch 0, before anything read from
+/// Kafka (epochs 1 on).
+pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: KafkaSourceOptions, durable: ProbeHandle<u64>, stored: Stored) {
+    let records = kafka_source(scope, source, durable.clone(), 1);
 
     // Parse and check; rejected records keep their raw text and the reason.
     let (checks, today, max_bytes) = (state.checks.clone(), state.today, state.max_message_bytes);
     let topic = state.topic.clone();
     let (parsed, rejected) = records.ok_err::<Vec<_>, _, Vec<_>, _, _>(move |(incoming, epoch, diff): (Incoming, u64, isize)| {
-        match parse_change(incoming.key.as_deref(), incoming.payload.as_deref(), max_bytes, &checks) {
+        // Judged against the time that travels with the record (its commit time), so a replay
+        // judges it the same.
+        let committed = incoming.produced_ms.and_then(DateTime::from_timestamp_millis);
+        match parse_change(incoming.key.as_deref(), incoming.payload.as_deref(), max_bytes, &checks, committed) {
             Ok(change) => {
                 // A delete counts in no aggregate: its dims are none.
                 let dims = match &change {
                     Change::Upsert(user) => Some(Dims::of_user(user, today)),
                     Change::Delete(_) => None,
                 };
-                let version = Version { epoch, offset: incoming.offset };
+                let version = Version::of(incoming.lsn, incoming.offset);
                 Ok(((change, incoming.produced_ms, dims, version), epoch, diff))
             }
             Err(reason) => {
@@ -68,7 +71,7 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: Pr
     let (rows, fresh) = parsed
         .flat_map(|((change, produced_ms, dims, version), epoch, diff): (Parsed, u64, isize)| -> [Split; 2] {
             let id = change.id();
-            [Ok(((change, produced_ms), epoch, diff)), Err(((id, (version, dims)), epoch, diff))]
+            [Ok((RowChange { change, version, produced_ms }, epoch, diff)), Err(((id, (version, dims)), epoch, diff))]
         })
         .ok_err::<Vec<_>, _, Vec<_>, _, _>(|split| split);
 
@@ -78,10 +81,12 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: Pr
 
     // Dedupe by id over the stored rows plus new ones, then count per aggregate. Stored rows
     // are older than every record read from Kafka in this run.
-    let old = Version { epoch: first_epoch, offset: -1 };
-    let stored = stored_state(scope, stored.into_iter().map(|(id, dims)| (id, (old, Some(dims)))).collect::<Vec<Versioned>>(), first_epoch);
-    // The latest version of each id (values come sorted, so the last one): a user whose
-    // country changes moves from one count to the other, and a deleted one leaves its counts.
+    let Stored { rows: stored_rows, mut aggregate_keys } = stored;
+    let old = stored_rows.into_iter().map(|(id, dims)| (id, (Version::STORED, Some(dims)))).collect::<Vec<Versioned>>();
+    let stored = stored_state(scope, old, 0);
+    // The latest version of each id (values come sorted by version, so the last one): a user
+    // whose country changes moves from one count to the other, and a deleted one leaves its
+    // counts.
     let unique = stored.as_collection().concat(fresh.as_collection()).reduce(
         |_id: &Uuid, versions: &[(&(Version, Option<Dims>), isize)], output: &mut Vec<(Dims, isize)>| {
             let latest = versions.iter().rev().find(|(_, count)| *count > 0).map(|(v, _)| &v.1);
@@ -93,20 +98,24 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, durable: Pr
     let mut done = vec![rows_done, dead_done];
     for (index, dimension) in state.aggregates.iter().copied().enumerate() {
         let counts = unique.clone().map(move |(_, dims)| dims.value(dimension)).count();
-        done.push(counts.inner.cassandra_aggregate(index, state.sink_options.clone()));
+        // Each key to the worker that owns it: the one that also deletes its stale copy.
+        let owned = counts.inner.exchange(|((key, _), _, _)| key_owner(key));
+        let stale = aggregate_keys.get_mut(index).map(std::mem::take).unwrap_or_default();
+        done.push(owned.cassandra_aggregate(index, state.sink_options.clone(), stale));
     }
     scope.concatenate(done).probe_with(&durable);
 }
 
 /// A Kafka message (key and value; no value is a tombstone) to a checked change, or the
-/// reason it is rejected.
-pub fn parse_change(key: Option<&[u8]>, payload: Option<&[u8]>, max_bytes: usize, checks: &Checks) -> Result<Change, String> {
+/// reason it is rejected. Dates are judged against `committed`, the record's commit time (its
+/// Kafka timestamp), never the worker's clock; without one they have no upper bound.
+pub fn parse_change(key: Option<&[u8]>, payload: Option<&[u8]>, max_bytes: usize, checks: &Checks, committed: Option<DateTime<Utc>>) -> Result<Change, String> {
     if let Some(payload) = payload.filter(|p| p.len() > max_bytes) {
         return Err(format!("message of {} bytes is over the {max_bytes}-byte limit", payload.len()));
     }
     let change = Change::from_message(key, payload)?;
     if let Change::Upsert(user) = &change {
-        check(user, checks, Utc::now())?;
+        check(user, checks, committed.unwrap_or(DateTime::<Utc>::MAX_UTC))?;
     }
     Ok(change)
 }

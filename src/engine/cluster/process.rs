@@ -7,28 +7,33 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::Serialize;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
-use uuid::Uuid;
 
-use super::graph::build;
+use super::graph::{Stored, build};
 use super::report;
-use crate::connectors::cassandra::{CassandraConfig, CassandraSinkOptions, CassandraTables, durable_points, load_share, spawn_offsets_writer};
-use crate::connectors::kafka::{IdleVote, KafkaConfig, KafkaDeadLetters, KafkaSourceOptions, owned_partitions, rdkafka_reader};
+use crate::connectors::cassandra::{CassandraConfig, CassandraSinkOptions, CassandraTables, durable_points, key_owner, load_share, spawn_offsets_writer};
+use crate::connectors::kafka::{Epochs, IdleVote, KafkaConfig, KafkaDeadLetters, KafkaSourceOptions, LostRecords, owned_partitions, rdkafka_reader};
 use crate::dataflow::{Dataflow, Sink, Source};
 use crate::metrics::{Latencies, ProcessCounters};
-use crate::model::{Checks, Dimension, Dims};
-use crate::operators::epoch_now;
+use crate::model::{Checks, Dimension};
+
+/// The exit status of a worker process that stopped on a condition a restart cannot mend
+/// (records lost to retention): its supervisor gives up instead of restarting it.
+pub const EXIT_PERMANENT: i32 = 3;
 
 /// How to run one worker process.
 #[derive(Debug)]
 pub struct WorkerOptions {
     /// timely's configuration: this process's index, the addresses of all, its threads.
     pub timely: timely::Config,
-    /// This process's address already bound by its supervisor (see `network.rs`); timely
+    /// This process's address already bound by its supervisor (see `network.rs`), which
     /// binds it from the configuration otherwise.
     pub listener: Option<std::net::TcpListener>,
+    /// The cluster token the processes prove to each other before timely runs over their
+    /// connections (see `network.rs`); needed with more than one process.
+    pub token: Option<crate::engine::control::ClusterToken>,
     pub kafka: KafkaConfig,
     pub cassandra: CassandraConfig,
     pub dataflow: Dataflow,
@@ -38,6 +43,9 @@ pub struct WorkerOptions {
     pub progress: bool,
     /// Print a [`WorkerReport`](super::WorkerReport) line on stdout every second, for a supervisor.
     pub report: bool,
+    /// Go on past records Kafka's retention deleted before they were durable, counting them,
+    /// instead of stopping.
+    pub accept_lost_records: bool,
 }
 
 /// What every worker thread of the process shares.
@@ -67,6 +75,8 @@ pub struct WorkerSummary {
     pub rejected: u64,
     pub aggregate_writes: u64,
     pub state_rows_loaded: u64,
+    /// Records retention deleted before they were durable, skipped (`--accept-lost-records`).
+    pub records_skipped: u64,
     pub seconds: f64,
     /// Produce to acknowledged row write, milliseconds.
     pub latency_ms_p50: u64,
@@ -112,18 +122,30 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
     let topic = source_plan.topic.clone();
 
     let aggregates: Vec<(String, Dimension)> = options.dataflow.aggregates.iter().map(|a| (a.name.clone(), a.by)).collect();
-    let (tables, start) = runtime.block_on(async {
+    let (tables, start, run) = runtime.block_on(async {
         let session = Arc::new(crate::connectors::cassandra::connect(&options.cassandra).await?);
         let replication = sink_plan.replication().map_err(|e| ClusterError::Invalid(format!("dataflow {:?}: sink.cassandra: {e}", options.dataflow.name)))?;
         let tables = CassandraTables::prepare(session, &sink_plan.keyspace, &sink_plan.table, &aggregates, &replication).await?;
         let start = durable_points(&tables, &topic).await?;
-        Ok::<_, ClusterError>((Arc::new(tables), start))
+        let run = tables.claim_run().await?;
+        Ok::<_, ClusterError>((Arc::new(tables), start, run))
     })?;
     let partitions = crate::connectors::kafka::partition_count(&options.kafka, &topic, Duration::from_secs(10))?
         .ok_or_else(|| ClusterError::NoTopic { topic: topic.clone(), brokers: options.kafka.brokers.clone() })?;
     runtime.block_on(crate::connectors::kafka::ensure_topic(&options.kafka, &crate::connectors::kafka::dlq_topic(&topic), 1))?;
     let dead_letters = Arc::new(KafkaDeadLetters::new(&options.kafka, &topic)?);
-    let (durable_points, offsets_writer) = spawn_offsets_writer(runtime.handle(), tables.clone(), topic.clone(), source_plan.epoch_ms);
+    let (durable_points, offsets_writer) = spawn_offsets_writer(runtime.handle(), tables.clone(), topic.clone());
+    let lost_records = if options.accept_lost_records {
+        LostRecords::Skip
+    } else {
+        LostRecords::Stop {
+            fatal: Arc::new(|message: String| {
+                tracing::error!("{message}");
+                eprintln!("rtds worker: {message}");
+                std::process::exit(EXIT_PERMANENT);
+            }),
+        }
+    };
 
     let counters = Arc::new(ProcessCounters::default());
     let latencies = Arc::new(Latencies::default());
@@ -132,11 +154,10 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
         max_message_bytes: source_plan.max_message_bytes,
         checks: options.dataflow.checks.clone(),
         aggregates: aggregates.iter().map(|(_, by)| *by).collect(),
-        today: Utc::now().date_naive(),
+        today: crate::clock::now().date_naive(),
         source_options: KafkaSourceOptions {
             partitions,
             start: Arc::new(start),
-            epoch_ms: source_plan.epoch_ms,
             max_in_flight: source_plan.max_in_flight,
             idle_exit: options.idle_exit,
             idle_vote: Arc::new(IdleVote::new(layout(&options.timely.communication).1)),
@@ -144,11 +165,14 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
             runtime: runtime.handle().clone(),
             durable_points,
             counters: counters.clone(),
+            lost_records,
+            // Started again below, once the processes are connected.
+            epochs: Epochs::new(source_plan.epoch_ms),
         },
         sink_options: CassandraSinkOptions {
             runtime: runtime.handle().clone(),
             tables: tables.clone(),
-            epoch_ms: source_plan.epoch_ms,
+            run,
             batch_rows: sink_plan.batch_rows,
             batch_bytes: sink_plan.batch_bytes,
             concurrency: sink_plan.concurrency,
@@ -163,24 +187,44 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
     let started = std::time::Instant::now();
     let (first_worker, local_workers, peers) = layout(&options.timely.communication);
     let process = process_label(&options.timely.communication);
-    tracing::info!(%topic, partitions, keyspace = %sink_plan.keyspace, %process, "worker process starting");
+    tracing::info!(%topic, partitions, keyspace = %sink_plan.keyspace, %process, run, "worker process starting");
+    if let Some(offset) = crate::clock::offset() {
+        tracing::warn!(seconds = offset.num_seconds(), "this process's clock is shifted for a test ({})", crate::clock::OFFSET_ENV);
+    }
 
-    // Each local worker's share of the stored rows, read here on the runtime, concurrently,
-    // before timely starts: a worker thread makes no network call.
-    let loaded: HashMap<usize, Vec<(Uuid, Dims)>> =
-        runtime.block_on(futures::future::join_all((first_worker..first_worker + local_workers).map(|index| {
+    // Each local worker's share of the stored rows and aggregate keys, read here on the
+    // runtime, concurrently, before timely starts: a worker thread makes no network call.
+    let aggregate_keys: Vec<Vec<String>> = runtime
+        .block_on(crate::connectors::retry::forever("reading the aggregates", || tables.read_aggregates()))
+        .into_iter()
+        .map(|(_, values)| values.into_iter().map(|(key, _)| key).collect())
+        .collect();
+    let loaded: HashMap<usize, Stored> = runtime
+        .block_on(futures::future::join_all((first_worker..first_worker + local_workers).map(|index| {
             let state = state.clone();
-            async move { (index, load_share(&state.sink_options.tables, index, peers, state.today, &state.counters).await) }
+            let keys = aggregate_keys
+                .iter()
+                .map(|keys| keys.iter().filter(|key| key_owner(key) % peers as u64 == index as u64).cloned().collect())
+                .collect();
+            async move {
+                let rows = load_share(&state.sink_options.tables, index, peers, state.today, &state.counters).await;
+                (index, Stored { rows, aggregate_keys: keys })
+            }
         })))
         .into_iter()
         .collect();
     let loaded = Mutex::new(loaded);
+    // Epoch 1 begins when the processes are connected (the first worker to get here), so the
+    // processes of a cluster count epochs together whatever their clocks say.
+    let epochs_started = Arc::new(std::sync::OnceLock::new());
 
     let worker_state = state.clone();
     let run = move |worker: &mut timely::worker::Worker| {
         let state = worker_state.clone();
         let durable = ProbeHandle::new();
-        let first_epoch = epoch_now(state.source_options.epoch_ms);
+        let started = *epochs_started.get_or_init(std::time::Instant::now);
+        let mut source_options = state.source_options.clone();
+        source_options.epochs.started = started;
         let mut owned = owned_partitions(state.source_options.partitions, worker.index(), worker.peers());
         {
             let mut all = state.owned.lock().expect("owned partitions");
@@ -188,14 +232,10 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
             all.sort_unstable();
         }
         let loaded = loaded.lock().expect("loaded state").remove(&worker.index()).unwrap_or_default();
-        worker.dataflow::<u64, _, _>(|scope| build(scope, state.clone(), durable.clone(), first_epoch, loaded));
+        worker.dataflow::<u64, _, _>(|scope| build(scope, state.clone(), source_options, durable.clone(), loaded));
         while worker.step_or_park(Some(Duration::from_millis(100))) {}
     };
-    let guards = match options.listener {
-        Some(listener) => super::network::execute_on(listener, options.timely.clone(), run),
-        None => timely::execute(options.timely.clone(), run),
-    }
-    .map_err(ClusterError::Timely)?;
+    let guards = super::network::execute_on(options.listener, options.token.clone(), options.timely.clone(), run).map_err(ClusterError::Timely)?;
 
     let progress = options.progress.then(|| spawn_progress(state.clone()));
     let reporter = options.report.then(|| report::spawn_reporter(state.clone()));
@@ -228,6 +268,7 @@ fn summary(state: &ProcessState, process: String, seconds: f64) -> WorkerSummary
         rejected: c.rejected.load(Ordering::Relaxed),
         aggregate_writes: c.aggregate_writes.load(Ordering::Relaxed),
         state_rows_loaded: c.state_rows_loaded.load(Ordering::Relaxed),
+        records_skipped: c.records_skipped.load(Ordering::Relaxed),
         seconds,
         latency_ms_p50: latency.value_at_quantile(0.5),
         latency_ms_p99: latency.value_at_quantile(0.99),

@@ -39,6 +39,9 @@ pub struct WorkerReport {
     /// Of `rejected`: rows Cassandra refused (its message is the dead letter's reason).
     #[serde(default)]
     pub refused: u64,
+    /// Records retention deleted before they were durable, skipped (`--accept-lost-records`).
+    #[serde(default)]
+    pub skipped: u64,
     /// Aggregate values written.
     pub aggregate_writes: u64,
     /// Cassandra write attempts that failed (and were retried).
@@ -96,6 +99,7 @@ pub fn report(state: &ProcessState) -> WorkerReport {
         rows_deleted: c.rows_deleted.load(Ordering::Relaxed),
         rejected: c.rejected.load(Ordering::Relaxed),
         refused: c.refused.load(Ordering::Relaxed),
+        skipped: c.records_skipped.load(Ordering::Relaxed),
         aggregate_writes: c.aggregate_writes.load(Ordering::Relaxed),
         cassandra_write_errors: crate::connectors::retry::failures(),
         cassandra_warnings: state.sink_options.tables.warnings().totals(),

@@ -26,7 +26,7 @@ use super::control::Assignment;
 use super::status::ClusterStatus;
 
 pub use cdc::{CdcStage, run_cdc_stage};
-pub use supervise::{RestartBudget, supervise};
+pub use supervise::{RestartBudget, is_permanent, supervise};
 
 /// Where the worker processes run.
 #[derive(Debug, Clone)]
@@ -60,6 +60,8 @@ pub enum MasterError {
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error("worker processes kept failing: gave up after {restarts} restarts within {window}; see the worker errors above (raise --max-restarts or --restart-window to keep trying)", window = humantime::format_duration(*.window))]
     TooManyRestarts { restarts: u32, window: Duration },
+    #[error("worker process {index} stopped on a condition a restart cannot mend ({status}); its error is above")]
+    Permanent { index: usize, status: String },
 }
 
 /// Who an event is about: a local process by index, or a remote agent by id.

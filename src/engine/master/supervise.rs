@@ -66,6 +66,11 @@ pub fn supervise(options: &MasterOptions, status: Arc<Mutex<ClusterStatus>>, tel
                 eprintln!("rtds master: every worker process finished");
                 return Ok(());
             }
+            Outcome::Died { index, status: exit } if is_permanent(&exit) => {
+                launcher.stop(generation);
+                set_state(&status, "failed", restarts);
+                return Err(MasterError::Permanent { index, status: exit });
+            }
             Outcome::Died { index, status: exit } => {
                 eprintln!("rtds master: worker process {index} died ({exit}); stopping the cluster to restart it");
                 launcher.stop(generation);
@@ -89,6 +94,17 @@ pub fn supervise(options: &MasterOptions, status: Arc<Mutex<ClusterStatus>>, tel
         }
     }
     unreachable!("generations never run out")
+}
+
+/// Whether a worker process's exit status says a restart cannot help (see
+/// [`EXIT_PERMANENT`](crate::engine::cluster::EXIT_PERMANENT)).
+///
+/// ```
+/// assert!(rtds::engine::master::is_permanent("exit status: 3"));
+/// assert!(!rtds::engine::master::is_permanent("exit status: 1"));
+/// ```
+pub fn is_permanent(status: &str) -> bool {
+    status.trim_end().ends_with(&format!("exit status: {}", crate::engine::cluster::EXIT_PERMANENT))
 }
 
 /// At most `max` restarts within any `window`: restarts older than the window no longer

@@ -205,7 +205,7 @@ pub async fn poll_pipeline(state: StatusState, sink: Arc<CassandraTables>, kafka
             Err(e) => next.error = next.error.or(Some(e.to_string())),
         }
         let rejected = state.telemetry.totals(&state.cluster.lock().expect("status").processes).rejected;
-        state.telemetry.sample(chrono::Utc::now().timestamp_millis(), next.records_per_second, next.total_lag, rejected);
+        state.telemetry.sample(crate::clock::now().timestamp_millis(), next.records_per_second, next.total_lag, rejected);
         *state.pipeline.lock().expect("status") = next;
         tokio::time::sleep_until(started + Duration::from_secs(1)).await;
     }

@@ -25,6 +25,7 @@ pub fn prometheus_text(status: &Status, telemetry: &Telemetry) -> String {
     out.metric("rtds_restarts_total", "counter", "Cluster restarts after a worker process died", one(cluster.restarts as f64));
     out.metric("rtds_records_read_total", "counter", "Source stage: records read from Kafka (replays included)", per_process(&|p| p.report.records_in as f64));
     out.metric("rtds_records_rejected_total", "counter", "Check stage: records that failed parsing or checks, sent to the dead-letter topic", per_process(&|p| p.report.rejected as f64));
+    out.metric("rtds_records_skipped_total", "counter", "Source: records Kafka's retention deleted before they were durable, skipped on purpose (--accept-lost-records)", per_process(&|p| p.report.skipped as f64));
     out.metric("rtds_rows_refused_total", "counter", "Rows sink: rows Cassandra refused alone, sent to the dead-letter topic with its message (also in rejected)", per_process(&|p| p.report.refused as f64));
     out.metric("rtds_rows_written_total", "counter", "Rows sink: rows acknowledged by Cassandra", per_process(&|p| p.report.rows_written as f64));
     out.metric("rtds_rows_deleted_total", "counter", "Rows sink: rows deleted (CDC tombstones)", per_process(&|p| p.report.rows_deleted as f64));

@@ -34,6 +34,8 @@ pub struct Totals {
     pub rejected: u64,
     /// Of `rejected`: rows Cassandra refused.
     pub refused: u64,
+    /// Records retention deleted before they were durable, skipped (`--accept-lost-records`).
+    pub skipped: u64,
     pub aggregate_writes: u64,
     pub cassandra_write_errors: u64,
     /// Warnings Cassandra returned with writes, every kind.
@@ -47,6 +49,7 @@ impl Totals {
         self.rows_deleted += r.rows_deleted;
         self.rejected += r.rejected;
         self.refused += r.refused;
+        self.skipped += r.skipped;
         self.aggregate_writes += r.aggregate_writes;
         self.cassandra_write_errors += r.cassandra_write_errors;
         self.cassandra_warnings += r.cassandra_warnings.values().sum::<u64>();

@@ -38,11 +38,10 @@ use timely::dataflow::{Scope, Stream};
 use timely::scheduling::Activator;
 
 pub use idle::IdleVote;
-pub use reader::{OpenReader, PartitionReader, rdkafka_reader};
+pub use reader::{OpenReader, PartitionReader, ReadError, rdkafka_reader};
 
 use crate::connectors::Durable;
 use crate::metrics::ProcessCounters;
-use crate::operators::epoch_now;
 
 /// Most messages read in one activation, so other operators get their turn.
 const POLL_BATCH: usize = 5000;
@@ -62,8 +61,11 @@ pub struct Incoming {
     pub payload: Option<Vec<u8>>,
     pub partition: i32,
     pub offset: i64,
-    /// The producer's timestamp, for end-to-end latency.
+    /// The producer's timestamp: for a change of `rtds cdc`, its PostgreSQL commit time. The
+    /// time the checks judge the record against, and the start of its end-to-end latency.
     pub produced_ms: Option<i64>,
+    /// The end LSN of the change's PostgreSQL commit (`rtds-lsn`), the order of its versions.
+    pub lsn: Option<u64>,
 }
 
 /// Partitions owned by global worker `index` of `workers`: p with p mod workers == index.
@@ -83,8 +85,6 @@ pub struct KafkaSourceOptions {
     pub partitions: usize,
     /// Where each partition's last run left it durable.
     pub start: Arc<HashMap<i32, Durable>>,
-    /// The length of an epoch.
-    pub epoch_ms: u64,
     /// Most records read and not yet durable.
     pub max_in_flight: usize,
     /// Finish once nothing arrived for this long and everything is durable, when the
@@ -98,6 +98,42 @@ pub struct KafkaSourceOptions {
     /// Receives (partition, point, epoch) for every durable epoch.
     pub durable_points: tokio::sync::mpsc::UnboundedSender<(i32, Durable, u64)>,
     pub counters: Arc<ProcessCounters>,
+    /// What to do when retention deleted records this worker has not made durable yet.
+    pub lost_records: LostRecords,
+    /// When each epoch begins: one clock for the process's workers (see [`Epochs`]).
+    pub epochs: Epochs,
+}
+
+/// What a source does when Kafka no longer holds a partition's next offset (retention
+/// deleted records that never became durable).
+#[derive(Clone)]
+pub enum LostRecords {
+    /// Stop: `fatal` gets the message (naming the partition, the durable offset, the earliest
+    /// offset Kafka holds and how to resume) and ends the process.
+    Stop { fatal: Arc<dyn Fn(String) + Send + Sync> },
+    /// Go on from the earliest offset Kafka holds, counting the records skipped.
+    Skip,
+}
+
+/// The epochs of one run: a logical counter that starts at 1 when the process's workers start
+/// and moves on every `epoch_ms`. Epochs pace the work and say what is durable; they order
+/// nothing (a change's version comes from its data), so a clock that jumps or differs between
+/// machines changes no result.
+#[derive(Debug, Clone, Copy)]
+pub struct Epochs {
+    pub started: Instant,
+    pub epoch_ms: u64,
+}
+
+impl Epochs {
+    pub fn new(epoch_ms: u64) -> Epochs {
+        Epochs { started: Instant::now(), epoch_ms: epoch_ms.max(1) }
+    }
+
+    /// The current epoch (1 at the start).
+    pub fn now(&self) -> u64 {
+        1 + self.started.elapsed().as_millis() as u64 / self.epoch_ms
+    }
 }
 
 /// Reads this worker's partitions from their durable points, stamping records with epochs
@@ -171,6 +207,8 @@ struct Reading {
     last_quiet_note: Instant,
     /// Since when the stall checks got no answer from Kafka.
     kafka_silent_since: Option<Instant>,
+    /// The running "which partitions lost records?" check, after an offset out of range.
+    lost_check: Option<tokio::task::JoinHandle<Option<Vec<(i32, i64, i64)>>>>,
 }
 
 impl Reading {
@@ -197,6 +235,7 @@ impl Reading {
             last_stall_check: Instant::now(),
             last_quiet_note: Instant::now(),
             kafka_silent_since: None,
+            lost_check: None,
             options,
         }
     }
@@ -250,6 +289,9 @@ impl Reading {
 
     /// Reads what there is room for and hands each record to `give`; returns how many.
     fn read(&mut self, mut give: impl FnMut(Incoming)) -> usize {
+        if self.lost_check.is_some() {
+            self.check_lost();
+        }
         let room = self.options.max_in_flight.saturating_sub(self.in_flight()).min(POLL_BATCH);
         let Some(reader) = self.reader.as_ref() else { return 0 };
         let mut read = 0;
@@ -261,7 +303,11 @@ impl Reading {
                     *self.records.entry(incoming.partition).or_default() += 1;
                     give(incoming);
                 }
-                Some(Err(error)) => {
+                Some(Err(ReadError::OffsetOutOfRange)) => {
+                    self.check_lost();
+                    break;
+                }
+                Some(Err(ReadError::Other(error))) => {
                     tracing::warn!(%error, "Kafka consumer error; continuing");
                     break;
                 }
@@ -274,6 +320,45 @@ impl Reading {
             self.options.counters.records_in.fetch_add(read as u64, Ordering::Relaxed);
         }
         read
+    }
+
+    /// An offset out of range: asks Kafka (off the worker thread) which partitions lost
+    /// records, and once it answers stops or skips them as [`LostRecords`] says.
+    fn check_lost(&mut self) {
+        if let Some(answer) = self.lost_check.take_if(|running| running.is_finished()).and_then(FutureExt::now_or_never) {
+            let lost = answer.ok().flatten().unwrap_or_default();
+            if lost.is_empty() {
+                return;
+            }
+            match &self.options.lost_records {
+                LostRecords::Stop { fatal } => {
+                    let parts: Vec<String> = lost
+                        .iter()
+                        .map(|(p, next, low)| format!("partition {p}: durable up to offset {next}, the earliest Kafka holds is {low} ({} records lost)", low - next))
+                        .collect();
+                    fatal(format!(
+                        "Kafka's retention deleted records that were never made durable ({}); rtds stops rather than skip them. \
+                         Replay them from the source (for PostgreSQL: drop the replication slot so that `rtds cdc` takes a new snapshot), \
+                         or accept the loss: start the workers with --accept-lost-records, which goes on from the earliest offsets and \
+                         counts the records skipped (rtds_records_skipped_total, totals.skipped)",
+                        parts.join("; ")
+                    ));
+                }
+                LostRecords::Skip => {
+                    for (partition, next, low) in lost {
+                        tracing::warn!(partition, durable = next, earliest = low, skipped = low - next, "retention deleted records never made durable; skipping them (--accept-lost-records)");
+                        self.next_offsets.insert(partition, low);
+                        self.options.counters.records_skipped.fetch_add((low - next) as u64, Ordering::Relaxed);
+                    }
+                    // A new reader starts from the moved offsets.
+                    self.reader = None;
+                    self.last_open_attempt = None;
+                }
+            }
+        } else if self.lost_check.is_none() {
+            let (reader, offsets) = (self.reader.clone(), self.next_offsets.clone());
+            self.lost_check = Some(self.options.runtime.spawn_blocking(move || reader::lost(reader.as_deref(), &offsets)));
+        }
     }
 
     /// Room to read, nothing read for [`STALL_AFTER`], and Kafka holds more (or cannot be
@@ -317,7 +402,7 @@ impl Reading {
     /// Closes the epoch when its time is up and returns the new one. Only epochs that read
     /// something (or passed transaction markers) are kept.
     fn close_epoch(&mut self) -> Option<u64> {
-        let now = epoch_now(self.options.epoch_ms).max(self.epoch);
+        let now = self.options.epochs.now().max(self.epoch);
         if now == self.epoch {
             return None;
         }

@@ -6,14 +6,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Headers;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use super::Incoming;
+use crate::connectors::kafka::LSN_HEADER;
+
+/// Why a poll gave no record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    /// A partition's next offset is no longer in the log (retention deleted it): reading on
+    /// would skip records, so the source stops unless told to accept the loss.
+    OffsetOutOfRange,
+    /// Anything else; the client retries by itself.
+    Other(String),
+}
 
 /// A consumer assigned some partitions of one topic.
 pub trait PartitionReader: Send + Sync {
     /// The next record if one is ready; never blocks.
-    fn poll(&self) -> Option<Result<Incoming, String>>;
+    fn poll(&self) -> Option<Result<Incoming, ReadError>>;
 
     /// Each assigned partition's position: the offset after the last record handed out,
     /// transaction markers passed. `None` when the client cannot say.
@@ -44,6 +57,9 @@ pub fn rdkafka_reader(kafka: &crate::connectors::kafka::KafkaConfig, topic: &str
             .set("isolation.level", "read_committed")
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")
+            // An offset retention has deleted is an error, not a silent jump to the end (the
+            // default, `latest`, would skip every record in between without a word).
+            .set("auto.offset.reset", "error")
             .set("queued.max.messages.kbytes", "4096")
             .set("queued.min.messages", "10000")
             .set("fetch.max.bytes", "8388608")
@@ -65,13 +81,17 @@ struct KafkaReader {
 }
 
 impl PartitionReader for KafkaReader {
-    fn poll(&self) -> Option<Result<Incoming, String>> {
-        Some(self.consumer.poll(Duration::ZERO)?.map_err(|e| e.to_string()).map(|message| Incoming {
+    fn poll(&self) -> Option<Result<Incoming, ReadError>> {
+        Some(self.consumer.poll(Duration::ZERO)?.map_err(read_error).map(|message| Incoming {
             key: message.key().map(<[u8]>::to_vec),
             payload: message.payload().map(<[u8]>::to_vec),
             partition: message.partition(),
             offset: message.offset(),
             produced_ms: message.timestamp().to_millis(),
+            lsn: message.headers().and_then(|headers| {
+                let header = headers.iter().find(|h| h.key == LSN_HEADER)?;
+                std::str::from_utf8(header.value?).ok()?.parse().ok()
+            }),
         }))
     }
 
@@ -93,6 +113,27 @@ impl PartitionReader for KafkaReader {
     fn assigned(&self) -> Option<Vec<i32>> {
         self.consumer.assignment().ok().map(|a| a.elements().iter().map(|e| e.partition()).collect())
     }
+}
+
+fn read_error(error: KafkaError) -> ReadError {
+    match error.rdkafka_error_code() {
+        Some(RDKafkaErrorCode::AutoOffsetReset | RDKafkaErrorCode::OffsetOutOfRange) => ReadError::OffsetOutOfRange,
+        _ => ReadError::Other(error.to_string()),
+    }
+}
+
+/// The partitions whose next offset retention has deleted: (partition, next offset, the
+/// earliest offset Kafka still holds). `None` when Kafka cannot say.
+pub(super) fn lost(reader: Option<&dyn PartitionReader>, next_offsets: &HashMap<i32, i64>) -> Option<Vec<(i32, i64, i64)>> {
+    let reader = reader?;
+    let mut lost = Vec::new();
+    for partition in reader.assigned()? {
+        let (low, _) = reader.watermarks(partition, Duration::from_secs(2))?;
+        if let Some(next) = next_offsets.get(&partition).filter(|next| **next < low) {
+            lost.push((partition, *next, low));
+        }
+    }
+    Some(lost)
 }
 
 /// Moves each partition's next offset up to the reader's position where that is further

@@ -1,7 +1,7 @@
 //! The source under timely on fake readers, no Kafka: the durability rule from the source's
 //! side (a partition's point is reported only for epochs the probe after every sink has
-//! passed), backpressure (no more than `max_in_flight` read ahead), and the workers of a
-//! process finishing together (`--idle-exit`).
+//! passed), backpressure (no more than `max_in_flight` read ahead), the workers of a
+//! process finishing together (`--idle-exit`), and records lost to retention.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use timely::dataflow::operators::Probe;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
 
-use super::{Incoming, KafkaSourceOptions, PartitionReader, kafka_source};
+use super::{Epochs, Incoming, KafkaSourceOptions, LostRecords, PartitionReader, ReadError, kafka_source};
 use crate::connectors::Durable;
 use crate::metrics::ProcessCounters;
 use crate::operators::{AsyncSink, AsyncSinkOptions};
@@ -26,7 +26,7 @@ struct FakeReader {
 impl FakeReader {
     fn with(records_per_partition: i64) -> Arc<FakeReader> {
         let queue = (0..records_per_partition)
-            .flat_map(|offset| [0, 1].map(|partition| Incoming { key: None, payload: Some(b"{}".to_vec()), partition, offset, produced_ms: None }))
+            .flat_map(|offset| [0, 1].map(|partition| Incoming { key: None, payload: Some(b"{}".to_vec()), partition, offset, produced_ms: None, lsn: None }))
             .collect();
         let ends = HashMap::from([(0, records_per_partition), (1, records_per_partition)]);
         Arc::new(FakeReader { queue: Mutex::new(queue), positions: Mutex::default(), ends })
@@ -34,7 +34,7 @@ impl FakeReader {
 }
 
 impl PartitionReader for FakeReader {
-    fn poll(&self) -> Option<Result<Incoming, String>> {
+    fn poll(&self) -> Option<Result<Incoming, ReadError>> {
         let incoming = self.queue.lock().unwrap().pop_front()?;
         self.positions.lock().unwrap().insert(incoming.partition, incoming.offset + 1);
         Some(Ok(incoming))
@@ -63,7 +63,6 @@ fn options_of(
     let options = KafkaSourceOptions {
         partitions: 2,
         start: Arc::default(),
-        epoch_ms: 10,
         max_in_flight,
         idle_exit,
         idle_vote: Arc::new(super::IdleVote::new(workers)),
@@ -71,6 +70,8 @@ fn options_of(
         runtime: runtime.handle().clone(),
         durable_points,
         counters: Arc::new(ProcessCounters::default()),
+        lost_records: LostRecords::Skip,
+        epochs: Epochs::new(10),
     };
     (options, points)
 }
@@ -96,8 +97,7 @@ fn run(fake: Arc<FakeReader>, max_in_flight: usize, check: impl FnOnce(&mut dyn 
         let (gate, options, probe) = (gate.clone(), options.clone(), durable.clone());
         let dataflow = worker.next_dataflow_index();
         worker.dataflow::<u64, _, _>(move |scope| {
-            let first_epoch = crate::operators::epoch_now(10);
-            kafka_source(scope, options, probe.clone(), first_epoch)
+            kafka_source(scope, options, probe.clone(), 1)
                 .async_sink("Gated", sink_options, move |_epoch, updates: Vec<(Incoming, isize)>| {
                     let gate = gate.clone();
                     async move { gate.acquire_many(updates.len() as u32).await.expect("the gate stays").forget() }
@@ -182,13 +182,13 @@ impl ArrivingReader {
 }
 
 impl PartitionReader for ArrivingReader {
-    fn poll(&self) -> Option<Result<Incoming, String>> {
+    fn poll(&self) -> Option<Result<Incoming, ReadError>> {
         let mut read = self.read.lock().unwrap();
         if *read >= self.arrived() {
             return None;
         }
         *read += 1;
-        Some(Ok(Incoming { key: None, payload: Some(b"{}".to_vec()), partition: self.partition, offset: *read - 1, produced_ms: None }))
+        Some(Ok(Incoming { key: None, payload: Some(b"{}".to_vec()), partition: self.partition, offset: *read - 1, produced_ms: None, lsn: None }))
     }
     fn positions(&self) -> Option<HashMap<i32, i64>> {
         Some(HashMap::from([(self.partition, *self.read.lock().unwrap())]))
@@ -223,7 +223,7 @@ fn a_worker_whose_partitions_are_empty_waits_for_the_others_before_it_finishes()
         let sink_options = AsyncSinkOptions { runtime: options.runtime.clone(), rounds: 1, every: Duration::ZERO };
         let (options, probe) = (options.clone(), durable.clone());
         worker.dataflow::<u64, _, _>(move |scope| {
-            kafka_source(scope, options, probe.clone(), crate::operators::epoch_now(10))
+            kafka_source(scope, options, probe.clone(), 1)
                 .async_sink("Acknowledging", sink_options, |_epoch, _updates: Vec<(Incoming, isize)>| async {})
                 .probe_with(&probe);
         });
@@ -234,4 +234,91 @@ fn a_worker_whose_partitions_are_empty_waits_for_the_others_before_it_finishes()
     })
     .unwrap();
     assert_eq!(counters.records_in.load(Ordering::Relaxed), 120, "worker 0 read the records that came after the idle time");
+}
+
+/// Partition 0 resumes at offset 10, but retention has deleted everything before 25: the
+/// reader says the offset is out of range, and Kafka's earliest offset is 25.
+struct RetainedReader {
+    from: i64,
+    error_given: Mutex<bool>,
+    read: Mutex<i64>,
+}
+
+impl PartitionReader for RetainedReader {
+    fn poll(&self) -> Option<Result<Incoming, ReadError>> {
+        let mut read = self.read.lock().unwrap();
+        if self.from < 25 {
+            let mut given = self.error_given.lock().unwrap();
+            // librdkafka says it once, then fetches no more of the partition.
+            return (!*given).then(|| {
+                *given = true;
+                Err(ReadError::OffsetOutOfRange)
+            });
+        }
+        (*read < 30).then(|| {
+            *read = (*read).max(self.from) + 1;
+            Ok(Incoming { key: None, payload: Some(b"{}".to_vec()), partition: 0, offset: *read - 1, produced_ms: None, lsn: None })
+        })
+    }
+    fn positions(&self) -> Option<HashMap<i32, i64>> {
+        Some(HashMap::from([(0, (*self.read.lock().unwrap()).max(self.from))]))
+    }
+    fn watermarks(&self, _partition: i32, _timeout: Duration) -> Option<(i64, i64)> {
+        Some((25, 30))
+    }
+    fn assigned(&self) -> Option<Vec<i32>> {
+        Some(vec![0])
+    }
+}
+
+/// Runs a source over [`RetainedReader`] with `lost_records` until `done` or 10 s.
+fn run_retained(lost_records: LostRecords, done: impl Fn(&ProcessCounters) -> bool + Send + Sync + 'static) -> Arc<ProcessCounters> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let open: super::OpenReader = Arc::new(|_, next_offsets| {
+        let from = next_offsets.get(&0).copied().unwrap_or(0);
+        Ok(Arc::new(RetainedReader { from, error_given: Mutex::new(false), read: Mutex::new(from) }) as Arc<dyn PartitionReader>)
+    });
+    let (mut options, _points) = options_of(&runtime, open, 1_000, None, 1);
+    options.partitions = 1;
+    options.start = Arc::new(HashMap::from([(0, Durable { next_offset: 10, records: 10 })]));
+    options.lost_records = lost_records;
+    let counters = options.counters.clone();
+    timely::execute_directly(move |worker| {
+        let durable = ProbeHandle::new();
+        let sink_options = AsyncSinkOptions { runtime: options.runtime.clone(), rounds: 1, every: Duration::ZERO };
+        let (options, probe) = (options.clone(), durable.clone());
+        let counters = options.counters.clone();
+        let dataflow = worker.next_dataflow_index();
+        worker.dataflow::<u64, _, _>(move |scope| {
+            kafka_source(scope, options, probe.clone(), 1)
+                .async_sink("Acknowledging", sink_options, |_epoch, _updates: Vec<(Incoming, isize)>| async {})
+                .probe_with(&probe);
+        });
+        let until = Instant::now() + Duration::from_secs(10);
+        while !done(&counters) && Instant::now() < until {
+            worker.step_or_park(Some(Duration::from_millis(5)));
+        }
+        worker.drop_dataflow(dataflow);
+    });
+    counters
+}
+
+#[test]
+fn records_retention_deleted_before_they_were_durable_stop_the_source_with_where_and_how_to_resume() {
+    let said = Arc::new(Mutex::new(None::<String>));
+    let heard = said.clone();
+    let fatal = Arc::new(move |message: String| *heard.lock().unwrap() = Some(message));
+    let waiting = said.clone();
+    let counters = run_retained(LostRecords::Stop { fatal }, move |_| waiting.lock().unwrap().is_some());
+    let message = said.lock().unwrap().clone().expect("the source stops on lost records");
+    assert!(message.contains("partition 0: durable up to offset 10, the earliest Kafka holds is 25 (15 records lost)"), "{message}");
+    assert!(message.contains("--accept-lost-records"), "it says how to go on: {message}");
+    assert_eq!(counters.records_in.load(Ordering::Relaxed), 0, "nothing past the gap is read");
+}
+
+#[test]
+fn with_the_loss_accepted_the_source_goes_on_from_the_earliest_offset_and_counts_what_it_skipped() {
+    let counters = run_retained(LostRecords::Skip, |c| c.records_in.load(Ordering::Relaxed) == 5);
+    assert_eq!(counters.records_skipped.load(Ordering::Relaxed), 15);
+    assert_eq!(counters.records_in.load(Ordering::Relaxed), 5, "offsets 25..30 are read");
 }
