@@ -20,7 +20,6 @@
 //!   [`AsyncSink`]): transient failures are retried without a limit.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -60,12 +59,17 @@ pub fn view_write_time(run: u64, epoch: u64) -> i64 {
     ((run << EPOCH_BITS) | (epoch & ((1 << EPOCH_BITS) - 1))) as i64
 }
 
-/// Which worker of `peers` writes an aggregate key: the stream into an aggregate sink is
-/// exchanged by this, and the keys a run finds in the table are shared out by it.
+/// Which worker of `peers` writes an aggregate key (`key_owner(key) % peers`): the stream into
+/// an aggregate sink is exchanged by this, and the keys a run finds in the table are shared out
+/// by it. FNV-1a, written out here (five lines) rather than std's hasher, whose algorithm may
+/// change between Rust releases: every process of a cluster must route a key alike.
+///
+/// ```
+/// assert_eq!(rtds::connectors::cassandra::key_owner(""), 0xcbf2_9ce4_8422_2325);
+/// assert_ne!(rtds::connectors::cassandra::key_owner("France"), rtds::connectors::cassandra::key_owner("Peru"));
+/// ```
 pub fn key_owner(key: &str) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    key.hash(&mut hasher);
-    hasher.finish()
+    key.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 /// A change to write, with its version and its produce time (milliseconds, for end-to-end

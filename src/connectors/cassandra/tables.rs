@@ -415,8 +415,9 @@ async fn ensure_data_write_times(session: &Session, keyspace: &str, table: &str)
     if marked {
         return Ok(());
     }
-    let has_rows = query(format!("SELECT id FROM {keyspace}.{table} LIMIT 1")).await?.into_rows_result().is_ok_and(|rows| rows.rows_num() > 0);
-    if has_rows {
+    let holds = |cql: String| async move { query(cql).await.map(|result| result.into_rows_result().is_ok_and(|rows| rows.rows_num() > 0)) };
+    let written = holds(format!("SELECT id FROM {keyspace}.{table} LIMIT 1")).await? || holds(format!("SELECT topic FROM {keyspace}.offsets LIMIT 1")).await?;
+    if written {
         return Err(ServiceError::Refused {
             service: "Cassandra",
             message: format!(

@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use compact_str::CompactString;
 use differential_dataflow::AsCollection;
 use timely::dataflow::Scope;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::operators::vec::Map;
-use timely::dataflow::operators::{Concatenate, Exchange, OkErr, Probe};
+use timely::dataflow::operators::{Concat, Concatenate, Exchange, OkErr, Probe};
 use uuid::Uuid;
 
 use super::ProcessState;
@@ -101,6 +102,10 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: Kaf
         // Each key to the worker that owns it: the one that also deletes its stale copy.
         let owned = counts.inner.exchange(|((key, _), _, _)| key_owner(key));
         let stale = aggregate_keys.get_mut(index).map(std::mem::take).unwrap_or_default();
+        // A worker that holds stale keys but no count still needs its first round, which
+        // deletes them: an update that changes nothing, at epoch 0, makes sure it comes.
+        let nudge = if stale.is_empty() { Vec::new() } else { vec![(CompactString::const_new(""), 0isize)] };
+        let owned = owned.concat(stored_state(scope, nudge, 0).map(|(value, time, _)| (value, time, 0)));
         done.push(owned.cassandra_aggregate(index, state.sink_options.clone(), stale));
     }
     scope.concatenate(done).probe_with(&durable);

@@ -135,16 +135,13 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
     runtime.block_on(crate::connectors::kafka::ensure_topic(&options.kafka, &crate::connectors::kafka::dlq_topic(&topic), 1))?;
     let dead_letters = Arc::new(KafkaDeadLetters::new(&options.kafka, &topic)?);
     let (durable_points, offsets_writer) = spawn_offsets_writer(runtime.handle(), tables.clone(), topic.clone());
-    let lost_records = if options.accept_lost_records {
-        LostRecords::Skip
-    } else {
-        LostRecords::Stop {
-            fatal: Arc::new(|message: String| {
-                tracing::error!("{message}");
-                eprintln!("rtds worker: {message}");
-                std::process::exit(EXIT_PERMANENT);
-            }),
-        }
+    let lost_records = LostRecords {
+        skip: options.accept_lost_records,
+        fatal: Arc::new(|message: String| {
+            tracing::error!("{message}");
+            eprintln!("rtds worker: {message}");
+            std::process::exit(EXIT_PERMANENT);
+        }),
     };
 
     let counters = Arc::new(ProcessCounters::default());

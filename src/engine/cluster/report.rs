@@ -52,6 +52,9 @@ pub struct WorkerReport {
     pub cassandra_warnings: BTreeMap<String, u64>,
     /// The epoch the sources stamp new records with.
     pub epoch: u64,
+    /// The length of an epoch, in milliseconds.
+    #[serde(default)]
+    pub epoch_ms: u64,
     /// The newest epoch every sink has made durable.
     pub durable_epoch: u64,
     pub rss_bytes: u64,
@@ -104,6 +107,7 @@ pub fn report(state: &ProcessState) -> WorkerReport {
         cassandra_write_errors: crate::connectors::retry::failures(),
         cassandra_warnings: state.sink_options.tables.warnings().totals(),
         epoch: c.epoch.load(Ordering::Relaxed),
+        epoch_ms: state.source_options.epochs.epoch_ms,
         durable_epoch: c.durable_epoch.load(Ordering::Relaxed),
         rss_bytes,
         cpu_seconds,

@@ -104,15 +104,15 @@ pub struct KafkaSourceOptions {
     pub epochs: Epochs,
 }
 
-/// What a source does when Kafka no longer holds a partition's next offset (retention
-/// deleted records that never became durable).
+/// What a source does when Kafka no longer holds a partition's next offset because retention
+/// deleted records that never became durable. `fatal` gets the message of a condition the
+/// source stops on (naming the partition, the offsets and how to resume) and ends the process.
 #[derive(Clone)]
-pub enum LostRecords {
-    /// Stop: `fatal` gets the message (naming the partition, the durable offset, the earliest
-    /// offset Kafka holds and how to resume) and ends the process.
-    Stop { fatal: Arc<dyn Fn(String) + Send + Sync> },
-    /// Go on from the earliest offset Kafka holds, counting the records skipped.
-    Skip,
+pub struct LostRecords {
+    /// Go on from the earliest offset Kafka holds, counting the records skipped, instead of
+    /// stopping.
+    pub skip: bool,
+    pub fatal: Arc<dyn Fn(String) + Send + Sync>,
 }
 
 /// The epochs of one run: a logical counter that starts at 1 when the process's workers start
@@ -207,8 +207,11 @@ struct Reading {
     last_quiet_note: Instant,
     /// Since when the stall checks got no answer from Kafka.
     kafka_silent_since: Option<Instant>,
-    /// The running "which partitions lost records?" check, after an offset out of range.
-    lost_check: Option<tokio::task::JoinHandle<Option<Vec<(i32, i64, i64)>>>>,
+    /// After an offset out of range: the running "which partitions?" check, when the last
+    /// began, and whether an answer is still due.
+    lost_check: Option<tokio::task::JoinHandle<Option<Vec<(i32, i64, i64, i64)>>>>,
+    last_lost_check: Option<Instant>,
+    lost_pending: bool,
 }
 
 impl Reading {
@@ -236,6 +239,8 @@ impl Reading {
             last_quiet_note: Instant::now(),
             kafka_silent_since: None,
             lost_check: None,
+            last_lost_check: None,
+            lost_pending: false,
             options,
         }
     }
@@ -289,7 +294,7 @@ impl Reading {
 
     /// Reads what there is room for and hands each record to `give`; returns how many.
     fn read(&mut self, mut give: impl FnMut(Incoming)) -> usize {
-        if self.lost_check.is_some() {
+        if self.lost_pending {
             self.check_lost();
         }
         let room = self.options.max_in_flight.saturating_sub(self.in_flight()).min(POLL_BATCH);
@@ -322,42 +327,62 @@ impl Reading {
         read
     }
 
-    /// An offset out of range: asks Kafka (off the worker thread) which partitions lost
-    /// records, and once it answers stops or skips them as [`LostRecords`] says.
+    /// An offset out of range: asks Kafka (off the worker thread) which partitions' next
+    /// offsets it no longer holds, again every second until it answers (librdkafka reports the
+    /// error once, then stops fetching the partition), and then stops or skips the records lost
+    /// to retention as [`LostRecords`] says. A next offset past the partition's end (the topic
+    /// re-created or truncated) always stops: no offset to skip to would be right.
     fn check_lost(&mut self) {
-        if let Some(answer) = self.lost_check.take_if(|running| running.is_finished()).and_then(FutureExt::now_or_never) {
-            let lost = answer.ok().flatten().unwrap_or_default();
-            if lost.is_empty() {
-                return;
+        self.lost_pending = true;
+        let answer = self.lost_check.take_if(|running| running.is_finished()).and_then(FutureExt::now_or_never).and_then(Result::ok);
+        let Some(answer) = answer else {
+            let due = self.last_lost_check.is_none_or(|at| at.elapsed() >= Duration::from_secs(1));
+            if self.lost_check.is_none() && due {
+                self.last_lost_check = Some(Instant::now());
+                let (reader, offsets) = (self.reader.clone(), self.next_offsets.clone());
+                self.lost_check = Some(self.options.runtime.spawn_blocking(move || reader::out_of_range(reader.as_deref(), &offsets)));
             }
-            match &self.options.lost_records {
-                LostRecords::Stop { fatal } => {
-                    let parts: Vec<String> = lost
-                        .iter()
-                        .map(|(p, next, low)| format!("partition {p}: durable up to offset {next}, the earliest Kafka holds is {low} ({} records lost)", low - next))
-                        .collect();
-                    fatal(format!(
-                        "Kafka's retention deleted records that were never made durable ({}); rtds stops rather than skip them. \
-                         Replay them from the source (for PostgreSQL: drop the replication slot so that `rtds cdc` takes a new snapshot), \
-                         or accept the loss: start the workers with --accept-lost-records, which goes on from the earliest offsets and \
-                         counts the records skipped (rtds_records_skipped_total, totals.skipped)",
-                        parts.join("; ")
-                    ));
-                }
-                LostRecords::Skip => {
-                    for (partition, next, low) in lost {
-                        tracing::warn!(partition, durable = next, earliest = low, skipped = low - next, "retention deleted records never made durable; skipping them (--accept-lost-records)");
-                        self.next_offsets.insert(partition, low);
-                        self.options.counters.records_skipped.fetch_add((low - next) as u64, Ordering::Relaxed);
-                    }
-                    // A new reader starts from the moved offsets.
-                    self.reader = None;
-                    self.last_open_attempt = None;
-                }
+            self.activator.activate_after(Duration::from_millis(100));
+            return;
+        };
+        let Some(outside) = answer else { return }; // Kafka could not say: asked again.
+        self.lost_pending = false;
+        if let Some((partition, next, _, high)) = outside.iter().find(|(_, next, _, high)| next > high) {
+            (self.options.lost_records.fatal)(format!(
+                "partition {partition} ends at offset {high}, but this pipeline is durable up to offset {next}: the topic was re-created \
+                 or truncated since. Rebuild the keyspace (`DROP KEYSPACE`, or another --keyspace) so the workers read it from the start"
+            ));
+            return;
+        }
+        let lost: Vec<(i32, i64, i64)> = outside.into_iter().map(|(partition, next, low, _)| (partition, next, low)).collect();
+        if lost.is_empty() {
+            return;
+        }
+        match self.options.lost_records.skip {
+            false => {
+                let parts: Vec<String> = lost
+                    .iter()
+                    .map(|(p, next, low)| format!("partition {p}: durable up to offset {next}, the earliest Kafka holds is {low} ({} records lost)", low - next))
+                    .collect();
+                (self.options.lost_records.fatal)(format!(
+                    "Kafka's retention deleted records that were never made durable ({}); rtds stops rather than skip them. \
+                     Replay them from the source (for PostgreSQL: drop the replication slot so that `rtds cdc` takes a new snapshot, \
+                     and rebuild the keyspace, since the snapshot has no deletes), or accept the loss: start the workers with \
+                     --accept-lost-records, which goes on from the earliest offsets and counts the records skipped \
+                     (rtds_records_skipped_total, totals.skipped)",
+                    parts.join("; ")
+                ));
             }
-        } else if self.lost_check.is_none() {
-            let (reader, offsets) = (self.reader.clone(), self.next_offsets.clone());
-            self.lost_check = Some(self.options.runtime.spawn_blocking(move || reader::lost(reader.as_deref(), &offsets)));
+            true => {
+                for (partition, next, low) in lost {
+                    tracing::warn!(partition, durable = next, earliest = low, skipped = low - next, "retention deleted records never made durable; skipping them (--accept-lost-records)");
+                    self.next_offsets.insert(partition, low);
+                    self.options.counters.records_skipped.fetch_add((low - next) as u64, Ordering::Relaxed);
+                }
+                // A new reader starts from the moved offsets.
+                self.reader = None;
+                self.last_open_attempt = None;
+            }
         }
     }
 

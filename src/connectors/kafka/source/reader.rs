@@ -67,7 +67,10 @@ pub fn rdkafka_reader(kafka: &crate::connectors::kafka::KafkaConfig, topic: &str
             .map_err(|e| e.to_string())?;
         let mut assignment = TopicPartitionList::new();
         for partition in partitions {
-            let offset = next_offsets.get(partition).map_or(Offset::Beginning, |next| Offset::Offset(*next));
+            // A partition never recorded starts at offset 0, not at "the beginning": if
+            // retention has deleted its first records, that is an error too, not a silent start
+            // further on.
+            let offset = Offset::Offset(next_offsets.get(partition).copied().unwrap_or(0));
             assignment.add_partition_offset(&topic, *partition, offset).map_err(|e| e.to_string())?;
         }
         consumer.assign(&assignment).map_err(|e| e.to_string())?;
@@ -122,18 +125,21 @@ fn read_error(error: KafkaError) -> ReadError {
     }
 }
 
-/// The partitions whose next offset retention has deleted: (partition, next offset, the
-/// earliest offset Kafka still holds). `None` when Kafka cannot say.
-pub(super) fn lost(reader: Option<&dyn PartitionReader>, next_offsets: &HashMap<i32, i64>) -> Option<Vec<(i32, i64, i64)>> {
+/// The partitions whose next offset Kafka no longer holds: (partition, next offset (0 for one
+/// never read), the earliest and the latest offset Kafka holds). The next offset is below the
+/// earliest when retention deleted records, above the latest when the topic was re-created or
+/// truncated. `None` when Kafka cannot say.
+pub(super) fn out_of_range(reader: Option<&dyn PartitionReader>, next_offsets: &HashMap<i32, i64>) -> Option<Vec<(i32, i64, i64, i64)>> {
     let reader = reader?;
-    let mut lost = Vec::new();
+    let mut outside = Vec::new();
     for partition in reader.assigned()? {
-        let (low, _) = reader.watermarks(partition, Duration::from_secs(2))?;
-        if let Some(next) = next_offsets.get(&partition).filter(|next| **next < low) {
-            lost.push((partition, *next, low));
+        let (low, high) = reader.watermarks(partition, Duration::from_secs(2))?;
+        let next = next_offsets.get(&partition).copied().unwrap_or(0);
+        if next < low || next > high {
+            outside.push((partition, next, low, high));
         }
     }
-    Some(lost)
+    Some(outside)
 }
 
 /// Moves each partition's next offset up to the reader's position where that is further

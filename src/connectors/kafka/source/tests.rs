@@ -70,7 +70,7 @@ fn options_of(
         runtime: runtime.handle().clone(),
         durable_points,
         counters: Arc::new(ProcessCounters::default()),
-        lost_records: LostRecords::Skip,
+        lost_records: LostRecords { skip: true, fatal: Arc::new(|message| panic!("{message}")) },
         epochs: Epochs::new(10),
     };
     (options, points)
@@ -309,7 +309,7 @@ fn records_retention_deleted_before_they_were_durable_stop_the_source_with_where
     let heard = said.clone();
     let fatal = Arc::new(move |message: String| *heard.lock().unwrap() = Some(message));
     let waiting = said.clone();
-    let counters = run_retained(LostRecords::Stop { fatal }, move |_| waiting.lock().unwrap().is_some());
+    let counters = run_retained(LostRecords { skip: false, fatal }, move |_| waiting.lock().unwrap().is_some());
     let message = said.lock().unwrap().clone().expect("the source stops on lost records");
     assert!(message.contains("partition 0: durable up to offset 10, the earliest Kafka holds is 25 (15 records lost)"), "{message}");
     assert!(message.contains("--accept-lost-records"), "it says how to go on: {message}");
@@ -318,7 +318,7 @@ fn records_retention_deleted_before_they_were_durable_stop_the_source_with_where
 
 #[test]
 fn with_the_loss_accepted_the_source_goes_on_from_the_earliest_offset_and_counts_what_it_skipped() {
-    let counters = run_retained(LostRecords::Skip, |c| c.records_in.load(Ordering::Relaxed) == 5);
+    let counters = run_retained(LostRecords { skip: true, fatal: Arc::new(|message| panic!("{message}")) }, |c| c.records_in.load(Ordering::Relaxed) == 5);
     assert_eq!(counters.records_skipped.load(Ordering::Relaxed), 15);
     assert_eq!(counters.records_in.load(Ordering::Relaxed), 5, "offsets 25..30 are read");
 }
