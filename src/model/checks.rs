@@ -41,9 +41,10 @@ pub const ROW_FIELDS: [&str; 13] = [
 /// assert!(rtds::model::checks::check(&user, &checks, chrono::Utc::now()).is_ok());
 /// user.email = Some("not-an-address".into());
 /// assert_eq!(rtds::model::checks::check(&user, &checks, chrono::Utc::now()).unwrap_err(), "email is not an address");
-/// let born = chrono::DateTime::parse_from_rfc3339("1990-01-02T03:04:05Z").unwrap().to_utc();
-/// user.email = None;
-/// assert_eq!(rtds::model::checks::check(&user, &checks, born).unwrap_err(), "dob is not between 1900 and the record's commit time");
+/// // Committed before the birth it records: judged against the commit time, not the clock.
+/// let committed = chrono::DateTime::parse_from_rfc3339("1980-01-01T00:00:00Z").unwrap().to_utc();
+/// user.email = Some("ana.lima@example.com".into());
+/// assert_eq!(rtds::model::checks::check(&user, &checks, committed).unwrap_err(), "dob is not between 1900 and the record's commit time");
 /// ```
 pub fn check(user: &User, checks: &Checks, now: DateTime<Utc>) -> Result<(), String> {
     if user.id.is_nil() {
