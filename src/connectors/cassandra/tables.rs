@@ -408,6 +408,9 @@ fn user_values(
 async fn ensure_data_write_times(session: &Session, keyspace: &str, table: &str) -> Result<(), ServiceError> {
     let query = |cql: String| async move { session.query_unpaged(cql, &[]).await.map_err(ServiceError::cassandra) };
     query(format!("CREATE TABLE IF NOT EXISTS {keyspace}.rtds_meta (name text PRIMARY KEY, value bigint)")).await?;
+    // Every node must know the new table before it is read: a node that does not yet answers
+    // INCOMPATIBLE_SCHEMA (seen on a three-node cluster).
+    session.await_schema_agreement().await.map_err(ServiceError::cassandra)?;
     let marked = query(format!("SELECT value FROM {keyspace}.rtds_meta WHERE name = 'write_times_from_data'"))
         .await?
         .into_rows_result()
