@@ -1,41 +1,39 @@
-//! Pipeline definitions: the TOML files in `dataflows/` that say what the engine runs.
+//! Pipeline definitions: the SQL files in `dataflows/` that say what the engine runs (see
+//! [`crate::sql`] for the statements), and the settings of their source and rows table (the
+//! `WITH (...)` lists), checked when a file is loaded.
 //!
 //! ```
 //! let local = rtds::dataflow::Dataflow::local();
 //! assert_eq!(local.name, "local");
-//! assert!(local.aggregates.iter().any(|a| a.name == "users_by_country"));
+//! assert!(local.program.views.iter().any(|v| v.name == "users_by_country"));
 //! ```
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
-use serde::Deserialize;
+use crate::sql::{Location, Program, Setting, SettingValue, SqlError};
 
-use crate::model::{Checks, Dimension};
+/// The embedded pipeline's definition, compiled in from `dataflows/local.sql`.
+pub const LOCAL_SQL: &str = include_str!("../dataflows/local.sql");
 
-/// The embedded pipeline's definition, compiled in from `dataflows/local.toml`.
-pub const LOCAL_TOML: &str = include_str!("../dataflows/local.toml");
+/// The cluster pipeline's definition, compiled in from `dataflows/users.sql`.
+pub const USERS_SQL: &str = include_str!("../dataflows/users.sql");
 
-/// The cluster pipeline's definition, compiled in from `dataflows/users.toml`.
-pub const USERS_TOML: &str = include_str!("../dataflows/users.toml");
-
-/// A whole pipeline: where records come from, how they are checked, what is aggregated,
-/// where rows go.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A whole pipeline: where records come from, what is computed, where rows and views go.
+#[derive(Debug, Clone)]
 pub struct Dataflow {
+    /// The file's name without `.sql`.
     pub name: String,
     pub source: Source,
-    #[serde(default)]
-    pub checks: Checks,
-    #[serde(default)]
-    pub aggregates: Vec<Aggregate>,
     pub sink: Sink,
+    /// The source table, its expectations and the views.
+    pub program: Arc<Program>,
 }
 
 /// Where records come from.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "lowercase", deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub enum Source {
     /// The built-in randomuser generator, in process.
     Generator(GeneratorSource),
@@ -44,8 +42,7 @@ pub enum Source {
 }
 
 /// A Kafka topic as the source.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct KafkaSource {
     pub topic: String,
     /// Length of an epoch, the unit of durability, in milliseconds.
@@ -56,50 +53,35 @@ pub struct KafkaSource {
     pub max_in_flight: usize,
     /// librdkafka properties for every Kafka client of the pipeline (security, timeouts);
     /// secrets come from the environment instead (see [`crate::connectors::kafka::KafkaConfig`]).
-    #[serde(default)]
     pub properties: BTreeMap<String, String>,
 }
 
 /// The built-in generator as a source.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct GeneratorSource {
     pub users: u64,
     pub seed: String,
     pub page_size: u32,
     /// Share of records sent a second time.
-    #[serde(default)]
     pub replay: f64,
     /// Share of records corrupted on purpose.
-    #[serde(default)]
     pub malformed: f64,
 }
 
-/// A live count of users per value of one dimension.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Aggregate {
-    /// Its name, also its table name in Cassandra.
-    pub name: String,
-    pub by: Dimension,
-}
-
-/// Where formatted rows go.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "lowercase", deny_unknown_fields)]
+/// Where rows and views go.
+#[derive(Debug, Clone)]
 pub enum Sink {
-    /// JSON lines in a local file.
+    /// JSON lines in local files: the rows in `path`, each view in `<view>.jsonl` beside it.
     Jsonl { path: String },
-    /// Cassandra: rows, one table per aggregate, and the durable offsets.
+    /// Cassandra: the rows table, one table per view, and the durable offsets.
     Cassandra(CassandraSinkPlan),
 }
 
 /// Cassandra as the sink.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct CassandraSinkPlan {
     pub keyspace: String,
-    /// The rows' table.
+    /// The rows' table (the rows table's name in the dataflow).
     pub table: String,
     /// Most write requests in flight per worker.
     pub concurrency: usize,
@@ -110,23 +92,15 @@ pub struct CassandraSinkPlan {
     /// Most bytes of row data per batch request (estimated as CQL sizes them), so a batch
     /// stays under Cassandra's `batch_size_warn_threshold` (5 KiB by default) whatever the
     /// rows hold; a row larger than this goes alone, as a plain statement.
-    #[serde(default = "default_batch_bytes")]
     pub batch_bytes: usize,
-    /// Copies of every row and aggregate value the keyspace keeps (when rtds creates it).
-    #[serde(default = "default_replication_factor")]
+    /// Copies of every row and view value the keyspace keeps (when rtds creates it).
     pub replication_factor: u32,
     /// With a datacenter, the keyspace is replicated by NetworkTopologyStrategy in it;
     /// without, by SimpleStrategy (one datacenter, tests and development).
-    #[serde(default)]
     pub datacenter: Option<String>,
     /// Replicas that acknowledge a write or answer a read: `one`, `quorum`, `local_quorum`,
     /// `all`, … [default: `local_quorum` when the factor is above 1, else `one`].
-    #[serde(default)]
     pub consistency: Option<String>,
-}
-
-fn default_replication_factor() -> u32 {
-    1
 }
 
 impl CassandraSinkPlan {
@@ -136,40 +110,24 @@ impl CassandraSinkPlan {
     }
 }
 
-fn default_batch_bytes() -> usize {
-    4000
-}
-
-/// The allowed range of each numeric setting, checked when a definition is loaded.
-const RANGES: &[(&str, u64, u64, &str)] = &[
-    ("source.kafka.epoch_ms", 1, 60_000, "milliseconds"),
-    ("source.kafka.max_message_bytes", 64, 16 << 20, "bytes"),
-    ("source.kafka.max_in_flight", 1, 10_000_000, "records per worker"),
-    ("source.generator.page_size", 1, crate::api::MAX_RESULTS as u64, "users per page"),
-    ("sink.cassandra.concurrency", 1, 1024, "requests in flight per worker"),
-    ("sink.cassandra.batch_rows", 1, 10, "rows per batch (each row is a partition, and Cassandra warns about unlogged batches over 10 partitions)"),
-    ("sink.cassandra.batch_bytes", 256, 50 << 10, "bytes per batch (Cassandra refuses batches over 50 KiB by default)"),
-    ("sink.cassandra.replication_factor", 1, 9, "copies of each row"),
-];
-
 /// Why a definition could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum DataflowError {
     #[error("cannot read dataflow {path}: {source}")]
     Read { path: String, source: std::io::Error },
-    #[error("invalid dataflow {path}: {message}")]
-    Invalid { path: String, message: String },
+    #[error("invalid dataflow {0}")]
+    Invalid(#[from] SqlError),
 }
 
 impl Dataflow {
     /// The built-in embedded pipeline.
     pub fn local() -> Dataflow {
-        Dataflow::parse(LOCAL_TOML, "dataflows/local.toml").expect("the built-in dataflow is valid")
+        Dataflow::parse(LOCAL_SQL, "dataflows/local.sql").expect("the built-in dataflow is valid")
     }
 
     /// The built-in cluster pipeline: Kafka `users_created` to Cassandra.
     pub fn users() -> Dataflow {
-        Dataflow::parse(USERS_TOML, "dataflows/users.toml").expect("the built-in dataflow is valid")
+        Dataflow::parse(USERS_SQL, "dataflows/users.sql").expect("the built-in dataflow is valid")
     }
 
     /// Loads a definition file.
@@ -179,59 +137,188 @@ impl Dataflow {
         Dataflow::parse(&text, &shown)
     }
 
-    /// Parses a definition; `origin` names it in errors.
+    /// Parses a definition; `origin` names it in errors (and, without `.sql`, names it).
     pub fn parse(text: &str, origin: &str) -> Result<Dataflow, DataflowError> {
-        let invalid = |message: String| DataflowError::Invalid { path: origin.to_string(), message };
-        let dataflow: Dataflow = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        dataflow.check_settings().map_err(invalid)?;
-        for field in &dataflow.checks.required {
-            if !crate::model::checks::ROW_FIELDS.contains(&field.as_str()) {
-                return Err(invalid(format!(
-                    "checks.required names {field:?}, which is not a row field (one of {})",
-                    crate::model::checks::ROW_FIELDS.join(", ")
-                )));
+        let program = Program::parse(text, origin)?;
+        let name = Path::new(origin).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| origin.to_string());
+        let at = program.table.columns.first().map(|_| program.sink_at).unwrap_or_default();
+        let source = source(&program, &Settings::new(&program, &program.source, "the source table", table_at(&program)))?;
+        let sink = sink(&program, &Settings::new(&program, &program.sink, "the rows table", at))?;
+        if let Sink::Cassandra(_) = &sink {
+            check_views_for_cassandra(&program)?;
+        }
+        Ok(Dataflow { name, source, sink, program: Arc::new(program) })
+    }
+}
+
+/// Where the source table is declared (its first setting, or the file's start).
+fn table_at(program: &Program) -> Location {
+    program.source.first().map(|s| s.at).unwrap_or(Location { line: 1, column: 1 })
+}
+
+fn source(program: &Program, settings: &Settings<'_>) -> Result<Source, SqlError> {
+    let source = match settings.required_text("connector")?.as_str() {
+        "kafka" => Source::Kafka(KafkaSource {
+            topic: settings.text("topic")?.unwrap_or_else(|| "users_created".into()),
+            epoch_ms: settings.int("epoch_ms", 1, 60_000, "milliseconds")?.unwrap_or(10),
+            max_message_bytes: settings.int("max_message_bytes", 64, 16 << 20, "bytes")?.unwrap_or(65_536) as usize,
+            max_in_flight: settings.int("max_in_flight", 1, 10_000_000, "records per worker")?.unwrap_or(20_000) as usize,
+            properties: settings.properties()?,
+        }),
+        "generator" => Source::Generator(GeneratorSource {
+            users: settings.int("users", 0, u64::MAX >> 1, "users")?.unwrap_or(100_000),
+            seed: settings.text("seed")?.unwrap_or_else(|| "rtds".into()),
+            page_size: settings.int("page_size", 1, crate::api::MAX_RESULTS as u64, "users per page")?.unwrap_or(5_000) as u32,
+            replay: settings.share("replay")?.unwrap_or(0.0),
+            malformed: settings.share("malformed")?.unwrap_or(0.0),
+        }),
+        other => return Err(settings.error_at("connector", format!("connector '{other}' is not a source: 'kafka' (a topic of formatted rows) or 'generator' (built in)"))),
+    };
+    settings.finish()?;
+    if let Source::Kafka(k) = &source {
+        crate::connectors::kafka::KafkaConfig::default().with_properties(&k.properties).map_err(|e| program.error(table_at(program), format!("properties: {e}")))?;
+    }
+    Ok(source)
+}
+
+fn sink(program: &Program, settings: &Settings<'_>) -> Result<Sink, SqlError> {
+    let sink = match settings.required_text("connector")?.as_str() {
+        "cassandra" => {
+            let plan = CassandraSinkPlan {
+                keyspace: settings.text("keyspace")?.unwrap_or_else(|| "rtds".into()),
+                table: program.sink_name.clone(),
+                concurrency: settings.int("concurrency", 1, 1024, "requests in flight per worker")?.unwrap_or(32) as usize,
+                batch_rows: settings.int("batch_rows", 1, 10, "rows per batch (each row is a partition, and Cassandra warns about unlogged batches over 10 partitions)")?.unwrap_or(10) as usize,
+                batch_bytes: settings.int("batch_bytes", 256, 50 << 10, "bytes per batch (Cassandra refuses batches over 50 KiB by default)")?.unwrap_or(4000) as usize,
+                replication_factor: settings.int("replication_factor", 1, 9, "copies of each row")?.unwrap_or(1) as u32,
+                datacenter: settings.text("datacenter")?,
+                consistency: settings.text("consistency")?,
+            };
+            plan.replication().map_err(|e| program.error(program.sink_at, e))?;
+            Sink::Cassandra(plan)
+        }
+        "jsonl" => Sink::Jsonl { path: settings.text("path")?.unwrap_or_else(|| "rtds-users.jsonl".into()) },
+        other => return Err(settings.error_at("connector", format!("connector '{other}' is not a sink: 'cassandra' or 'jsonl'"))),
+    };
+    settings.finish()?;
+    Ok(sink)
+}
+
+/// What Cassandra needs of a view's table: a key of plain names that are never NULL.
+fn check_views_for_cassandra(program: &Program) -> Result<(), SqlError> {
+    let identifier = |name: &str| crate::connectors::cassandra::check_identifier("name", name).is_ok();
+    if !identifier(&program.sink_name) {
+        return Err(program.error(program.sink_at, format!("{} is not a Cassandra table name (letters, digits and _, a letter first, at most 48)", program.sink_name)));
+    }
+    for view in &program.views {
+        if !identifier(&view.name) || ["offsets", "rtds_meta"].contains(&view.name.as_str()) {
+            return Err(program.error(view.at, format!("{} cannot name a Cassandra table (letters, digits and _, a letter first, at most 48; not offsets or rtds_meta)", view.name)));
+        }
+        if view.key.is_empty() {
+            return Err(program.error(view.at, format!("view {} has no GROUP BY, so its table would have no key: group it (GROUP BY ...)", view.name)));
+        }
+        for output in &view.outputs {
+            if !identifier(&output.column.name) {
+                return Err(program.error(output.at, format!("{} cannot name a Cassandra column (letters, digits and _, a letter first)", output.column.name)));
             }
         }
-        Ok(dataflow)
+        for index in &view.key {
+            let output = &view.outputs[*index];
+            if output.column.nullable {
+                return Err(program.error(
+                    output.at,
+                    format!("key column {} of view {} may be NULL, and a Cassandra key cannot be: give it a value, COALESCE(expression, 'unknown')", output.column.name, view.name),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One statement's settings, read by name; any left unread is an error (a typo is not
+/// silently ignored).
+struct Settings<'a> {
+    program: &'a Program,
+    settings: &'a [Setting],
+    what: &'static str,
+    at: Location,
+    read: RefCell<Vec<String>>,
+}
+
+impl<'a> Settings<'a> {
+    fn new(program: &'a Program, settings: &'a [Setting], what: &'static str, at: Location) -> Settings<'a> {
+        Settings { program, settings, what, at, read: RefCell::new(Vec::new()) }
     }
 
-    /// Checks every numeric setting against its allowed range; the error names the key, the
-    /// value and the range.
-    fn check_settings(&self) -> Result<(), String> {
-        let mut values: Vec<(&str, f64)> = Vec::new();
-        match &self.source {
-            Source::Kafka(k) => {
-                values.extend([
-                    ("source.kafka.epoch_ms", k.epoch_ms as f64),
-                    ("source.kafka.max_message_bytes", k.max_message_bytes as f64),
-                    ("source.kafka.max_in_flight", k.max_in_flight as f64),
-                ]);
-                crate::connectors::kafka::KafkaConfig::default().with_properties(&k.properties).map_err(|e| format!("source.kafka.properties: {e}"))?;
-            }
-            Source::Generator(g) => {
-                values.push(("source.generator.page_size", g.page_size as f64));
-                for (key, share) in [("source.generator.replay", g.replay), ("source.generator.malformed", g.malformed)] {
-                    if !(0.0..=1.0).contains(&share) {
-                        return Err(format!("{key} = {share} is out of range: a share from 0 to 1"));
-                    }
-                }
-            }
+    fn get(&self, key: &str) -> Option<&'a Setting> {
+        self.read.borrow_mut().push(key.to_string());
+        self.settings.iter().find(|s| s.key == key)
+    }
+
+    fn error_at(&self, key: &str, message: String) -> SqlError {
+        let at = self.settings.iter().find(|s| s.key == key).map_or(self.at, |s| s.at);
+        self.program.error(at, message)
+    }
+
+    fn required_text(&self, key: &str) -> Result<String, SqlError> {
+        self.text(key)?.ok_or_else(|| self.program.error(self.at, format!("{} needs WITH ({key} = '...')", self.what)))
+    }
+
+    fn text(&self, key: &str) -> Result<Option<String>, SqlError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Setting { value: SettingValue::Text(t), .. }) => Ok(Some(t.clone())),
+            Some(s) => Err(self.program.error(s.at, format!("{key} = {}: a quoted text, {key} = '...'", s.value))),
         }
-        if let Sink::Cassandra(c) = &self.sink {
-            values.extend([
-                ("sink.cassandra.concurrency", c.concurrency as f64),
-                ("sink.cassandra.batch_rows", c.batch_rows as f64),
-                ("sink.cassandra.batch_bytes", c.batch_bytes as f64),
-                ("sink.cassandra.replication_factor", c.replication_factor as f64),
-            ]);
-            c.replication().map_err(|e| format!("sink.cassandra: {e}"))?;
+    }
+
+    fn int(&self, key: &str, low: u64, high: u64, unit: &str) -> Result<Option<u64>, SqlError> {
+        let Some(s) = self.get(key) else { return Ok(None) };
+        let value = match &s.value {
+            SettingValue::Number(n) => n.parse::<u64>().ok(),
+            _ => None,
+        };
+        match value {
+            Some(v) if (low..=high).contains(&v) => Ok(Some(v)),
+            _ => Err(self.program.error(s.at, format!("{key} = {} is out of range: allowed {low} to {high} ({unit})", s.value))),
         }
-        for (key, value) in values {
-            let (_, low, high, unit) = RANGES.iter().find(|r| r.0 == key).expect("every checked key has a range");
-            if value < *low as f64 || value > *high as f64 {
-                return Err(format!("{key} = {value} is out of range: allowed {low} to {high} ({unit})"));
+    }
+
+    fn share(&self, key: &str) -> Result<Option<f64>, SqlError> {
+        let Some(s) = self.get(key) else { return Ok(None) };
+        match &s.value {
+            SettingValue::Number(n) => match n.parse::<f64>() {
+                Ok(v) if (0.0..=1.0).contains(&v) => Ok(Some(v)),
+                _ => Err(self.program.error(s.at, format!("{key} = {n} is out of range: a share from 0 to 1"))),
+            },
+            other => Err(self.program.error(s.at, format!("{key} = {other} is out of range: a share from 0 to 1"))),
+        }
+    }
+
+    /// `'properties.<librdkafka property>' = '...'` settings.
+    fn properties(&self) -> Result<BTreeMap<String, String>, SqlError> {
+        let mut properties = BTreeMap::new();
+        for s in self.settings.iter().filter(|s| s.key.starts_with("properties.")) {
+            self.read.borrow_mut().push(s.key.clone());
+            let value = match &s.value {
+                SettingValue::Text(t) => t.clone(),
+                SettingValue::Number(n) => n.clone(),
+                SettingValue::Bool(b) => b.to_string(),
+            };
+            properties.insert(s.key["properties.".len()..].to_string(), value);
+        }
+        Ok(properties)
+    }
+
+    /// Every setting was read.
+    fn finish(&self) -> Result<(), SqlError> {
+        let read = self.read.borrow();
+        match self.settings.iter().find(|s| !read.contains(&s.key)) {
+            Some(s) => {
+                let known: Vec<&str> = read.iter().map(String::as_str).filter(|k| !k.starts_with("properties.")).collect();
+                Err(self.program.error(s.at, format!("{} has no setting {} (its settings: {}, 'properties.<librdkafka property>' for a Kafka source)", self.what, s.key, known.join(", "))))
             }
+            None => Ok(()),
         }
-        Ok(())
     }
 }

@@ -5,7 +5,8 @@
 //!
 //! - [`model`]: API responses of every version and the formatted [`model::User`] row;
 //! - [`api`]: the randomuser client and `rtds api serve`, a deterministic clone;
-//! - [`dataflow`]: pipeline definitions (`dataflows/*.toml`);
+//! - [`dataflow`]: pipeline definitions (`dataflows/*.sql`) and their settings;
+//! - [`sql`]: what a dataflow computes, in SQL: parsed, planned, rendered onto differential;
 //! - [`ingest`]: API → PostgreSQL;
 //! - [`cdc`]: PostgreSQL's committed changes → Kafka, exactly once;
 //! - [`operators`]: the timely operators every pipeline uses (epochs, the async sink);
@@ -26,3 +27,4 @@ pub mod ingest;
 pub mod metrics;
 pub mod model;
 pub mod operators;
+pub mod sql;

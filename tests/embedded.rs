@@ -30,8 +30,8 @@ fn plain_rtds_runs_the_default_pipeline_and_writes_every_user_once() {
 #[test]
 fn run_flags_and_json_summary_agree_with_the_files() {
     let dir = tempfile::tempdir().unwrap();
-    let dataflow = dir.path().join("bad.toml");
-    let local = std::fs::read_to_string(crate::util::root().join("dataflows/local.toml")).unwrap();
+    let dataflow = dir.path().join("bad.sql");
+    let local = std::fs::read_to_string(crate::util::root().join("dataflows/local.sql")).unwrap();
     std::fs::write(&dataflow, local.replace("malformed = 0.0", "malformed = 0.05")).unwrap();
     let output = dir.path().join("users.jsonl");
     let out = rtds()
@@ -59,10 +59,14 @@ fn run_flags_and_json_summary_agree_with_the_files() {
     assert_eq!(ids.len(), rows.len());
     assert_eq!(ids.len() + rejected_ids.len(), 12345);
     assert!(rejected_ids.iter().all(|id| !ids.contains(id.as_str())));
-    // Aggregates count exactly the rows written.
-    let by_country: i64 = summary["aggregates"]["users_by_country"].as_array().unwrap().iter().map(|p| p[1].as_i64().unwrap()).sum();
-    assert_eq!(by_country as usize, rows.len());
+    // The views count exactly the rows written, each in its file beside them.
+    let view = &summary["views"]["users_by_country"];
+    assert_eq!(view["path"].as_str().unwrap(), dir.path().join("users_by_country.jsonl").to_str().unwrap());
+    let by_country = read_jsonl(&dir.path().join("users_by_country.jsonl"));
+    assert_eq!(view["rows"].as_u64().unwrap() as usize, by_country.len());
+    let counted: i64 = by_country.iter().map(|r| r["users"].as_i64().unwrap()).sum();
+    assert_eq!(counted as usize, rows.len());
     let france = rows.iter().filter(|r| r["country"] == "France").count() as i64;
-    let reported = summary["aggregates"]["users_by_country"].as_array().unwrap().iter().find(|p| p[0] == "France").unwrap()[1].as_i64().unwrap();
+    let reported = by_country.iter().find(|r| r["country"] == "France").unwrap()["users"].as_i64().unwrap();
     assert_eq!(reported, france);
 }

@@ -70,8 +70,8 @@ impl Cluster {
 
     /// The cluster pipeline, replicated three times and written at QUORUM.
     fn dataflow(&self) -> tempfile::NamedTempFile {
-        let text = rtds::dataflow::USERS_TOML
-            .replace("[sink.cassandra]\n", "[sink.cassandra]\nreplication_factor = 3\ndatacenter = \"datacenter1\"\nconsistency = \"quorum\"\n");
+        let text = rtds::dataflow::USERS_SQL
+            .replace("    connector = 'cassandra',\n", "    connector = 'cassandra',\n    replication_factor = 3, datacenter = 'datacenter1', consistency = 'quorum',\n");
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), text).unwrap();
         file

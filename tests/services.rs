@@ -96,19 +96,21 @@ fn cassandra_writes_and_reads_back() {
 #[ignore = "needs Cassandra: run scripts/test"]
 fn the_sink_counts_the_warnings_cassandra_returns_per_kind() {
     use rtds::connectors::cassandra::CassandraTables;
-    use rtds::model::{Dimension, User};
+    use rtds::model::User;
+    use rtds::sql::Datum;
     runtime().block_on(async {
         let session = std::sync::Arc::new(cassandra().await);
         let keyspace = unique("rtds_test");
-        let aggregates = [("users_by_country".to_string(), Dimension::Country)];
-        let sink = CassandraTables::prepare(session.clone(), &keyspace, "created_users", &aggregates, &Default::default()).await.unwrap();
+        let program = rtds::dataflow::Dataflow::users().program;
+        let sink = CassandraTables::prepare(session.clone(), &keyspace, "created_users", &program, &Default::default()).await.unwrap();
         let users: Vec<User> = (1..=20u128)
             .map(|n| serde_json::from_value(serde_json::json!({ "id": uuid::Uuid::from_u128(n), "first_name": "Ada" })).unwrap())
             .collect();
-        // What the sinks send: batches of at most 10 rows, one statement per aggregate key.
+        // What the sinks send: batches of at most 10 rows, one statement per view key.
         sink.write_users(users[..10].iter().map(|u| (u, 1))).await.unwrap();
         for n in 0..30 {
-            sink.write_aggregate(0, &format!("country {n}"), n, 1).await.unwrap();
+            let country = Datum::text(&format!("country {n}"));
+            sink.write_view(0, &vec![country, Datum::Int(n)], 1).await.unwrap();
         }
         assert!(sink.warnings().totals().is_empty(), "no warning yet: {:?}", sink.warnings().totals());
         // One batch over 20 partitions, above Cassandra's threshold of 10: it warns.

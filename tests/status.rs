@@ -93,15 +93,15 @@ impl Drop for Browser {
     }
 }
 
-/// What the page shows: the text of its numbered elements and of every aggregate row.
+/// What the page shows: the text of its numbered elements and of every view's value by key.
 const READ_PAGE: &str = r#"
     const text = (id) => { const e = document.getElementById(id); return e ? e.textContent : null; };
-    const aggregates = {};
-    for (const e of document.querySelectorAll("[data-aggregate]")) {
-        (aggregates[e.dataset.aggregate] = aggregates[e.dataset.aggregate] || {})[e.dataset.key] = e.textContent;
+    const views = {};
+    for (const e of document.querySelectorAll("[data-view]")) {
+        (views[e.dataset.view] = views[e.dataset.view] || {})[e.dataset.key] = e.textContent;
     }
     return { processed: text("processed"), ingested: text("high-watermark"), lag: text("lag"), rejected: text("rejected"),
-             state: text("state"), banner: text("banner"), aggregates };
+             state: text("state"), banner: text("banner"), views };
 "#;
 
 /// A number as the page writes it ("12,345"); None for a placeholder.
@@ -183,7 +183,7 @@ fn the_status_page_follows_the_pipeline_live() {
         };
         let caught_up = number(&last["processed"]) == Some(total) && number(&last["ingested"]) == Some(total) && number(&last["lag"]) == Some(0);
         if caught_up {
-            // The most common country, as PostgreSQL counts it, against the page's live aggregate.
+            // The most common country, as PostgreSQL counts it, against the page's live view.
             let (country, count) = rt.block_on(async {
                 let client = rtds::connectors::postgres::connect(&database).await.unwrap();
                 let row = client
@@ -192,7 +192,7 @@ fn the_status_page_follows_the_pipeline_live() {
                     .unwrap();
                 (row.get::<_, String>(0), row.get::<_, i64>(1))
             });
-            if number(&last["aggregates"]["users_by_country"][&country]) == Some(count) {
+            if number(&last["views"]["users_by_country"][&country]) == Some(count) {
                 break (country, count);
             }
         }
@@ -221,7 +221,7 @@ fn the_status_page_follows_the_pipeline_live() {
     assert_eq!(last["state"].as_str().map(str::trim), Some("running"), "{last:#}");
     assert_eq!(number(&last["rejected"]).unwrap_or(0), 0, "no user was rejected: {last:#}");
     assert_eq!(last["banner"].as_str().map(str::trim), Some(""), "no error banner: {last:#}");
-    assert_eq!(number(&last["aggregates"]["users_by_country"][&top_country]), Some(postgres_count), "users from {top_country}");
+    assert_eq!(number(&last["views"]["users_by_country"][&top_country]), Some(postgres_count), "users from {top_country}");
     // The CDC stage's slot, as the master shows it: read by the running stage, holding back
     // little, no warning.
     let status: Value = rt.block_on(async { serde_json::from_str(&reqwest::get(format!("http://127.0.0.1:{http}/status")).await.unwrap().text().await.unwrap()).unwrap() });

@@ -15,5 +15,6 @@ mod multinode;
 mod process;
 mod secured;
 mod services;
+mod sql;
 mod status;
 mod util;

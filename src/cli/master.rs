@@ -86,11 +86,11 @@ pub fn master(args: MasterArgs) -> anyhow::Result<()> {
 
     let runtime = super::runtime()?;
     let kafka = args.pipeline.kafka_config(&dataflow)?;
-    let replication = sink.replication().map_err(|e| anyhow::anyhow!("dataflow {:?}: sink.cassandra: {e}", dataflow.name))?;
+    let replication = sink.replication().map_err(|e| anyhow::anyhow!("dataflow {:?}: {e}", dataflow.name))?;
     let (cassandra, topic) = (args.pipeline.cassandra.config(), source.topic.clone());
     let (keyspace, table, epoch_ms) = (sink.keyspace.clone(), sink.table.clone(), source.epoch_ms);
     let stage_kafka = kafka.clone();
-    let aggregates: Vec<_> = dataflow.aggregates.iter().map(|a| (a.name.clone(), a.by)).collect();
+    let program = dataflow.program.clone();
     let poll_state = state.clone();
     runtime.spawn(async move {
         // Until Cassandra answers, the status says why; once connected, the driver and the
@@ -98,7 +98,7 @@ pub fn master(args: MasterArgs) -> anyhow::Result<()> {
         let sink = loop {
             let prepared = async {
                 let session = Arc::new(crate::connectors::cassandra::connect(&cassandra).await?);
-                crate::connectors::cassandra::CassandraTables::prepare(session, &keyspace, &table, &aggregates, &replication).await
+                crate::connectors::cassandra::CassandraTables::prepare(session, &keyspace, &table, &program, &replication).await
             };
             match prepared.await {
                 Ok(sink) => break sink,

@@ -1,6 +1,7 @@
 //! The `rtds` command line. Library errors are `thiserror` types; here they become `anyhow`.
 
 mod cdc;
+mod check;
 mod format;
 mod ingest;
 mod master;
@@ -39,6 +40,8 @@ pub enum Command {
     /// One process of the timely cluster: Kafka partitions to Cassandra (timely's -w -n -p -h).
     #[command(disable_help_flag = true)]
     Worker(worker::WorkerArgs),
+    /// Validate a dataflow file; run its expectations over a PostgreSQL table or a JSON lines file.
+    Check(check::CheckArgs),
     /// The randomuser-compatible API: serve the clone, or fetch a page.
     #[command(subcommand)]
     Api(ApiCommand),
@@ -111,6 +114,7 @@ pub fn main() -> anyhow::Result<()> {
         Some(Command::Format(args)) => format::format(args),
         Some(Command::Ingest(args)) => ingest::ingest(args),
         Some(Command::Cdc(args)) => cdc::cdc(args),
+        Some(Command::Check(args)) => check::check(args),
         Some(Command::Worker(args)) => worker::worker(args),
         Some(Command::Master(args)) => master::master(args),
         Some(Command::Api(ApiCommand::Serve(args))) => serve(args),

@@ -22,7 +22,7 @@ pub struct RunArgs {
     /// Generator seed: the same seed gives the same users [default: the dataflow's].
     #[arg(long)]
     pub seed: Option<String>,
-    /// Pipeline definition [default: the built-in dataflows/local.toml].
+    /// Pipeline definition [default: the built-in dataflows/local.sql].
     #[arg(long)]
     pub dataflow: Option<PathBuf>,
     /// Print the summary as JSON on stdout instead of the table.
@@ -60,8 +60,10 @@ fn print_summary(s: &Summary) {
     println!("  duplicates    {:>10}  (dropped by dedupe)", s.duplicates_dropped);
     println!("  rejected      {:>10}  -> {}", s.rejected, s.rejected_output.display());
     println!("  rate          {:>10.0}  records/s", s.records_per_second);
-    for (name, values) in &s.aggregates {
-        let top: Vec<String> = values.iter().take(5).map(|(k, v)| format!("{k} {v}")).collect();
-        println!("  {name:<18}{}", top.join(", "));
+    for expectation in s.expectations.iter().filter(|e| e.failed > 0) {
+        println!("  expectation   {:>10}  {} ({})", expectation.failed, expectation.name, expectation.on_violation);
+    }
+    for (name, view) in &s.views {
+        println!("  view          {:>10}  rows of {name} -> {}", view.rows, view.path.display());
     }
 }

@@ -70,7 +70,7 @@ pub struct PipelineArgs {
     /// Topic to read [default: the dataflow's, users_created].
     #[arg(long)]
     pub topic: Option<String>,
-    /// Pipeline definition [default: the built-in dataflows/users.toml].
+    /// Pipeline definition [default: the built-in dataflows/users.sql].
     #[arg(long)]
     pub dataflow: Option<PathBuf>,
     /// Cassandra keyspace [default: the dataflow's, rtds].

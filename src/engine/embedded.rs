@@ -2,18 +2,19 @@
 //!
 //! Each worker generates its share of pages (page `p` belongs to worker `p mod peers`),
 //! stamps page `p`'s records with epoch `p` and each record with its version, its place in
-//! the data order, and the dataflow parses, formats and checks them, dedupes by id (the
-//! latest version of an id wins, a replayed version counts once) and keeps live aggregates
-//! in differential dataflow. The sink writes the rows once the whole input is done: until
-//! then a later page could still replace a version it holds.
+//! the data order, and the dataflow parses, formats and checks them against the
+//! expectations, dedupes by id (the latest version of an id wins, a replayed version counts
+//! once) and keeps the dataflow's views in differential dataflow, rendered as the cluster
+//! renders them. The sinks write the rows, and each view's rows to `<view>.jsonl` beside
+//! them, once the whole input is done: until then a later page could still replace a version.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use differential_dataflow::AsCollection;
 use rand::Rng;
 use serde::Serialize;
@@ -26,9 +27,11 @@ use uuid::Uuid;
 
 use crate::api::generator::{self, Generator, Request};
 use crate::dataflow::{Dataflow, GeneratorSource, Sink, Source};
-use crate::model::checks::check;
-use crate::model::{Checks, Dimension, Dims};
 use crate::metrics::{Counters, Progress};
+use crate::sql::decode::Decoder;
+use crate::sql::expr::Context;
+use crate::sql::render::render_view;
+use crate::sql::{OnViolation, Row};
 use crate::model::User;
 use crate::connectors::JsonlSink;
 
@@ -59,8 +62,26 @@ pub struct Summary {
     pub records_per_second: f64,
     pub output: PathBuf,
     pub rejected_output: PathBuf,
-    /// Each aggregate's values, largest first.
-    pub aggregates: BTreeMap<String, Vec<(String, i64)>>,
+    /// Each view's file and rows.
+    pub views: BTreeMap<String, ViewOutput>,
+    /// Each expectation's failures, in the dataflow's order.
+    pub expectations: Vec<ExpectationOutcome>,
+}
+
+/// A view's final contents, written as JSON lines.
+#[derive(Debug, Clone, Serialize)]
+pub struct ViewOutput {
+    pub path: PathBuf,
+    pub rows: usize,
+}
+
+/// How many records failed an expectation.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExpectationOutcome {
+    pub name: String,
+    /// `drop` (the record was rejected) or `warn` (kept, counted).
+    pub on_violation: &'static str,
+    pub failed: u64,
 }
 
 /// Why a run failed.
@@ -81,7 +102,10 @@ struct Shared {
     counters: Counters,
     rows: JsonlSink,
     rejected: JsonlSink,
-    aggregates: Mutex<HashMap<(String, String), i64>>,
+    /// Per view, its rows' accumulated differences.
+    views: Mutex<Vec<HashMap<Row, isize>>>,
+    /// Per expectation, records that failed it.
+    failed: Vec<AtomicU64>,
     error: Mutex<Option<String>>,
     finished: AtomicUsize,
 }
@@ -126,7 +150,8 @@ fn execute(options: EmbeddedOptions, given: Option<GivenRecords>) -> Result<Summ
         counters: Counters::default(),
         rows: create(&output)?,
         rejected: create(&rejected_output)?,
-        aggregates: Mutex::default(),
+        views: Mutex::new(vec![HashMap::new(); options.dataflow.program.views.len()]),
+        failed: (0..options.dataflow.program.table.expectations.len()).map(|_| AtomicU64::new(0)).collect(),
         error: Mutex::default(),
         finished: AtomicUsize::new(0),
     });
@@ -182,15 +207,29 @@ fn execute(options: EmbeddedOptions, given: Option<GivenRecords>) -> Result<Summ
 
     let (records_in, rejected, rows_out) = shared.counters.snapshot();
     let seconds = started.elapsed().as_secs_f64();
-    let mut aggregates: BTreeMap<String, Vec<(String, i64)>> = BTreeMap::new();
-    for ((name, key), count) in shared.aggregates.lock().expect("aggregates").iter() {
-        if *count != 0 {
-            aggregates.entry(name.clone()).or_default().push((key.clone(), *count));
-        }
+    let program = &options.dataflow.program;
+    let mut views = BTreeMap::new();
+    for (view, rows) in program.views.iter().zip(shared.views.lock().expect("views").iter()) {
+        let mut rows: Vec<&Row> = rows.iter().filter(|(_, count)| **count > 0).map(|(row, _)| row).collect();
+        rows.sort_by_key(|row| view.key_of(row));
+        let path = output.with_file_name(format!("{}.jsonl", view.name));
+        let lines: Vec<serde_json::Map<String, serde_json::Value>> =
+            rows.iter().map(|row| view.outputs.iter().zip(row.iter()).map(|(o, d)| (o.column.name.clone(), d.to_json())).collect()).collect();
+        let sink = create(&path)?;
+        sink.write_all(&lines).and_then(|_| sink.flush()).map_err(|e| EngineError::Write(format!("{}: {e}", path.display())))?;
+        views.insert(view.name.clone(), ViewOutput { path, rows: rows.len() });
     }
-    for values in aggregates.values_mut() {
-        values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    }
+    let expectations = program
+        .table
+        .expectations
+        .iter()
+        .zip(&shared.failed)
+        .map(|(e, failed)| ExpectationOutcome {
+            name: e.name.clone(),
+            on_violation: if e.on_violation == OnViolation::DropRow { "drop" } else { "warn" },
+            failed: failed.load(Ordering::Relaxed),
+        })
+        .collect();
     Ok(Summary {
         dataflow: options.dataflow.name.clone(),
         workers,
@@ -203,7 +242,8 @@ fn execute(options: EmbeddedOptions, given: Option<GivenRecords>) -> Result<Summ
         records_per_second: records_in as f64 / seconds.max(1e-9),
         output,
         rejected_output,
-        aggregates,
+        views,
+        expectations,
     })
 }
 
@@ -220,12 +260,25 @@ fn build<'scope>(
     shared: Arc<Shared>,
     now: DateTime<Utc>,
 ) {
-    let checks: Checks = plan.checks.clone();
+    // Parse, then the expectations, judged against the run's start (NOW()).
+    let program = plan.program.clone();
+    let decoder = Decoder::new(&program.table);
+    let cx = Context { today: now.date_naive(), now: Some(now.timestamp_millis()) };
+    let table = program.clone();
+    let counting = shared.clone();
     let (rows, rejected) = records.ok_err::<Vec<_>, _, Vec<_>, _, _>(move |((text, version), time, diff): (Record, u64, isize)| {
-        match User::from_json(&text).map_err(|e| e.to_string()).and_then(|u| check(&u, &checks, now).map(|_| u)) {
-            Ok(user) => Ok(((user, version), time, diff)),
-            Err(reason) => Err((text, reason)),
+        let user = match User::from_json(&text) {
+            Ok(user) if user.id.is_nil() => return Err((text, "id is the nil UUID".to_string())),
+            Ok(user) => user,
+            Err(e) => return Err((text, e.to_string())),
+        };
+        let failed = table.table.expectations_failed(&decoder.row(&user), &cx);
+        for index in &failed {
+            counting.failed[*index].fetch_add(1, Ordering::Relaxed);
         }
+        let dropped: Vec<&str> =
+            failed.iter().map(|i| &table.table.expectations[*i]).filter(|e| e.on_violation == OnViolation::DropRow).map(|e| e.name.as_str()).collect();
+        if dropped.is_empty() { Ok(((user, version), time, diff)) } else { Err((text, format!("expectation {} failed", dropped.join(", ")))) }
     });
 
     let rejected_shared = shared.clone();
@@ -250,18 +303,15 @@ fn build<'scope>(
             }
         });
 
-    let today: NaiveDate = now.date_naive();
-    for aggregate in &plan.aggregates {
-        let (name, dimension): (String, Dimension) = (aggregate.name.clone(), aggregate.by);
+    // Every view, over the state rows of the latest versions.
+    let decoder = Decoder::new(&program.table);
+    let table = program.clone();
+    let states = unique.clone().map(move |(_, (_, user))| table.table.state_row(&decoder.row(&user)));
+    for (index, view) in program.views.iter().enumerate() {
         let shared = shared.clone();
-        unique
-            .clone()
-            .map(move |(_, (_, user))| Dims::of_user(&user, today).value(dimension))
-            .count()
-            .inspect(move |((key, count), _time, diff)| {
-                let mut values = shared.aggregates.lock().expect("aggregates");
-                *values.entry((name.clone(), key.to_string())).or_default() += (*count as i64) * (*diff as i64);
-            });
+        render_view(states.clone(), Arc::new(view.clone()), cx).inspect(move |((_, row), _time, diff)| {
+            *shared.views.lock().expect("views")[index].entry(row.clone()).or_default() += *diff;
+        });
     }
 
     // This worker's ids' current rows, by version: a row written as soon as its epoch closed
@@ -428,7 +478,8 @@ mod tests {
         expected.sort();
         assert_eq!(written, expected, "each id once, in its latest version:\n{text}");
         assert_eq!((summary.records_in, summary.rejected, summary.rows_out, summary.duplicates_dropped), (9, 0, 4, 5));
-        let by_gender: i64 = summary.aggregates["users_by_gender"].iter().map(|(_, n)| n).sum();
-        assert_eq!(by_gender, 4, "the aggregates count each id once: {:?}", summary.aggregates);
+        let by_gender = std::fs::read_to_string(&summary.views["users_by_gender"].path).unwrap();
+        let counted: i64 = by_gender.lines().map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["users"].as_i64().unwrap()).sum();
+        assert_eq!(counted, 4, "the views count each id once:\n{by_gender}");
     }
 }

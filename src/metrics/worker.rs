@@ -32,6 +32,28 @@ pub struct ProcessCounters {
     pub epoch: AtomicU64,
     /// Stored rows read back as dedupe state at start.
     pub state_rows_loaded: AtomicU64,
+    /// Expectations: upserts evaluated against them.
+    pub expectation_rows: AtomicU64,
+    /// Per expectation, in the dataflow's order: rows that failed it.
+    pub expectation_failures: Vec<AtomicU64>,
+}
+
+impl ProcessCounters {
+    /// Counters for a dataflow with `expectations` expectations.
+    pub fn new(expectations: usize) -> ProcessCounters {
+        ProcessCounters { expectation_failures: (0..expectations).map(|_| AtomicU64::new(0)).collect(), ..ProcessCounters::default() }
+    }
+
+    /// One row evaluated; `failed` are the expectations it failed.
+    pub fn count_expectations(&self, failed: &[usize]) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.expectation_rows.fetch_add(1, Relaxed);
+        for index in failed {
+            if let Some(counter) = self.expectation_failures.get(*index) {
+                counter.fetch_add(1, Relaxed);
+            }
+        }
+    }
 }
 
 /// The latencies of one worker process: produce to acknowledged row (milliseconds), and

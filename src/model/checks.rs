@@ -1,5 +1,6 @@
-//! The rules of a formatted row: which checks it must pass (a dataflow's `[checks]`), the
-//! fields they may name, and the age bands derived from it.
+//! The fixed checks `rtds ingest` applies to a formatted row before it stores it (a
+//! dataflow's own rules are SQL expectations, see [`crate::sql`]), and the age bands the tests
+//! compute from PostgreSQL.
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 

@@ -13,7 +13,6 @@
 mod change;
 pub mod checks;
 pub mod date;
-mod dims;
 mod error;
 mod raw;
 mod response;
@@ -22,7 +21,6 @@ mod version;
 
 pub use change::Change;
 pub use checks::Checks;
-pub use dims::{Dimension, Dims};
 pub use error::{RecordError, ResponseError};
 pub use raw::{Moment, Postcode, RawLocation, RawLogin, RawName, RawPicture, RawUser, Street, Text};
 pub use response::{FormattedResponse, Info, Response, format_response, parse_response};

@@ -281,9 +281,9 @@ pub fn stack(args: &[&str]) {
     assert!(status.success(), "scripts/stack {args:?} failed");
 }
 
-/// Users counted by the gender aggregate on the status.
+/// Users counted by the gender view on the status (its rows are [gender, users]).
 pub fn gender_total(status: &Value) -> i64 {
-    status["aggregates"]["users_by_gender"].as_array().map_or(0, |values| values.iter().map(|v| v["count"].as_i64().unwrap()).sum())
+    status["views"]["users_by_gender"]["rows"].as_array().map_or(0, |rows| rows.iter().map(|row| row[1].as_i64().unwrap()).sum())
 }
 
 /// The sum of every sample of the metrics whose line starts with `prefix`.

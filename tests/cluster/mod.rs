@@ -7,6 +7,7 @@ mod cdc;
 pub(crate) mod harness;
 mod restarts;
 mod soak;
+mod sql;
 mod versions;
 mod warnings;
 
@@ -60,7 +61,7 @@ fn master_local_cluster_moves_every_user_to_cassandra() {
     assert_eq!(metric_sum(&metrics, "rtds_rows_written_total"), 20_000.0, "{metrics}");
     assert_eq!(metric_sum(&metrics, "rtds_records_read_total"), 20_000.0);
     assert_eq!(metric_sum(&metrics, "rtds_end_to_end_latency_seconds_count"), 20_000.0);
-    assert_eq!(metric_sum(&metrics, "rtds_aggregate_users{aggregate=\"users_by_gender\""), 20_000.0);
+    assert_eq!(metric_sum(&metrics, "rtds_view_value{view=\"users_by_gender\",column=\"users\""), 20_000.0);
     assert_eq!(metric_sum(&metrics, "rtds_kafka_lag_records"), 0.0);
     assert!(metrics.contains("rtds_process_up{process=\"1\"} 1"), "{metrics}");
 
@@ -296,8 +297,8 @@ fn a_batch_cassandra_refuses_is_split_and_large_rows_still_land() {
     });
     // The largest batches the settings allow (10 rows, 50 KiB), so the refusal happens.
     let dir = tempfile::tempdir().unwrap();
-    let dataflow = dir.path().join("big.toml");
-    std::fs::write(&dataflow, rtds::dataflow::USERS_TOML.replace("batch_bytes = 4000", "batch_bytes = 51200")).unwrap();
+    let dataflow = dir.path().join("big.sql");
+    std::fs::write(&dataflow, rtds::dataflow::USERS_SQL.replace("batch_bytes = 4000", "batch_bytes = 51200")).unwrap();
     let mut command = rtds();
     command
         .args(["worker", "-w", "2", "--kafka", &brokers, "--cassandra", &service("RTDS_CASSANDRA"), "--topic", &topic])

@@ -38,10 +38,10 @@ fn a_crash_during_a_stall_reads_again_at_most_the_in_flight_window() {
     // A window of 2,000 records per worker, and slow writes (one row per request, one request
     // at a time) so that Cassandra freezes while most of the topic is still unread.
     let dir = tempfile::tempdir().unwrap();
-    let dataflow = dir.path().join("window.toml");
-    let mut toml = rtds::dataflow::USERS_TOML.to_string();
+    let dataflow = dir.path().join("window.sql");
+    let mut toml = rtds::dataflow::USERS_SQL.to_string();
     for (from, to) in [("max_in_flight = 20000", "max_in_flight = 2000"), ("concurrency = 32", "concurrency = 1"), ("batch_rows = 10", "batch_rows = 1")] {
-        assert!(toml.contains(from), "dataflows/users.toml sets {from}");
+        assert!(toml.contains(from), "dataflows/users.sql sets {from}");
         toml = toml.replace(from, to);
     }
     std::fs::write(&dataflow, toml).unwrap();

@@ -1,5 +1,6 @@
 //! Cassandra through the scylla driver: the sinks of the cluster (`sink.rs`: rows and
-//! aggregates), the tables and their prepared statements (`tables.rs`), the durable offsets
+//! views), the tables and their prepared statements (`tables.rs`, and `views.rs` for the
+//! views' tables), the durable offsets
 //! (`offsets.rs`), the dedupe state read back after a restart (`state.rs`), and what the
 //! sinks need to batch well: token ranges of the ring (`ring.rs`), batches bounded by rows
 //! and bytes and split when refused (`split.rs`), and Cassandra's warnings counted
@@ -13,13 +14,15 @@ mod sink;
 mod split;
 mod state;
 mod tables;
+mod views;
 mod warnings;
 
 pub use config::{CassandraConfig, Replication, connect};
 pub use offsets::{OFFSETS_EVERY, durable_points, spawn_offsets_writer};
 pub use ring::{TokenRanges, token_share};
-pub use sink::{CassandraAggregate, CassandraRows, CassandraSinkOptions, RowChange, aggregate_changes, key_owner, latest_per_id, view_write_time};
+pub use sink::{CassandraRows, CassandraSinkOptions, CassandraView, RowChange, key_owner, latest_per_id, row_owner, view_changes, view_write_time};
 pub use state::{load_share, stored_state};
-pub use tables::{CassandraTables, StoredUser, check_identifier, dimension_column, row_size};
+pub use tables::{CassandraTables, check_identifier, row_size};
+pub use views::{ViewTable, from_cql, to_cql};
 pub use split::{batches, write_splitting};
 pub use warnings::{DatabaseWarnings, warning_kind};

@@ -1,19 +1,19 @@
-//! The Cassandra sinks: the rows of `created_users` and the values of each aggregate, as
-//! extension traits on timely streams.
+//! The Cassandra sinks: the rows of the rows table and the rows of each view, as extension
+//! traits on timely streams.
 //!
 //! Semantics and limits:
 //! - Order comes from the data, never from a clock. A row is written with `USING TIMESTAMP`
 //!   of its change's version (the PostgreSQL commit LSN, see [`Version`]), so of two versions
 //!   the later wins whichever write lands first, and a replay after a crash changes nothing.
-//!   An aggregate value is written at [`view_write_time`]: this run's number (claimed from
+//!   A view's row is written at [`view_write_time`]: this run's number (claimed from
 //!   Cassandra when the process starts, higher than every earlier run's) over the epoch, so a
 //!   value of this run overwrites one an earlier run left, on any machine, with any clock.
 //! - Latest version wins: a write round writes only the newest change of each id.
 //! - Rows go in unlogged batches of one token range (so one replica set) of at most
 //!   `batch_rows` rows and `batch_bytes` bytes; a batch Cassandra refuses is split down to
 //!   the row, and a row refused alone goes to the dead letters with Cassandra's message.
-//! - Aggregate values go one statement per key (each key is a partition of its own). A round
-//!   consolidates its updates per key: a key whose count is gone (its last user moved away or
+//! - View rows go one statement per key (each key is a partition of its own). A round
+//!   consolidates its updates per key: a key whose group is gone (its last user moved away or
 //!   was deleted) is deleted from the table, and the first round of a run also deletes the
 //!   keys an earlier run left that this run's state does not hold.
 //! - Each sink holds its epochs open until every write was acknowledged (see
@@ -24,7 +24,6 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use compact_str::CompactString;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use timely::dataflow::Stream;
@@ -34,14 +33,15 @@ use super::{CassandraTables, batches, row_size, write_splitting};
 use crate::connectors::{DeadLetters, ServiceError, retry};
 use crate::metrics::{Latencies, ProcessCounters};
 use crate::model::{Change, Rejected, User, Version};
+use crate::sql::{Datum, Row};
 use crate::operators::{AsyncSink, AsyncSinkOptions};
 
 /// Row write rounds in flight per worker: a slow write holds back only its own rows.
 const ROW_ROUNDS: usize = 4;
 
-/// How often an aggregate's changed values are written at most: each round writes every key
-/// that changed since the last, so fewer rounds mean fewer writes for the same result.
-const AGGREGATES_EVERY: Duration = Duration::from_millis(100);
+/// How often a view's changed rows are written at most: each round writes every key that
+/// changed since the last, so fewer rounds mean fewer writes for the same result.
+const VIEWS_EVERY: Duration = Duration::from_millis(100);
 
 /// Bits of a view write time below the run number: epochs of one run (2^40 epochs of 10 ms
 /// last 348 years).
@@ -59,17 +59,44 @@ pub fn view_write_time(run: u64, epoch: u64) -> i64 {
     ((run << EPOCH_BITS) | (epoch & ((1 << EPOCH_BITS) - 1))) as i64
 }
 
-/// Which worker of `peers` writes an aggregate key (`key_owner(key) % peers`): the stream into
-/// an aggregate sink is exchanged by this, and the keys a run finds in the table are shared out
-/// by it. FNV-1a, written out here (five lines) rather than std's hasher, whose algorithm may
-/// change between Rust releases: every process of a cluster must route a key alike.
+/// FNV-1a of some bytes: how view keys are routed to workers ([`row_owner`]). Written out here
+/// (five lines) rather than std's hasher, whose algorithm may change between Rust releases:
+/// every process of a cluster must route a key alike.
 ///
 /// ```
 /// assert_eq!(rtds::connectors::cassandra::key_owner(""), 0xcbf2_9ce4_8422_2325);
 /// assert_ne!(rtds::connectors::cassandra::key_owner("France"), rtds::connectors::cassandra::key_owner("Peru"));
 /// ```
 pub fn key_owner(key: &str) -> u64 {
-    key.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3))
+    fnv(0xcbf2_9ce4_8422_2325, key.as_bytes())
+}
+
+fn fnv(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+/// Which worker of `peers` writes a view's key (`row_owner(key) % peers`): the stream into a
+/// view sink is exchanged by this, and the keys a run finds in the table are shared out by it.
+/// A datum is hashed as a tag and its bytes, so the same key read back from Cassandra routes
+/// as it did when it was computed.
+///
+/// ```
+/// use rtds::sql::Datum;
+/// let key = |s: &str| vec![Datum::text(s), Datum::Int(1)];
+/// assert_eq!(rtds::connectors::cassandra::row_owner(&key("France")), rtds::connectors::cassandra::row_owner(&key("France")));
+/// assert_ne!(rtds::connectors::cassandra::row_owner(&key("France")), rtds::connectors::cassandra::row_owner(&key("Peru")));
+/// ```
+pub fn row_owner(key: &Row) -> u64 {
+    key.iter().fold(0xcbf2_9ce4_8422_2325, |hash, datum| match datum {
+        Datum::Null => fnv(hash, &[0]),
+        Datum::Bool(b) => fnv(hash, &[1, u8::from(*b)]),
+        Datum::Int(i) => fnv(fnv(hash, &[2]), &i.to_le_bytes()),
+        Datum::Float(f) => fnv(fnv(hash, &[3]), &f.get().to_bits().to_le_bytes()),
+        Datum::Text(s) => fnv(fnv(fnv(hash, &[4]), s.as_bytes()), &[0xff]),
+        Datum::Timestamp(t) => fnv(fnv(hash, &[5]), &t.to_le_bytes()),
+        Datum::Uuid(u) => fnv(fnv(hash, &[6]), u.as_bytes()),
+        Datum::Interval(i) => fnv(fnv(hash, &[7]), &i.to_le_bytes()),
+    })
 }
 
 /// A change to write, with its version and its produce time (milliseconds, for end-to-end
@@ -87,7 +114,7 @@ pub struct CassandraSinkOptions {
     /// Where the writes run.
     pub runtime: tokio::runtime::Handle,
     pub tables: Arc<CassandraTables>,
-    /// This run's number, the high part of every aggregate write time.
+    /// This run's number, the high part of every view write time.
     pub run: u64,
     /// Most rows and bytes in one batch.
     pub batch_rows: usize,
@@ -107,14 +134,14 @@ pub trait CassandraRows<'scope> {
     fn cassandra_rows(self, options: CassandraSinkOptions) -> Stream<'scope, u64, Vec<()>>;
 }
 
-/// Writes the counts of one aggregate.
-pub trait CassandraAggregate<'scope> {
-    /// Keeps aggregate `index` of the tables equal to the `(key, users)` collection this
-    /// stream carries: a round upserts each key's new count and deletes each key whose count
-    /// is gone. `stored` are the keys the table held when the run began, of this worker's
-    /// share ([`key_owner`]); the first round deletes those the collection does not hold. The
-    /// stream must be exchanged by [`key_owner`] of the key.
-    fn cassandra_aggregate(self, index: usize, options: CassandraSinkOptions, stored: Vec<String>) -> Stream<'scope, u64, Vec<()>>;
+/// Writes the rows of one view.
+pub trait CassandraView<'scope> {
+    /// Keeps view `index`'s table equal to the `(key, row)` collection this stream carries: a
+    /// round upserts each key's new row and deletes each key whose row is gone. `stored` are
+    /// the keys the table held when the run began, of this worker's share ([`row_owner`]);
+    /// the first round deletes those the collection does not hold. The stream must be
+    /// exchanged by [`row_owner`] of the key.
+    fn cassandra_view(self, index: usize, options: CassandraSinkOptions, stored: Vec<Row>) -> Stream<'scope, u64, Vec<()>>;
 }
 
 impl<'scope> CassandraRows<'scope> for Stream<'scope, u64, Vec<(RowChange, u64, isize)>> {
@@ -128,29 +155,35 @@ impl<'scope> CassandraRows<'scope> for Stream<'scope, u64, Vec<(RowChange, u64, 
     }
 }
 
-impl<'scope> CassandraAggregate<'scope> for Stream<'scope, u64, Vec<((CompactString, isize), u64, isize)>> {
-    fn cassandra_aggregate(self, index: usize, options: CassandraSinkOptions, stored: Vec<String>) -> Stream<'scope, u64, Vec<()>> {
-        let name = format!("Aggregate:{}", options.tables.aggregate_name(index));
-        let sink = AsyncSinkOptions { runtime: options.runtime.clone(), rounds: 1, every: AGGREGATES_EVERY };
+impl<'scope> CassandraView<'scope> for Stream<'scope, u64, Vec<((Row, Row), u64, isize)>> {
+    fn cassandra_view(self, index: usize, options: CassandraSinkOptions, stored: Vec<Row>) -> Stream<'scope, u64, Vec<()>> {
+        let name = format!("View:{}", options.tables.view(index).name);
+        let sink = AsyncSinkOptions { runtime: options.runtime.clone(), rounds: 1, every: VIEWS_EVERY };
         let options = Arc::new(options);
         // Taken by the first round.
         let stored = Arc::new(Mutex::new(Some(stored)));
-        self.async_sink(&name, sink, move |epoch, updates: Vec<((CompactString, isize), isize)>| {
+        self.async_sink(&name, sink, move |epoch, updates: Vec<((Row, Row), isize)>| {
             let options = options.clone();
             let stale = stored.lock().expect("stored keys").take().unwrap_or_default();
             async move {
                 let timestamp = view_write_time(options.run, epoch);
                 let o = &options;
-                let changes = aggregate_changes(updates, stale);
+                let changes = view_changes(updates, stale);
                 futures::stream::iter(&changes)
-                    .for_each_concurrent(o.concurrency.max(1), |(key, users)| async move {
+                    .for_each_concurrent(o.concurrency.max(1), |(key, row)| async move {
+                        // The front refuses keys that may be NULL; one that is anyway (an
+                        // integer overflow) cannot be a Cassandra key, and waits for no one.
+                        if key.iter().any(Datum::is_null) {
+                            tracing::warn!(view = %o.tables.view(index).name, ?key, "a view key is NULL, which Cassandra cannot store; skipped");
+                            return;
+                        }
                         let write = || async {
-                            match users {
-                                Some(users) => o.tables.write_aggregate(index, key, *users, timestamp).await,
-                                None => o.tables.delete_aggregate(index, key, timestamp).await,
+                            match row {
+                                Some(row) => o.tables.write_view(index, row, timestamp).await,
+                                None => o.tables.delete_view(index, key, timestamp).await,
                             }
                         };
-                        o.latencies.timed(retry::forever("aggregate", write)).await;
+                        o.latencies.timed(retry::forever("view", write)).await;
                     })
                     .await;
                 o.counters.aggregate_writes.fetch_add(changes.len() as u64, Ordering::Relaxed);
@@ -159,37 +192,42 @@ impl<'scope> CassandraAggregate<'scope> for Stream<'scope, u64, Vec<((CompactStr
     }
 }
 
-/// What a round of aggregate updates (spanning any number of epochs) changes: each key's new
-/// count, or `None` for a key whose count is gone. Updates are consolidated first: a count
-/// that went from 4 to 5 and back to 4 within the round changes nothing. `stale` keys (held by
-/// the table, from an earlier run) are deleted unless the round gives them a count.
+/// What a round of view updates (spanning any number of epochs) changes: each key's new row,
+/// or `None` for a key whose row is gone. Updates are consolidated first: a row that changed
+/// and changed back within the round changes nothing. `stale` keys (held by the table, from
+/// an earlier run) are deleted unless the round gives them a row.
 ///
 /// ```
-/// use rtds::connectors::cassandra::aggregate_changes;
-/// let k = |s: &str| compact_str::CompactString::from(s);
+/// use rtds::connectors::cassandra::view_changes;
+/// use rtds::sql::Datum;
+/// let row = |k: &str, n: i64| (vec![Datum::text(k)], vec![Datum::text(k), Datum::Int(n)]);
 /// let updates = vec![
-///     ((k("France"), 2), -1), ((k("France"), 3), 1),   // France went from 2 to 3
-///     ((k("Peru"), 1), -1),                             // Peru lost its last user
-///     ((k("Chad"), 4), -1), ((k("Chad"), 5), 1), ((k("Chad"), 5), -1), ((k("Chad"), 4), 1), // and back
+///     (row("France", 2), -1), (row("France", 3), 1),   // France went from 2 to 3
+///     (row("Peru", 1), -1),                             // Peru lost its last user
+///     (row("Chad", 4), -1), (row("Chad", 5), 1), (row("Chad", 5), -1), (row("Chad", 4), 1), // and back
 /// ];
-/// let mut changes = aggregate_changes(updates, vec!["Mali".to_string(), "France".to_string()]);
+/// let mut changes = view_changes(updates, vec![vec![Datum::text("Mali")], vec![Datum::text("France")]]);
 /// changes.sort();
-/// assert_eq!(changes, vec![("France".into(), Some(3)), ("Mali".into(), None), ("Peru".into(), None)]);
+/// assert_eq!(changes, vec![
+///     (vec![Datum::text("France")], Some(row("France", 3).1)),
+///     (vec![Datum::text("Mali")], None),
+///     (vec![Datum::text("Peru")], None),
+/// ]);
 /// ```
-pub fn aggregate_changes(updates: Vec<((CompactString, isize), isize)>, stale: Vec<String>) -> Vec<(String, Option<i64>)> {
-    let mut net: HashMap<(CompactString, isize), isize> = HashMap::with_capacity(updates.len());
+pub fn view_changes(updates: Vec<((Row, Row), isize)>, stale: Vec<Row>) -> Vec<(Row, Option<Row>)> {
+    let mut net: HashMap<(Row, Row), isize> = HashMap::with_capacity(updates.len());
     for (value, diff) in updates {
         *net.entry(value).or_default() += diff;
     }
-    let mut changes: HashMap<String, Option<i64>> = HashMap::new();
-    for ((key, count), diff) in net {
+    let mut changes: HashMap<Row, Option<Row>> = HashMap::new();
+    for ((key, row), diff) in net {
         if diff > 0 {
-            changes.insert(key.into_string(), Some(count as i64));
+            changes.insert(key, Some(row));
         } else if diff < 0 {
-            changes.entry(key.into_string()).or_insert(None);
+            changes.entry(key).or_insert(None);
         }
     }
-    let stale: HashSet<String> = stale.into_iter().collect();
+    let stale: HashSet<Row> = stale.into_iter().collect();
     for key in stale {
         changes.entry(key).or_insert(None);
     }

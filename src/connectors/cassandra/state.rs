@@ -6,23 +6,21 @@
 
 use std::sync::atomic::Ordering;
 
-use chrono::NaiveDate;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::generic::operator::source;
 use timely::dataflow::{Scope, Stream};
-use uuid::Uuid;
 
 use super::CassandraTables;
 use crate::connectors::retry;
 use crate::metrics::ProcessCounters;
-use crate::model::Dims;
+use crate::sql::Row;
 
-/// Worker `index` of `peers`'s share of the stored rows, as (id, what its aggregates group
-/// it by), retried until Cassandra answers.
-pub async fn load_share(tables: &CassandraTables, index: usize, peers: usize, today: NaiveDate, counters: &ProcessCounters) -> Vec<(Uuid, Dims)> {
+/// Worker `index` of `peers`'s share of the stored rows, as state rows (the columns the views
+/// read), retried until Cassandra answers.
+pub async fn load_share(tables: &CassandraTables, index: usize, peers: usize, counters: &ProcessCounters) -> Vec<Row> {
     let rows = retry::forever("reading back the stored rows", || tables.scan_share(index, peers)).await;
     counters.state_rows_loaded.fetch_add(rows.len() as u64, Ordering::Relaxed);
-    rows.iter().map(|row| (row.id, Dims::of_fields(row.country.as_deref(), row.gender.as_deref(), row.dob, today))).collect()
+    rows
 }
 
 /// A stream of `state` at `epoch`, once: the stored rows, older than anything read later.

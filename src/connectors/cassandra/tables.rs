@@ -10,8 +10,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use scylla::client::session::Session;
 use scylla::errors::ExecutionError;
 use scylla::response::query_result::QueryResult;
@@ -22,20 +21,12 @@ use scylla::statement::unprepared::Statement;
 use scylla::value::CqlTimestamp;
 use uuid::Uuid;
 
+use super::views::{ViewTable, from_cql};
 use super::{DatabaseWarnings, TokenRanges, token_share};
 use super::Replication;
 use crate::connectors::{Durable, ServiceError};
-use crate::model::Dimension;
 use crate::model::User;
-
-/// What the recovery scan reads back of a stored row: enough to rebuild the aggregates.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredUser {
-    pub id: Uuid,
-    pub country: Option<String>,
-    pub gender: Option<String>,
-    pub dob: Option<DateTime<Utc>>,
-}
+use crate::sql::{Program, Row, Type};
 
 /// Prepared statements for one keyspace, shared by every worker of a process.
 pub struct CassandraTables {
@@ -46,12 +37,13 @@ pub struct CassandraTables {
     delete_user: PreparedStatement,
     /// Only for computing a row's token (statements with the same partition key share it).
     select_user: PreparedStatement,
-    insert_aggregate: Vec<(String, PreparedStatement)>,
-    delete_aggregate: Vec<PreparedStatement>,
-    select_aggregate: Vec<PreparedStatement>,
+    /// One per view of the dataflow, in its order.
+    views: Vec<ViewTable>,
     insert_offset: PreparedStatement,
     select_offsets: PreparedStatement,
+    /// Reads back the state row (the columns the views read) of stored rows.
     scan_users: PreparedStatement,
+    state_types: Vec<Type>,
     /// Of batches (prepared statements carry their own).
     consistency: Consistency,
     warnings: DatabaseWarnings,
@@ -65,25 +57,16 @@ pub fn check_identifier(kind: &str, name: &str) -> Result<(), ServiceError> {
     if ok { Ok(()) } else { Err(ServiceError::cassandra(format!("{kind} {name:?} is not a plain identifier (letters, digits, _)"))) }
 }
 
-/// The column an aggregate table keys by.
-pub fn dimension_column(dimension: Dimension) -> &'static str {
-    match dimension {
-        Dimension::Country => "country",
-        Dimension::Gender => "gender",
-        Dimension::AgeBand => "age_band",
-    }
-}
-
 impl CassandraTables {
-    /// Creates the keyspace (replicated as `replication` says) and tables if missing, and
-    /// prepares every statement at `replication`'s consistency. `aggregates` are (table,
-    /// dimension) pairs. A keyspace that exists keeps its replication: a warning says so when
-    /// it differs from `replication`'s.
+    /// Creates the keyspace (replicated as `replication` says) and tables if missing: the
+    /// rows table, the offsets and one table per view of `program`; and prepares every
+    /// statement at `replication`'s consistency. A keyspace that exists keeps its replication:
+    /// a warning says so when it differs from `replication`'s.
     pub async fn prepare(
         session: Arc<Session>,
         keyspace: &str,
         table: &str,
-        aggregates: &[(String, Dimension)],
+        program: &Program,
         replication: &Replication,
     ) -> Result<CassandraTables, ServiceError> {
         check_identifier("keyspace", keyspace)?;
@@ -119,18 +102,12 @@ impl CassandraTables {
             ddl(format!("ALTER TABLE {keyspace}.offsets ADD records bigint")).await?;
         }
         ensure_data_write_times(&session, keyspace, table).await?;
-        let mut insert_aggregate = Vec::new();
-        let mut delete_aggregate = Vec::new();
-        let mut select_aggregate = Vec::new();
-        for (name, dimension) in aggregates {
-            check_identifier("aggregate table", name)?;
-            let column = dimension_column(*dimension);
-            ddl(format!("CREATE TABLE IF NOT EXISTS {keyspace}.{name} ({column} text PRIMARY KEY, users bigint)")).await?;
-            let insert = format!("INSERT INTO {keyspace}.{name} ({column}, users) VALUES (?, ?) USING TIMESTAMP ?");
-            insert_aggregate.push((name.clone(), prepare(&session, insert, replication.consistency).await?));
-            let delete = format!("DELETE FROM {keyspace}.{name} USING TIMESTAMP ? WHERE {column} = ?");
-            delete_aggregate.push(prepare(&session, delete, replication.consistency).await?);
-            select_aggregate.push(prepare(&session, format!("SELECT {column}, users FROM {keyspace}.{name}"), replication.consistency).await?);
+        let mut views = Vec::new();
+        for view in &program.views {
+            if view.name == table {
+                return Err(ServiceError::cassandra(format!("view {} has the rows table's name", view.name)));
+            }
+            views.push(ViewTable::prepare(&session, keyspace, view, replication.consistency).await?);
         }
         session.await_schema_agreement().await.map_err(ServiceError::cassandra)?;
         let insert_user = prepare(
@@ -152,9 +129,11 @@ impl CassandraTables {
         .await?;
         let select_offsets =
             prepare(&session, format!("SELECT partition, next_offset, records, epoch FROM {keyspace}.offsets WHERE topic = ?"), replication.consistency).await?;
+        let state = program.table.state_names().join(", ");
+        let state_types = program.table.state_columns.iter().map(|i| program.table.columns[*i].ty).collect();
         let scan_users = prepare(
             &session,
-            format!("SELECT id, country, gender, dob FROM {keyspace}.{table} WHERE token(id) >= ? AND token(id) <= ?"),
+            format!("SELECT {state} FROM {keyspace}.{table} WHERE token(id) >= ? AND token(id) <= ?"),
             replication.consistency,
         )
         .await?;
@@ -165,12 +144,11 @@ impl CassandraTables {
             insert_user,
             delete_user,
             select_user,
-            insert_aggregate,
-            delete_aggregate,
-            select_aggregate,
+            views,
             insert_offset,
             select_offsets,
             scan_users,
+            state_types,
             consistency: replication.consistency,
             warnings: DatabaseWarnings::default(),
         })
@@ -251,17 +229,18 @@ impl CassandraTables {
         TokenRanges::new(state.replica_locator().ring().iter().map(|(token, _)| token.value()).collect())
     }
 
-    /// Upserts an aggregate's current value for one key: one partition, so one plain
-    /// statement (a batch over several keys spans as many partitions, which Cassandra warns
-    /// about, and loads one coordinator with the writes of other replicas).
-    pub async fn write_aggregate(&self, aggregate: usize, key: &str, users: i64, timestamp: i64) -> Result<(), ServiceError> {
-        let statement = &self.insert_aggregate[aggregate].1;
-        self.acknowledged(self.session.execute_unpaged(statement, (key, users, timestamp)).await)
+    /// Upserts a view's row: one partition, so one plain statement (a batch over several keys
+    /// spans as many partitions, which Cassandra warns about, and loads one coordinator with
+    /// the writes of other replicas).
+    pub async fn write_view(&self, view: usize, row: &Row, timestamp: i64) -> Result<(), ServiceError> {
+        let table = &self.views[view];
+        self.acknowledged(self.session.execute_unpaged(table.insert(), table.insert_values(row, timestamp)).await)
     }
 
-    /// Deletes an aggregate's key (its count is gone) as of `timestamp`.
-    pub async fn delete_aggregate(&self, aggregate: usize, key: &str, timestamp: i64) -> Result<(), ServiceError> {
-        self.acknowledged(self.session.execute_unpaged(&self.delete_aggregate[aggregate], (timestamp, key)).await)
+    /// Deletes a view's key (its group is gone) as of `timestamp`.
+    pub async fn delete_view(&self, view: usize, key: &Row, timestamp: i64) -> Result<(), ServiceError> {
+        let table = &self.views[view];
+        self.acknowledged(self.session.execute_unpaged(table.delete(), table.delete_values(key, timestamp)).await)
     }
 
     /// Claims the next run number: one more than any run of this keyspace before, by a
@@ -290,24 +269,21 @@ impl CassandraTables {
         Err(ServiceError::cassandra("cannot claim a run number: 100 attempts lost to other processes"))
     }
 
-    /// The table of aggregate `index`.
-    pub fn aggregate_name(&self, index: usize) -> &str {
-        &self.insert_aggregate[index].0
+    /// The table of view `index`.
+    pub fn view(&self, index: usize) -> &ViewTable {
+        &self.views[index]
     }
 
-    /// Every aggregate's current values: (table name, [(key, users)]), keys sorted.
-    pub async fn read_aggregates(&self) -> Result<Vec<(String, Vec<(String, i64)>)>, ServiceError> {
-        let mut all = Vec::new();
-        for ((name, _), select) in self.insert_aggregate.iter().zip(&self.select_aggregate) {
-            let pager = self.session.execute_iter(select.clone(), &[]).await.map_err(ServiceError::cassandra)?;
-            let mut values: Vec<(String, i64)> = pager
-                .rows_stream::<(String, Option<i64>)>()
-                .map_err(ServiceError::cassandra)?
-                .map(|row| row.map(|(key, users)| (key, users.unwrap_or(0))).map_err(ServiceError::cassandra))
-                .try_collect()
-                .await?;
-            values.sort();
-            all.push((name.clone(), values));
+    /// Every view's table.
+    pub fn views(&self) -> &[ViewTable] {
+        &self.views
+    }
+
+    /// Every view's current rows, keys sorted.
+    pub async fn read_views(&self) -> Result<Vec<Vec<Row>>, ServiceError> {
+        let mut all = Vec::with_capacity(self.views.len());
+        for view in &self.views {
+            all.push(view.read(&self.session).await?);
         }
         Ok(all)
     }
@@ -333,24 +309,19 @@ impl CassandraTables {
             .collect()
     }
 
-    /// The stored rows whose token falls in share `index` of `shares` of the ring.
-    pub async fn scan_share(&self, index: usize, shares: usize) -> Result<Vec<StoredUser>, ServiceError> {
+    /// The state rows (the columns the views read) of the stored rows whose token falls in
+    /// share `index` of `shares` of the ring.
+    pub async fn scan_share(&self, index: usize, shares: usize) -> Result<Vec<Row>, ServiceError> {
         let (low, high) = token_share(index, shares);
         let pager = self.session.execute_iter(self.scan_users.clone(), (low, high)).await.map_err(ServiceError::cassandra)?;
-        let rows = pager
-            .rows_stream::<(Uuid, Option<String>, Option<String>, Option<CqlTimestamp>)>()
-            .map_err(ServiceError::cassandra)?;
-        rows.map(|row| {
-            row.map(|(id, country, gender, dob)| StoredUser {
-                id,
-                country,
-                gender,
-                dob: dob.and_then(|t| DateTime::from_timestamp_millis(t.0)),
-            })
+        let types = &self.state_types;
+        pager
+            .rows_stream::<scylla::value::Row>()
+            .map_err(ServiceError::cassandra)?
+            .map_ok(|row| row.columns.into_iter().zip(types).map(|(value, ty)| from_cql(value, *ty)).collect::<Row>())
             .map_err(ServiceError::cassandra)
-        })
-        .try_collect()
-        .await
+            .try_collect()
+            .await
     }
 }
 

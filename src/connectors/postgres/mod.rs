@@ -1,6 +1,7 @@
 //! PostgreSQL through tokio-postgres: connection strings with passwords and TLS
-//! (`config.rs`), ingest's store (`store.rs`), and the CDC stage's replication slot
-//! (`replication.rs`) and `pgoutput` decoder (`pgoutput.rs`).
+//! (`config.rs`), ingest's store (`store.rs`), the CDC stage's replication slot
+//! (`replication.rs`) and `pgoutput` decoder (`pgoutput.rs`), and a table read whole for
+//! `rtds check` (`table.rs`).
 
 use super::ServiceError;
 
@@ -42,7 +43,9 @@ mod config;
 pub mod pgoutput;
 pub mod replication;
 mod store;
+mod table;
 
 pub use config::{PgConfig, TlsMode};
 pub use replication::{SlotState, default_slot};
 pub use store::{Batch, SCHEMA, Stored, UserStore, rejected_id};
+pub use table::{check_table_name, read_table};

@@ -13,11 +13,10 @@ use timely::dataflow::operators::probe::Handle as ProbeHandle;
 
 use super::graph::{Stored, build};
 use super::report;
-use crate::connectors::cassandra::{CassandraConfig, CassandraSinkOptions, CassandraTables, durable_points, key_owner, load_share, spawn_offsets_writer};
+use crate::connectors::cassandra::{CassandraConfig, CassandraSinkOptions, CassandraTables, durable_points, load_share, row_owner, spawn_offsets_writer};
 use crate::connectors::kafka::{Epochs, IdleVote, KafkaConfig, KafkaDeadLetters, KafkaSourceOptions, LostRecords, owned_partitions, rdkafka_reader};
 use crate::dataflow::{Dataflow, Sink, Source};
 use crate::metrics::{Latencies, ProcessCounters};
-use crate::model::{Checks, Dimension};
 
 /// The exit status of a worker process that stopped on a condition a restart cannot mend
 /// (records lost to retention): its supervisor gives up instead of restarting it.
@@ -52,10 +51,9 @@ pub struct WorkerOptions {
 pub struct ProcessState {
     pub topic: String,
     pub max_message_bytes: usize,
-    pub checks: Checks,
-    /// What each aggregate groups by, in the dataflow's order (the tables' too).
-    pub aggregates: Vec<Dimension>,
-    /// Age bands are counted as of this day.
+    /// The dataflow: its source table, expectations and views.
+    pub dataflow: Dataflow,
+    /// `AGE` counts to this day.
     pub today: NaiveDate,
     pub source_options: KafkaSourceOptions,
     pub sink_options: CassandraSinkOptions,
@@ -121,11 +119,10 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
         .map_err(ClusterError::Runtime)?;
     let topic = source_plan.topic.clone();
 
-    let aggregates: Vec<(String, Dimension)> = options.dataflow.aggregates.iter().map(|a| (a.name.clone(), a.by)).collect();
     let (tables, start, run) = runtime.block_on(async {
         let session = Arc::new(crate::connectors::cassandra::connect(&options.cassandra).await?);
-        let replication = sink_plan.replication().map_err(|e| ClusterError::Invalid(format!("dataflow {:?}: sink.cassandra: {e}", options.dataflow.name)))?;
-        let tables = CassandraTables::prepare(session, &sink_plan.keyspace, &sink_plan.table, &aggregates, &replication).await?;
+        let replication = sink_plan.replication().map_err(|e| ClusterError::Invalid(format!("dataflow {:?}: {e}", options.dataflow.name)))?;
+        let tables = CassandraTables::prepare(session, &sink_plan.keyspace, &sink_plan.table, &options.dataflow.program, &replication).await?;
         let start = durable_points(&tables, &topic).await?;
         let run = tables.claim_run().await?;
         Ok::<_, ClusterError>((Arc::new(tables), start, run))
@@ -144,13 +141,12 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
         }),
     };
 
-    let counters = Arc::new(ProcessCounters::default());
+    let counters = Arc::new(ProcessCounters::new(options.dataflow.program.table.expectations.len()));
     let latencies = Arc::new(Latencies::default());
     let state = Arc::new(ProcessState {
         topic: topic.clone(),
         max_message_bytes: source_plan.max_message_bytes,
-        checks: options.dataflow.checks.clone(),
-        aggregates: aggregates.iter().map(|(_, by)| *by).collect(),
+        dataflow: options.dataflow.clone(),
         today: crate::clock::now().date_naive(),
         source_options: KafkaSourceOptions {
             partitions,
@@ -189,23 +185,24 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
         tracing::warn!(seconds = offset.num_seconds(), "this process's clock is shifted for a test ({})", crate::clock::OFFSET_ENV);
     }
 
-    // Each local worker's share of the stored rows and aggregate keys, read here on the
-    // runtime, concurrently, before timely starts: a worker thread makes no network call.
-    let aggregate_keys: Vec<Vec<String>> = runtime
-        .block_on(crate::connectors::retry::forever("reading the aggregates", || tables.read_aggregates()))
+    // Each local worker's share of the stored rows and view keys, read here on the runtime,
+    // concurrently, before timely starts: a worker thread makes no network call.
+    let view_keys: Vec<Vec<crate::sql::Row>> = runtime
+        .block_on(crate::connectors::retry::forever("reading the views", || tables.read_views()))
         .into_iter()
-        .map(|(_, values)| values.into_iter().map(|(key, _)| key).collect())
+        .zip(tables.views())
+        .map(|(rows, view)| rows.iter().map(|row| view.key_of(row)).collect())
         .collect();
     let loaded: HashMap<usize, Stored> = runtime
         .block_on(futures::future::join_all((first_worker..first_worker + local_workers).map(|index| {
             let state = state.clone();
-            let keys = aggregate_keys
+            let keys = view_keys
                 .iter()
-                .map(|keys| keys.iter().filter(|key| key_owner(key) % peers as u64 == index as u64).cloned().collect())
+                .map(|keys| keys.iter().filter(|key| row_owner(key) % peers as u64 == index as u64).cloned().collect())
                 .collect();
             async move {
-                let rows = load_share(&state.sink_options.tables, index, peers, state.today, &state.counters).await;
-                (index, Stored { rows, aggregate_keys: keys })
+                let rows = load_share(&state.sink_options.tables, index, peers, &state.counters).await;
+                (index, Stored { rows, view_keys: keys })
             }
         })))
         .into_iter()

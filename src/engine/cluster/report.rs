@@ -50,6 +50,12 @@ pub struct WorkerReport {
     /// [`crate::connectors::cassandra::warning_kind`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub cassandra_warnings: BTreeMap<String, u64>,
+    /// Upserts evaluated against the dataflow's expectations.
+    #[serde(default)]
+    pub expectation_rows: u64,
+    /// Per expectation, by name: rows that failed it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub expectation_failures: BTreeMap<String, u64>,
     /// The epoch the sources stamp new records with.
     pub epoch: u64,
     /// The length of an epoch, in milliseconds.
@@ -106,6 +112,16 @@ pub fn report(state: &ProcessState) -> WorkerReport {
         aggregate_writes: c.aggregate_writes.load(Ordering::Relaxed),
         cassandra_write_errors: crate::connectors::retry::failures(),
         cassandra_warnings: state.sink_options.tables.warnings().totals(),
+        expectation_rows: c.expectation_rows.load(Ordering::Relaxed),
+        expectation_failures: state
+            .dataflow
+            .program
+            .table
+            .expectations
+            .iter()
+            .zip(&c.expectation_failures)
+            .map(|(e, failed)| (e.name.clone(), failed.load(Ordering::Relaxed)))
+            .collect(),
         epoch: c.epoch.load(Ordering::Relaxed),
         epoch_ms: state.source_options.epochs.epoch_ms,
         durable_epoch: c.durable_epoch.load(Ordering::Relaxed),

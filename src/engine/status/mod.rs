@@ -6,7 +6,7 @@
 //!
 //! Progress comes from three places: the worker processes' reports (counters, latency), the
 //! durable offsets in Cassandra against Kafka's high watermarks (lag), and the tables and
-//! topics the pipeline writes (aggregates, dead letters), polled once a second; and, given
+//! topics the pipeline writes (views, dead letters), polled once a second; and, given
 //! `--postgres`, the CDC stage's replication slot; given `--cdc`, the CDC stage's reports.
 
 mod cluster;
@@ -26,7 +26,7 @@ use axum::routing::get;
 use serde::Serialize;
 
 pub use cluster::{ClusterStatus, ProcessStatus};
-pub use poll::{AggregateValue, DeadLetter, DeadLetters, PartitionStatus, PipelineStatus, poll_pipeline};
+pub use poll::{DeadLetter, DeadLetters, PartitionStatus, PipelineStatus, VIEW_ROWS_SHOWN, ViewStatus, poll_pipeline};
 pub use prometheus::prometheus_text;
 pub use slot::{LAG_WARNING_BYTES, SlotStatus, poll_slot};
 pub use stage::CdcStageStatus;
@@ -37,8 +37,8 @@ pub use telemetry::{LatencySummary, Sample, Telemetry, Totals};
 pub struct Status {
     pub cluster: ClusterStatus,
     pub pipeline: PipelineStatus,
-    /// Each aggregate table's current values.
-    pub aggregates: std::collections::BTreeMap<String, Vec<AggregateValue>>,
+    /// Each view's table, as the dataflow declares it.
+    pub views: std::collections::BTreeMap<String, ViewStatus>,
     pub dead_letters: DeadLetters,
     /// Counters over every worker process, restarts included.
     pub totals: Totals,
@@ -71,7 +71,7 @@ impl StatusState {
             totals: self.telemetry.totals(&cluster.processes),
             latency_ms: self.telemetry.latency(),
             history: self.telemetry.history(),
-            aggregates: pipeline.aggregates.clone(),
+            views: pipeline.views.clone(),
             dead_letters: pipeline.dead_letters.clone(),
             cdc: self.slot.lock().expect("status").clone(),
             cdc_stage: self.cdc_stage.lock().expect("status").clone(),

@@ -1,5 +1,5 @@
 //! Polls, once a second, what the pipeline has made durable: offsets in Cassandra against
-//! Kafka's high watermarks (lag per partition), the aggregate tables, and the tail of the
+//! Kafka's high watermarks (lag per partition), the views' tables, and the tail of the
 //! dead-letter topic.
 
 use std::collections::BTreeMap;
@@ -38,12 +38,20 @@ pub struct PartitionStatus {
     pub epoch: i64,
 }
 
-/// One key of an aggregate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AggregateValue {
-    pub key: String,
-    pub count: i64,
+/// A view's table as the status shows it: its columns (the key's first, as declared) and its
+/// rows, at most [`VIEW_ROWS_SHOWN`] of them, as JSON values.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ViewStatus {
+    pub columns: Vec<String>,
+    /// The key columns' names.
+    pub key: Vec<String>,
+    pub rows: Vec<Vec<serde_json::Value>>,
+    /// Rows in the table (`rows` may show fewer).
+    pub total_rows: usize,
 }
+
+/// Most rows of a view the status carries.
+pub const VIEW_ROWS_SHOWN: usize = 500;
 
 /// A record in the dead-letter topic.
 #[derive(Debug, Clone, Serialize)]
@@ -97,7 +105,7 @@ pub struct PipelineStatus {
     /// Every Kafka broker and Cassandra node seen since the master started, up or not.
     pub nodes: Vec<NodeStatus>,
     #[serde(skip)]
-    pub aggregates: BTreeMap<String, Vec<AggregateValue>>,
+    pub views: BTreeMap<String, ViewStatus>,
     #[serde(skip)]
     pub dead_letters: DeadLetters,
 }
@@ -135,7 +143,7 @@ pub async fn poll_pipeline(state: StatusState, sink: Arc<CassandraTables>, kafka
     loop {
         let started = tokio::time::Instant::now();
         let mut next = PipelineStatus { topic: topic.clone(), keyspace: sink.keyspace().to_string(), epoch_ms, ..Default::default() };
-        let (offsets, aggregates) = tokio::join!(sink.offsets(&topic), sink.read_aggregates());
+        let (offsets, aggregates) = tokio::join!(sink.offsets(&topic), sink.read_views());
         let kafka = {
             let (consumer, brokers, topic) = (consumer.clone(), brokers.clone(), topic.clone());
             tokio::task::spawn_blocking(move || kafka_side(&consumer, &brokers, &topic)).await.expect("the Kafka poll does not panic")
@@ -196,10 +204,19 @@ pub async fn poll_pipeline(state: StatusState, sink: Arc<CassandraTables>, kafka
             .chain(sink.nodes().into_iter().map(|(address, up)| NodeStatus { service: "cassandra", address, up }))
             .collect();
         match aggregates {
-            Ok(aggregates) => {
-                next.aggregates = aggregates
+            Ok(views) => {
+                next.views = views
                     .into_iter()
-                    .map(|(name, values)| (name, values.into_iter().map(|(key, count)| AggregateValue { key, count }).collect()))
+                    .zip(sink.views())
+                    .map(|(rows, table)| {
+                        let status = ViewStatus {
+                            columns: table.columns.iter().map(|(name, _)| name.clone()).collect(),
+                            key: table.key.iter().map(|i| table.columns[*i].0.clone()).collect(),
+                            total_rows: rows.len(),
+                            rows: rows.iter().take(VIEW_ROWS_SHOWN).map(|row| row.iter().map(crate::sql::Datum::to_json).collect()).collect(),
+                        };
+                        (table.name.clone(), status)
+                    })
                     .collect();
             }
             Err(e) => next.error = next.error.or(Some(e.to_string())),

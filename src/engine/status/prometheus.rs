@@ -29,7 +29,14 @@ pub fn prometheus_text(status: &Status, telemetry: &Telemetry) -> String {
     out.metric("rtds_rows_refused_total", "counter", "Rows sink: rows Cassandra refused alone, sent to the dead-letter topic with its message (also in rejected)", per_process(&|p| p.report.refused as f64));
     out.metric("rtds_rows_written_total", "counter", "Rows sink: rows acknowledged by Cassandra", per_process(&|p| p.report.rows_written as f64));
     out.metric("rtds_rows_deleted_total", "counter", "Rows sink: rows deleted (CDC tombstones)", per_process(&|p| p.report.rows_deleted as f64));
-    out.metric("rtds_aggregate_writes_total", "counter", "Aggregates sink: aggregate values written to Cassandra", per_process(&|p| p.report.aggregate_writes as f64));
+    out.metric("rtds_view_writes_total", "counter", "View sinks: view rows written or deleted in Cassandra", per_process(&|p| p.report.aggregate_writes as f64));
+    out.metric("rtds_expectation_rows_total", "counter", "Expectations: upserts evaluated against the dataflow's expectations", per_process(&|p| p.report.expectation_rows as f64));
+    let failures = cluster
+        .processes
+        .iter()
+        .flat_map(|p| p.report.expectation_failures.iter().map(move |(name, n)| (format!("process=\"{}\",expectation=\"{}\"", p.index, escape(name)), *n as f64)))
+        .collect();
+    out.metric("rtds_expectation_failures_total", "counter", "Expectations: rows that failed one (dropped to the dead-letter topic, or counted only when NOT ENFORCED)", failures);
     out.metric("rtds_cassandra_write_errors_total", "counter", "Cassandra write attempts that failed and were retried", per_process(&|p| p.report.cassandra_write_errors as f64));
     let warnings = cluster
         .processes
@@ -68,12 +75,20 @@ pub fn prometheus_text(status: &Status, telemetry: &Telemetry) -> String {
         out.metric("rtds_cdc_stage_up", "gauge", "1 while the CDC stage runs", one(stage.running as u8 as f64));
         out.metric("rtds_cdc_stage_restarts_total", "counter", "Times the CDC stage exited and was started again", one(stage.restarts as f64));
     }
-    let aggregates = status
-        .aggregates
-        .iter()
-        .flat_map(|(name, values)| values.iter().map(move |v| (format!("aggregate=\"{name}\",key=\"{}\"", escape(&v.key)), v.count as f64)))
-        .collect();
-    out.metric("rtds_aggregate_users", "gauge", "Current value of an aggregate (users per key)", aggregates);
+    // Every numeric column of every view, by key (the key columns' values joined by "/").
+    let mut views = Vec::new();
+    for (name, view) in &status.views {
+        let key_at: Vec<usize> = view.key.iter().filter_map(|k| view.columns.iter().position(|c| c == k)).collect();
+        for row in &view.rows {
+            let key = key_at.iter().map(|i| row[*i].as_str().map_or_else(|| row[*i].to_string(), str::to_string)).collect::<Vec<_>>().join("/");
+            for (i, column) in view.columns.iter().enumerate().filter(|(i, _)| !key_at.contains(i)) {
+                if let Some(value) = row[i].as_f64() {
+                    views.push((format!("view=\"{name}\",column=\"{column}\",key=\"{}\"", escape(&key)), value));
+                }
+            }
+        }
+    }
+    out.metric("rtds_view_value", "gauge", "Current value of a numeric column of a view's row (the first 500 rows of each view)", views);
 
     let (counts, count, sum_ms) = telemetry.buckets(true, &LATENCY_BOUNDS_MS);
     out.histogram(

@@ -26,7 +26,7 @@ pub struct Sample {
 }
 
 /// Counters summed over every process the master ran, restarts included.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Totals {
     pub records_in: u64,
     pub rows_written: u64,
@@ -40,6 +40,10 @@ pub struct Totals {
     pub cassandra_write_errors: u64,
     /// Warnings Cassandra returned with writes, every kind.
     pub cassandra_warnings: u64,
+    /// Upserts evaluated against the dataflow's expectations.
+    pub expectation_rows: u64,
+    /// Per expectation, by name: rows that failed it.
+    pub expectations: std::collections::BTreeMap<String, u64>,
 }
 
 impl Totals {
@@ -53,6 +57,10 @@ impl Totals {
         self.aggregate_writes += r.aggregate_writes;
         self.cassandra_write_errors += r.cassandra_write_errors;
         self.cassandra_warnings += r.cassandra_warnings.values().sum::<u64>();
+        self.expectation_rows += r.expectation_rows;
+        for (name, failed) in &r.expectation_failures {
+            *self.expectations.entry(name.clone()).or_default() += failed;
+        }
     }
 }
 
@@ -136,7 +144,7 @@ impl Telemetry {
 
     /// Counters over every generation: the carried ones plus the running processes'.
     pub fn totals(&self, processes: &[ProcessStatus]) -> Totals {
-        let mut totals = self.inner.lock().expect("telemetry").carried;
+        let mut totals = self.inner.lock().expect("telemetry").carried.clone();
         for process in processes {
             totals.add(&process.report);
         }

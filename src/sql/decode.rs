@@ -1,0 +1,79 @@
+//! The source table's row from a message: the columns a dataflow declares, read from the
+//! formatted row (`model::User`) each message of the topic carries, by name.
+
+use std::borrow::Cow;
+
+use super::expr::Columns;
+use super::plan::Table;
+use super::types::{Datum, Type};
+use crate::model::User;
+
+/// The fields a source table may declare, with their types: the formatted row's.
+pub const FIELDS: [(&str, Type); 13] = [
+    ("id", Type::Uuid),
+    ("first_name", Type::Text),
+    ("last_name", Type::Text),
+    ("gender", Type::Text),
+    ("address", Type::Text),
+    ("post_code", Type::Text),
+    ("email", Type::Text),
+    ("username", Type::Text),
+    ("dob", Type::Timestamp),
+    ("registered_date", Type::Timestamp),
+    ("phone", Type::Text),
+    ("picture", Type::Text),
+    ("country", Type::Text),
+];
+
+/// Reads a table's columns from formatted rows: each column's field, found once.
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    fields: Vec<usize>,
+}
+
+impl Decoder {
+    /// The decoder of `table`'s columns (declared from [`FIELDS`], as the front checked).
+    pub fn new(table: &Table) -> Decoder {
+        let fields = table.columns.iter().map(|c| FIELDS.iter().position(|(f, _)| *f == c.name).expect("the front checks every column is a field")).collect();
+        Decoder { fields }
+    }
+
+    /// A formatted row as the table's row.
+    pub fn row<'a>(&'a self, user: &'a User) -> UserColumns<'a> {
+        UserColumns { user, fields: &self.fields }
+    }
+}
+
+/// A formatted row seen as a table row.
+pub struct UserColumns<'a> {
+    user: &'a User,
+    fields: &'a [usize],
+}
+
+impl Columns for UserColumns<'_> {
+    fn column(&self, index: usize) -> Cow<'_, Datum> {
+        Cow::Owned(field(self.user, self.fields[index]))
+    }
+}
+
+/// Field `index` of [`FIELDS`] of a formatted row.
+fn field(user: &User, index: usize) -> Datum {
+    let text = |value: &Option<String>| value.as_deref().map_or(Datum::Null, Datum::text);
+    let time = |value: &Option<crate::model::date::Date>| value.as_ref().map_or(Datum::Null, Datum::timestamp);
+    match index {
+        0 => Datum::Uuid(user.id),
+        1 => text(&user.first_name),
+        2 => text(&user.last_name),
+        3 => text(&user.gender),
+        4 => text(&user.address),
+        5 => text(&user.post_code),
+        6 => text(&user.email),
+        7 => text(&user.username),
+        8 => time(&user.dob),
+        9 => time(&user.registered_date),
+        10 => text(&user.phone),
+        11 => text(&user.picture),
+        12 => text(&user.country),
+        _ => unreachable!("FIELDS has 13 entries"),
+    }
+}

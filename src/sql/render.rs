@@ -1,0 +1,150 @@
+//! Views onto differential dataflow: each view of the plan maintained over the collection of
+//! state rows (the latest version of each id), as a collection of `(key, row)`: the view's
+//! table, key by key.
+//!
+//! Aggregates render by class (see [`super::plan`]): the accumulable ones are sums carried in
+//! the differences of one `count`; each `COUNT(DISTINCT x)` is a `distinct` on (group, x)
+//! then a count; all `MIN`s and `MAX`s of a view share one `reduce` over (group, value), whose
+//! input comes sorted, so the first and last values are the extremes. The classes meet in a
+//! last `reduce` per group, which sees one value per class and writes the view's row. A view
+//! of `COUNT(*)`s only is a single `count`.
+
+use std::sync::Arc;
+
+use differential_dataflow::VecCollection;
+use serde::{Deserialize, Serialize};
+
+use super::expr::Context;
+use super::plan::{Accums, Aggregate, View};
+use super::types::{Datum, Row};
+
+/// One class's values for a group, on their way to the group's row.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+enum Part {
+    /// The accumulable aggregates' sums.
+    Sums(Accums),
+    /// Aggregate `index`'s distinct count.
+    Distinct(usize, i64),
+    /// The extremes, by aggregate index (NULL for the aggregates of other classes).
+    Extremes(Vec<Datum>),
+}
+
+/// Maintains `view` over `rows` (state rows): its table as `(key, row)`.
+pub fn render_view<'scope>(rows: VecCollection<'scope, u64, Row>, view: Arc<View>, cx: Context) -> VecCollection<'scope, u64, (Row, Row)> {
+    let kept = match view.filter {
+        Some(_) => {
+            let v = view.clone();
+            rows.filter(move |row| v.keeps(row, &cx))
+        }
+        None => rows,
+    };
+    let v = view.clone();
+    if !view.grouped {
+        return kept.map(move |row| {
+            let out = v.project(&row, &cx);
+            (v.key_of(&out), out)
+        });
+    }
+    if view.aggregates.iter().all(|a| matches!(a, Aggregate::CountRows)) {
+        let view = view.clone();
+        return kept.map(move |row| v.group_key(&row, &cx)).count().flat_map(move |(key, rows)| {
+            let v = &view;
+            let values = vec![Datum::Int(rows as i64); v.aggregates.len()];
+            v.finish(&key, values, &cx).map(|out| (key, out))
+        });
+    }
+
+    let sums = kept
+        .clone()
+        .explode({
+            let v = view.clone();
+            move |row| Some((v.group_key(&row, &cx), v.accumulate(&row, &cx)))
+        })
+        .count()
+        .map(|(key, sums)| (key, Part::Sums(sums)));
+    let mut parts = vec![sums];
+    for (index, aggregate) in view.aggregates.iter().enumerate() {
+        if let Aggregate::CountDistinct(_) = aggregate {
+            let v = view.clone();
+            let distinct = kept
+                .clone()
+                .flat_map(move |row| {
+                    let Aggregate::CountDistinct(argument) = &v.aggregates[index] else { unreachable!("matched above") };
+                    let value = argument.eval(&row, &cx);
+                    (!value.is_null()).then(|| (v.group_key(&row, &cx), value))
+                })
+                .distinct()
+                .map(|(key, _)| key)
+                .count()
+                .map(move |(key, values)| (key, Part::Distinct(index, values as i64)));
+            parts.push(distinct);
+        }
+    }
+    let extremes: Vec<usize> = view.aggregates.iter().enumerate().filter(|(_, a)| matches!(a, Aggregate::Min(_) | Aggregate::Max(_))).map(|(i, _)| i).collect();
+    if !extremes.is_empty() {
+        let (v, wanted) = (view.clone(), extremes.clone());
+        let count = view.aggregates.len();
+        let values = kept
+            .clone()
+            .flat_map(move |row| {
+                let key = v.group_key(&row, &cx);
+                wanted
+                    .iter()
+                    .filter_map(|&index| {
+                        let (Aggregate::Min(argument) | Aggregate::Max(argument)) = &v.aggregates[index] else { unreachable!("extremes only") };
+                        let value = argument.eval(&row, &cx);
+                        (!value.is_null()).then(|| (key.clone(), (index, value)))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .reduce({
+                let v = view.clone();
+                move |_key: &Row, values: &[(&(usize, Datum), isize)], output: &mut Vec<(Part, isize)>| {
+                    // Sorted by (aggregate, value): a MIN takes its first value, a MAX its last.
+                    let mut out = vec![Datum::Null; count];
+                    for ((index, value), _) in values {
+                        let first = out[*index].is_null();
+                        if first || matches!(v.aggregates[*index], Aggregate::Max(_)) {
+                            out[*index] = value.clone();
+                        }
+                    }
+                    output.push((Part::Extremes(out), 1));
+                }
+            });
+        parts.push(values);
+    }
+
+    let v = view.clone();
+    let mut all = parts.into_iter();
+    let first = all.next().expect("the sums");
+    all.fold(first, |a, b| a.concat(b)).reduce(move |key: &Row, parts: &[(&Part, isize)], output: &mut Vec<(Row, isize)>| {
+        let mut sums = None;
+        let mut values: Vec<Option<Datum>> = vec![None; v.aggregates.len()];
+        for (part, _) in parts {
+            match part {
+                Part::Sums(s) => sums = Some(s),
+                Part::Distinct(index, count) => values[*index] = Some(Datum::Int(*count)),
+                Part::Extremes(extremes) => {
+                    for (index, value) in extremes.iter().enumerate() {
+                        if matches!(v.aggregates[index], Aggregate::Min(_) | Aggregate::Max(_)) {
+                            values[index] = Some(value.clone());
+                        }
+                    }
+                }
+            }
+        }
+        // A group exists while it has rows.
+        let Some(sums) = sums else { return };
+        let accumulated = v.accumulated(sums);
+        // A group whose values are all NULL has no distinct values: a count of 0.
+        let row: Vec<Datum> = values
+            .into_iter()
+            .zip(accumulated)
+            .zip(&v.aggregates)
+            .map(|((value, sum), aggregate)| sum.or(value).unwrap_or(if matches!(aggregate, Aggregate::CountDistinct(_)) { Datum::Int(0) } else { Datum::Null }))
+            .collect();
+        if let Some(out) = v.finish(key, row, &cx) {
+            output.push((out, 1));
+        }
+    })
+}

@@ -1,0 +1,215 @@
+//! Dataflows in SQL against the real services: views and an expectation declared only in this
+//! test's own SQL file run through the cluster while users are updated and deleted by SQL in
+//! PostgreSQL; each view's Cassandra table equals the same `SELECT` run by PostgreSQL, and the
+//! dead-letter topic holds exactly the rows that fail the expectation. The embedded run of the
+//! same views equals PostgreSQL too.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::harness::{Pipeline, finish};
+use crate::util::{consume_all, rtds, stack_lock};
+
+/// The test's views: a derived group key with a `COUNT(DISTINCT)`, an `AVG` and a `SUM`, and
+/// `MIN`/`MAX` (whose values the deletes below retract). PostgreSQL runs each `SELECT` as it is.
+const VIEWS: &str = "
+CREATE MATERIALIZED VIEW users_by_domain AS
+    SELECT LOWER(SPLIT_PART(email, '@', 2)) AS domain, COUNT(*) AS users, COUNT(DISTINCT country) AS countries
+    FROM users WHERE email IS NOT NULL GROUP BY 1;
+CREATE MATERIALIZED VIEW birth_years AS
+    SELECT COALESCE(gender, 'unknown') AS gender, AVG(EXTRACT(YEAR FROM dob)) AS mean_year, SUM(EXTRACT(MONTH FROM dob)) AS months, COUNT(*) AS users
+    FROM users GROUP BY 1;
+CREATE MATERIALIZED VIEW extremes AS
+    SELECT COALESCE(country, 'unknown') AS country, MIN(dob) AS oldest, MAX(registered_date) AS newest, MAX(last_name) AS last_name
+    FROM users GROUP BY 1 HAVING COUNT(*) > 1;
+";
+
+/// The expectation: an email with an '@' and a dot after it (NULL passes).
+const EXPECTATION: &str = "email LIKE '%_@_%._%'";
+
+/// The test's dataflow: the built-in one's source and rows table, its expectation and views.
+fn dataflow(connector: &str) -> String {
+    let users = rtds::dataflow::USERS_SQL;
+    let table_end = users.find(") WITH (\n    connector = 'kafka'").unwrap();
+    let columns = &users[users.find("CREATE TABLE users (").unwrap()..users.find("    -- Expectations").unwrap()];
+    let settings = &users[table_end..users.find("-- Views:").unwrap()];
+    let mut text = format!("{columns}    CONSTRAINT valid_email CHECK ({EXPECTATION})\n{settings}{VIEWS}");
+    if connector == "generator" {
+        let local = rtds::dataflow::LOCAL_SQL;
+        let local_settings = &local[local.find(") WITH (\n    connector = 'generator'").unwrap()..local.find("-- Views:").unwrap()];
+        text = format!("{columns}    CONSTRAINT valid_email CHECK ({EXPECTATION})\n{local_settings}{VIEWS}");
+    }
+    text
+}
+
+/// Each view's `SELECT`, by view name.
+fn selects() -> Vec<(String, String)> {
+    VIEWS
+        .split(';')
+        .filter(|s| s.contains("CREATE"))
+        .map(|s| {
+            let name = s.split_whitespace().nth(3).unwrap().to_string();
+            (name, s[s.find(" AS\n").unwrap() + 4..].trim().to_string())
+        })
+        .collect()
+}
+
+/// A view's rows as JSON objects, keyed by their key columns' text; numbers as f64 and
+/// timestamps as milliseconds, so PostgreSQL's numerics and text compare with rtds's.
+type Table = BTreeMap<String, BTreeMap<String, Value>>;
+
+fn normalize(value: &Value) -> Value {
+    match value {
+        Value::Number(n) => Value::from(n.as_f64().map(|f| (f * 1e6).round() / 1e6)),
+        Value::String(s) => match chrono::DateTime::parse_from_rfc3339(s) {
+            Ok(t) => Value::from(t.timestamp_millis()),
+            Err(_) => value.clone(),
+        },
+        other => other.clone(),
+    }
+}
+
+fn table(rows: impl IntoIterator<Item = serde_json::Map<String, Value>>, key: &str) -> Table {
+    rows.into_iter().map(|row| (row[key].to_string(), row.iter().map(|(k, v)| (k.clone(), normalize(v))).collect())).collect()
+}
+
+/// What PostgreSQL answers to each view's `SELECT` over the users that pass the expectation
+/// (a temporary view named `users`, as the dataflow's source table is).
+fn postgres_views(pipeline: &Pipeline, source: &str) -> BTreeMap<String, Table> {
+    pipeline.rt.block_on(async {
+        let client = rtds::connectors::postgres::connect(&pipeline.database).await.unwrap();
+        // Text compares by bytes in rtds, as under PostgreSQL's "C" collation.
+        let columns: Vec<String> = rtds::sql::decode::FIELDS
+            .iter()
+            .map(|(name, ty)| if *ty == rtds::sql::Type::Text { format!("{name} collate \"C\" as {name}") } else { name.to_string() })
+            .collect();
+        let view = format!("create temporary view users as select {} from {source} where ({EXPECTATION}) is not false", columns.join(", "));
+        client.batch_execute(&format!("set time zone 'UTC'; {view}")).await.unwrap();
+        let mut all = BTreeMap::new();
+        for (name, select) in selects() {
+            let key = if name == "users_by_domain" { "domain" } else if name == "birth_years" { "gender" } else { "country" };
+            let rows = client.query(&format!("select row_to_json(q)::text from ({select}) q"), &[]).await.unwrap();
+            let rows = rows.iter().map(|r| serde_json::from_str::<serde_json::Map<String, Value>>(&r.get::<_, String>(0)).unwrap());
+            all.insert(name, table(rows, key));
+        }
+        all
+    })
+}
+
+/// Each view's Cassandra table.
+fn cassandra_views(pipeline: &Pipeline) -> Option<BTreeMap<String, Table>> {
+    let program = rtds::dataflow::Dataflow::parse(&dataflow("kafka"), "test.sql").unwrap().program;
+    pipeline.rt.block_on(async {
+        let session = std::sync::Arc::new(rtds::connectors::cassandra::connect(&pipeline.cassandra).await.ok()?);
+        let tables = rtds::connectors::cassandra::CassandraTables::prepare(session, &pipeline.keyspace, "created_users", &program, &Default::default()).await.ok()?;
+        let rows = tables.read_views().await.ok()?;
+        Some(
+            program
+                .views
+                .iter()
+                .zip(rows)
+                .map(|(view, rows)| {
+                    let key = &view.outputs[view.key[0]].column.name;
+                    let objects = rows.iter().map(|row| view.outputs.iter().zip(row).map(|(o, d)| (o.column.name.clone(), d.to_json())).collect());
+                    (view.name.clone(), table(objects, key))
+                })
+                .collect(),
+        )
+    })
+}
+
+fn execute(pipeline: &Pipeline, sql: &str) {
+    pipeline.rt.block_on(async {
+        let client = rtds::connectors::postgres::connect(&pipeline.database).await.unwrap();
+        client.batch_execute(&format!("begin; {sql}; commit")).await.unwrap();
+    });
+}
+
+#[test]
+#[ignore = "needs PostgreSQL, Kafka and Cassandra: run scripts/test"]
+fn views_and_an_expectation_declared_in_sql_equal_postgres_through_updates_and_deletes() {
+    let _stack = stack_lock();
+    let pipeline = Pipeline::new("sqlviews");
+    pipeline.ingest(3_000, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("views.sql");
+    std::fs::write(&file, dataflow("kafka")).unwrap();
+    let cdc = pipeline.cdc_in_background("20s");
+    let mut command = rtds();
+    command.args(["master", "--local", "-n", "2", "-w", "2", "--http", "127.0.0.1:0"]).args(pipeline.pipeline_args_idle("10s")).arg("--dataflow").arg(&file);
+    let master = crate::process::Running::spawn(command);
+    let started = Instant::now();
+    while cassandra_views(&pipeline).and_then(|v| v.get("birth_years").map(|t| t.values().map(|r| r["users"].as_f64().unwrap()).sum::<f64>())) != Some(3_000.0) {
+        assert!(started.elapsed() < Duration::from_secs(120), "the 3,000 users never showed in birth_years");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    // While the cluster runs: users move between domains, countries and birth years; the oldest
+    // user of the largest country and a hundred others are deleted (MIN and MAX must uncover
+    // the next values); 40 new users with broken emails arrive, which the expectation drops.
+    execute(
+        &pipeline,
+        "update created_users set email = replace(email, '@example.com', '@Moved.example.org'), country = 'Atlantis' where id in (select id from created_users order by id limit 150);
+         update created_users set dob = dob - interval '30 years' where id in (select id from created_users order by id desc limit 80);
+         delete from created_users where id in (select id from created_users where country = (select country from created_users group by 1 order by count(*) desc, 1 limit 1) order by dob limit 1);
+         delete from created_users where id in (select id from created_users order by md5(id::text) limit 100);
+         insert into created_users (id, first_name, last_name, gender, email, dob, registered_date, country)
+             select gen_random_uuid(), first_name, last_name, gender, 'broken-' || coalesce(username, 'x'), dob, registered_date, country
+             from created_users order by id limit 40",
+    );
+    finish(master, "rtds master", Duration::from_secs(240));
+    finish(cdc, "rtds cdc", Duration::from_secs(60));
+
+    let expected = postgres_views(&pipeline, "created_users");
+    let actual = cassandra_views(&pipeline).expect("Cassandra answers");
+    for (name, _) in selects() {
+        assert!(expected[&name].len() > 1, "PostgreSQL's {name} has groups");
+        assert_eq!(actual[&name], expected[&name], "view {name} equals PostgreSQL's SELECT");
+    }
+    assert!(expected["users_by_domain"].contains_key("\"moved.example.org\""), "the moved users formed a group");
+    // The dead letters are exactly PostgreSQL's rows that fail the expectation.
+    let failing: BTreeSet<String> = pipeline.rt.block_on(async {
+        let client = rtds::connectors::postgres::connect(&pipeline.database).await.unwrap();
+        let rows = client.query(&format!("select id::text from created_users where not ({EXPECTATION})"), &[]).await.unwrap();
+        rows.iter().map(|r| r.get::<_, String>(0)).collect()
+    });
+    assert_eq!(failing.len(), 40);
+    let dead = consume_all(&pipeline.brokers, &format!("{}.dlq", pipeline.topic), failing.len());
+    let dead_ids: BTreeSet<String> = dead.iter().map(|m| serde_json::from_str::<Value>(&m.payload).unwrap()["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(dead_ids, failing, "the dead-letter topic holds exactly the rows that fail the expectation");
+    assert!(dead.iter().all(|m| m.header("rtds-reason") == Some("expectation valid_email failed")), "{:?}", dead.iter().map(|m| m.header("rtds-reason")).collect::<Vec<_>>());
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: run scripts/test"]
+fn the_embedded_run_of_the_same_views_equals_postgres() {
+    let pipeline = Pipeline::new("sqlembedded");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("views.sql");
+    std::fs::write(&file, dataflow("generator")).unwrap();
+    let output = dir.path().join("rows.jsonl");
+    let out = rtds().args(["run", "--users", "5000", "--seed", "sqlviews", "--json", "--dataflow"]).arg(&file).arg("--output").arg(&output).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows = std::fs::read_to_string(&output).unwrap();
+    assert_eq!(rows.lines().count(), 5000);
+    // The rows the run wrote, loaded into PostgreSQL: the same SELECTs over them.
+    pipeline.rt.block_on(async {
+        let client = rtds::connectors::postgres::connect(&pipeline.database).await.unwrap();
+        client.batch_execute("create table embedded_rows as select * from created_users where false").await.unwrap();
+        let json: Vec<Value> = rows.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        client
+            .execute("insert into embedded_rows select * from jsonb_populate_recordset(null::embedded_rows, $1::text::jsonb)", &[&serde_json::to_string(&json).unwrap()])
+            .await
+            .unwrap();
+    });
+    let expected = postgres_views(&pipeline, "embedded_rows");
+    for (name, _) in selects() {
+        let text = std::fs::read_to_string(dir.path().join(format!("{name}.jsonl"))).unwrap();
+        let key = if name == "users_by_domain" { "domain" } else if name == "birth_years" { "gender" } else { "country" };
+        let actual = table(text.lines().map(|l| serde_json::from_str(l).unwrap()), key);
+        assert!(expected[&name].len() > 1, "PostgreSQL's {name} has groups");
+        assert_eq!(actual, expected[&name], "the embedded run's {name} equals PostgreSQL's SELECT");
+    }
+}
