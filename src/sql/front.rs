@@ -83,7 +83,7 @@ pub type Fields<'a> = &'a [(&'a str, Type)];
 /// can give; `origin` names the file in errors.
 pub fn parse(text: &str, origin: &str, fields: Fields<'_>) -> Result<Program, SqlError> {
     let statements = Parser::parse_sql(&PostgreSqlDialect {}, text).map_err(|e| parser_error(&e.to_string(), origin, text))?;
-    let front = Front { origin: origin.to_string(), fields };
+    let front = Front { origin: origin.to_string(), fields, not_null: Default::default() };
     front.program(&statements, text)
 }
 
@@ -151,6 +151,9 @@ impl Scope<'_> {
 struct Front<'f> {
     origin: String,
     fields: Fields<'f>,
+    /// Columns the view being compiled keeps only when not NULL (`WHERE c IS NOT NULL AND
+    /// ...`): within that view they are never NULL.
+    not_null: std::cell::RefCell<Vec<usize>>,
 }
 
 const AGGREGATES: [&str; 5] = ["count", "sum", "avg", "min", "max"];
@@ -410,6 +413,7 @@ impl Front<'_> {
             return Err(self.error(select.span(), "WINDOW clauses are not supported (window functions are not)"));
         }
         self.from(select, table)?;
+        *self.not_null.borrow_mut() = select.selection.as_ref().map(|w| not_null_columns(w, table)).unwrap_or_default();
         let filter = match &select.selection {
             Some(selection) => {
                 let typed = self.compile(selection, &mut Scope::Row { table, now: false })?;
@@ -816,7 +820,8 @@ impl Front<'_> {
             return Err(self.error(span, format!("no column {name} in {} (columns: {})", table.name, names.join(", "))));
         };
         let column = &table.columns[index];
-        Ok(Typed::new(Expr::Column(index), column.ty, column.nullable))
+        let nullable = column.nullable && !matches!(scope, Scope::Row { now: false, .. } | Scope::Grouped { .. } if self.not_null.borrow().contains(&index));
+        Ok(Typed::new(Expr::Column(index), column.ty, nullable))
     }
 
     fn value(&self, value: &ast::Value, span: Span) -> Result<Typed, SqlError> {
@@ -1004,7 +1009,9 @@ impl Front<'_> {
                 text(&typed[0], 0)?;
                 text(&typed[1], 1)?;
                 int(&typed[2], 2)?;
-                call(Func::SplitPart, typed, Type::Text, true)
+                // NULL only for part 0 (or a NULL argument).
+                let zero = matches!(typed[2].expr, Expr::Literal(Datum::Int(0)));
+                call(Func::SplitPart, typed, Type::Text, nullable || zero)
             }
             "regexp_like" | "regexp_substr" => {
                 count(2..=2)?;
@@ -1172,6 +1179,24 @@ impl Front<'_> {
             }
         };
         Ok(Typed::new(Expr::Column(groups.len() + index), result.ty, result.nullable))
+    }
+}
+
+/// The columns a `WHERE` keeps only when not NULL: its top-level `AND`ed `c IS NOT NULL`.
+fn not_null_columns(filter: &ast::Expr, table: &Table) -> Vec<usize> {
+    match filter {
+        ast::Expr::BinaryOp { left, op: ast::BinaryOperator::And, right } => {
+            let mut columns = not_null_columns(left, table);
+            columns.extend(not_null_columns(right, table));
+            columns
+        }
+        ast::Expr::Nested(inner) => not_null_columns(inner, table),
+        ast::Expr::IsNotNull(inner) => match &**inner {
+            ast::Expr::Identifier(name) => table.column(&ident(name)).into_iter().collect(),
+            ast::Expr::CompoundIdentifier(parts) => parts.last().and_then(|name| table.column(&ident(name))).into_iter().collect(),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
     }
 }
 

@@ -183,7 +183,11 @@ impl<'scope> CassandraView<'scope> for Stream<'scope, u64, Vec<((Row, Row), u64,
                                 None => o.tables.delete_view(index, key, timestamp).await,
                             }
                         };
-                        o.latencies.timed(retry::forever("view", write)).await;
+                        // Transient failures are retried; a row Cassandra refuses (an empty
+                        // text key, which it cannot store) is skipped, so it holds no epoch.
+                        if let Err(error) = o.latencies.timed(retry::until_permanent("view", write)).await {
+                            tracing::warn!(view = %o.tables.view(index).name, ?key, %error, "Cassandra refused a view row; skipped");
+                        }
                     })
                     .await;
                 o.counters.aggregate_writes.fetch_add(changes.len() as u64, Ordering::Relaxed);
