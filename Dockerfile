@@ -17,6 +17,7 @@ RUN mkdir -p src benches tests \
  && touch src/lib.rs \
  && echo 'fn main() {}' > benches/records.rs \
  && echo 'fn main() {}' > benches/cassandra_ceiling.rs \
+ && echo 'fn main() {}' > benches/views.rs \
  && touch tests/tests.rs \
  && cargo build --release --locked \
  && rm -rf src

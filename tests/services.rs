@@ -110,7 +110,7 @@ fn the_sink_counts_the_warnings_cassandra_returns_per_kind() {
         sink.write_users(users[..10].iter().map(|u| (u, 1))).await.unwrap();
         for n in 0..30 {
             let country = Datum::text(&format!("country {n}"));
-            sink.write_view(0, &vec![country, Datum::Int(n)], 1).await.unwrap();
+            sink.write_view(0, &smallvec::smallvec![country, Datum::Int(n)], 1).await.unwrap();
         }
         assert!(sink.warnings().totals().is_empty(), "no warning yet: {:?}", sink.warnings().totals());
         // One batch over 20 partitions, above Cassandra's threshold of 10: it warns.

@@ -9,7 +9,7 @@ use differential_dataflow::input::InputSession;
 use rtds::model::User;
 use rtds::sql::decode::Decoder;
 use rtds::sql::expr::Context;
-use rtds::sql::render::render_view;
+use rtds::sql::render::render_views;
 use rtds::sql::{Datum, Program, Row};
 
 const TABLE: &str = "CREATE TABLE users (id UUID PRIMARY KEY, first_name TEXT, last_name TEXT, gender TEXT, email TEXT, \
@@ -185,6 +185,9 @@ fn sql_outside_the_subset_is_refused_with_its_line_and_column() {
     assert!(nullable_key.contains("edited.sql:") && nullable_key.contains("COALESCE"), "{nullable_key}");
 }
 
+/// A view's rows with their accumulated differences, shared with the dataflow.
+type Shared = Arc<std::sync::Mutex<BTreeMap<(Row, Row), isize>>>;
+
 /// Each epoch's changes (upsert or delete of an id) fed to the rendered views; at every
 /// epoch, the incremental views equal the views computed over the table as it is then.
 #[test]
@@ -228,14 +231,14 @@ fn incremental_views_equal_the_batch_answer_through_updates_and_deletes() {
         let epochs = epochs.clone();
         move |worker| {
             let mut input: InputSession<u64, (u128, Row), isize> = InputSession::new();
-            let outputs: Vec<Arc<std::sync::Mutex<BTreeMap<(Row, Row), isize>>>> = program.views.iter().map(|_| Default::default()).collect();
+            let outputs: Vec<Shared> = program.views.iter().map(|_| Default::default()).collect();
             let probe = worker.dataflow::<u64, _, _>(|scope| {
                 let rows = input.to_collection(scope).map(|(_, row)| row);
-                let mut probe = timely::dataflow::operators::probe::Handle::new();
-                for (view, out) in program.views.iter().zip(&outputs) {
+                let probe = timely::dataflow::operators::probe::Handle::new();
+                let views: Vec<Arc<rtds::sql::View>> = program.views.iter().cloned().map(Arc::new).collect();
+                for (rendered, out) in render_views(rows, &views, cx()).into_iter().zip(&outputs) {
                     let out = out.clone();
-                    let rendered = render_view(rows.clone(), Arc::new(view.clone()), cx());
-                    rendered.inspect(move |(data, _, diff)| *out.lock().unwrap().entry(data.clone()).or_default() += *diff).probe_with(&mut probe);
+                    rendered.inspect(move |(data, _, diff)| *out.lock().unwrap().entry(data.clone()).or_default() += *diff).probe_with(&probe);
                 }
                 probe
             });

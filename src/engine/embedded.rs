@@ -30,7 +30,7 @@ use crate::dataflow::{Dataflow, GeneratorSource, Sink, Source};
 use crate::metrics::{Counters, Progress};
 use crate::sql::decode::Decoder;
 use crate::sql::expr::Context;
-use crate::sql::render::render_view;
+use crate::sql::render::render_views;
 use crate::sql::{OnViolation, Row};
 use crate::model::User;
 use crate::connectors::JsonlSink;
@@ -307,9 +307,10 @@ fn build<'scope>(
     let decoder = Decoder::new(&program.table);
     let table = program.clone();
     let states = unique.clone().map(move |(_, (_, user))| table.table.state_row(&decoder.row(&user)));
-    for (index, view) in program.views.iter().enumerate() {
+    let views: Vec<Arc<crate::sql::View>> = program.views.iter().cloned().map(Arc::new).collect();
+    for (index, table) in render_views(states, &views, cx).into_iter().enumerate() {
         let shared = shared.clone();
-        render_view(states.clone(), Arc::new(view.clone()), cx).inspect(move |((_, row), _time, diff)| {
+        table.inspect(move |((_, row), _time, diff)| {
             *shared.views.lock().expect("views")[index].entry(row.clone()).or_default() += *diff;
         });
     }

@@ -48,7 +48,7 @@ impl Columns for [Datum] {
     }
 }
 
-impl Columns for Vec<Datum> {
+impl Columns for super::types::Row {
     fn column(&self, index: usize) -> Cow<'_, Datum> {
         Cow::Borrowed(&self[index])
     }
@@ -230,11 +230,12 @@ impl Expr {
                 if saw_null { Datum::Null } else { Datum::Bool(*negated) }
             }
             Expr::Matches { expr, regex, negated } => match expr.eval(row, cx) {
-                Datum::Text(text) => Datum::Bool(regex.is_match(&text) != *negated),
+                Datum::Text(text) => Datum::Bool(regex.is_match(text.as_str()) != *negated),
                 _ => Datum::Null,
             },
             Expr::Call(func, args) => {
-                let values: Vec<Datum> = args.iter().map(|a| a.eval(row, cx)).collect();
+                // On the stack: a call is evaluated per row, and most take one to three arguments.
+                let values: Args = args.iter().map(|a| a.eval(row, cx)).collect();
                 call(func, values, cx)
             }
             Expr::Cast(e, to) => cast(e.eval(row, cx), *to),
@@ -409,16 +410,23 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_millis())
 }
 
-fn call(func: &Func, mut args: Vec<Datum>, cx: &Context) -> Datum {
+/// A call's argument values.
+type Args = smallvec::SmallVec<[Datum; 4]>;
+
+/// A datum as text, borrowed when it is text already.
+fn text(d: &Datum) -> Cow<'_, str> {
+    match d {
+        Datum::Text(s) => Cow::Borrowed(s.as_str()),
+        other => Cow::Owned(other.to_string()),
+    }
+}
+
+fn call(func: &Func, mut args: Args, cx: &Context) -> Datum {
     use Datum::*;
     // CONCAT skips NULLs; every other function is NULL on a NULL argument.
     if !matches!(func, Func::Concat | Func::NullIf) && args.iter().any(Datum::is_null) {
         return Null;
     }
-    let text = |d: &Datum| match d {
-        Text(s) => s.to_string(),
-        other => other.to_string(),
-    };
     match func {
         Func::Lower => Datum::text(&text(&args[0]).to_lowercase()),
         Func::Upper => Datum::text(&text(&args[0]).to_uppercase()),
@@ -433,7 +441,13 @@ fn call(func: &Func, mut args: Vec<Datum>, cx: &Context) -> Datum {
             })
         }
         Func::Length => Int(text(&args[0]).chars().count() as i64),
-        Func::Concat => Datum::text(&args.iter().filter(|d| !d.is_null()).map(text).collect::<String>()),
+        Func::Concat => {
+            let mut out = compact_str::CompactString::default();
+            for arg in args.iter().filter(|d| !d.is_null()) {
+                out.push_str(&text(arg));
+            }
+            Text(out)
+        }
         Func::Substring => {
             let value = text(&args[0]);
             let Int(start) = args[1] else { return Null };
@@ -458,7 +472,10 @@ fn call(func: &Func, mut args: Vec<Datum>, cx: &Context) -> Datum {
             if n == 0 {
                 return Null;
             }
-            let parts: Vec<&str> = if delimiter.is_empty() { vec![value.as_str()] } else { value.split(delimiter.as_str()).collect() };
+            if n > 0 && !delimiter.is_empty() {
+                return Datum::text(value.split(&*delimiter).nth(n as usize - 1).unwrap_or(""));
+            }
+            let parts: Vec<&str> = if delimiter.is_empty() { vec![&*value] } else { value.split(&*delimiter).collect() };
             let index = if n > 0 { n as usize - 1 } else { parts.len().wrapping_sub(n.unsigned_abs() as usize) };
             Datum::text(parts.get(index).copied().unwrap_or(""))
         }

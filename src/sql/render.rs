@@ -8,11 +8,16 @@
 //! input comes sorted, so the first and last values are the extremes. The classes meet in a
 //! last `reduce` per group, which sees one value per class and writes the view's row. A view
 //! of `COUNT(*)`s only is a single `count`.
+//!
+//! The views of a dataflow share one pass over the state rows ([`render_views`]): it applies
+//! each view's `WHERE`, computes the group key of each `COUNT(*)`-only view, and routes to each
+//! view only what it needs (its key, or the row), so a row is not copied once per view.
 
 use std::sync::Arc;
 
-use differential_dataflow::VecCollection;
+use differential_dataflow::{AsCollection, VecCollection};
 use serde::{Deserialize, Serialize};
+use timely::dataflow::operators::vec::{Map, Partition};
 
 use super::expr::Context;
 use super::plan::{Accums, Aggregate, View};
@@ -29,15 +34,53 @@ enum Part {
     Extremes(Vec<Datum>),
 }
 
+/// Whether a view is `COUNT(*)`s by group only: its rows reduce to their group keys.
+fn counts_only(view: &View) -> bool {
+    view.grouped && view.aggregates.iter().all(|a| matches!(a, Aggregate::CountRows))
+}
+
+/// Maintains every view of `views` over `rows` (state rows): each view's table as
+/// `(key, row)`, in the order of `views`.
+pub fn render_views<'scope>(rows: VecCollection<'scope, u64, Row>, views: &[Arc<View>], cx: Context) -> Vec<VecCollection<'scope, u64, (Row, Row)>> {
+    if views.is_empty() {
+        return Vec::new();
+    }
+    let all: Vec<Arc<View>> = views.to_vec();
+    // What each view needs of a row: its group key, or the row itself (cloned for each view
+    // that needs it but the last, which takes it).
+    let routed = rows
+        .inner
+        .flat_map(move |(row, time, diff): (Row, u64, isize)| {
+            let mut out = Vec::with_capacity(all.len());
+            let mut wanted = Vec::new();
+            for (index, view) in all.iter().enumerate() {
+                if !view.keeps(&row, &cx) {
+                    continue;
+                }
+                if counts_only(view) {
+                    out.push(((index as u64, view.group_key(&row, &cx)), time, diff));
+                } else {
+                    wanted.push(index as u64);
+                }
+            }
+            if let Some((last, others)) = wanted.split_last() {
+                out.extend(others.iter().map(|index| ((*index, row.clone()), time, diff)));
+                out.push(((*last, row), time, diff));
+            }
+            out
+        })
+        .partition(views.len() as u64, |((index, input), time, diff)| (index, (input, time, diff)));
+    routed.into_iter().zip(views).map(|(stream, view)| maintain(stream.as_collection(), view.clone(), cx)).collect()
+}
+
 /// Maintains `view` over `rows` (state rows): its table as `(key, row)`.
 pub fn render_view<'scope>(rows: VecCollection<'scope, u64, Row>, view: Arc<View>, cx: Context) -> VecCollection<'scope, u64, (Row, Row)> {
-    let kept = match view.filter {
-        Some(_) => {
-            let v = view.clone();
-            rows.filter(move |row| v.keeps(row, &cx))
-        }
-        None => rows,
-    };
+    render_views(rows, &[view], cx).pop().expect("one view")
+}
+
+/// One view over what [`render_views`] routed to it: the rows its `WHERE` keeps, or their
+/// group keys for a view of `COUNT(*)`s only.
+fn maintain<'scope>(kept: VecCollection<'scope, u64, Row>, view: Arc<View>, cx: Context) -> VecCollection<'scope, u64, (Row, Row)> {
     let v = view.clone();
     if !view.grouped {
         return kept.map(move |row| {
@@ -45,10 +88,8 @@ pub fn render_view<'scope>(rows: VecCollection<'scope, u64, Row>, view: Arc<View
             (v.key_of(&out), out)
         });
     }
-    if view.aggregates.iter().all(|a| matches!(a, Aggregate::CountRows)) {
-        let view = view.clone();
-        return kept.map(move |row| v.group_key(&row, &cx)).count().flat_map(move |(key, rows)| {
-            let v = &view;
+    if counts_only(&view) {
+        return kept.count().flat_map(move |(key, rows)| {
             let values = vec![Datum::Int(rows as i64); v.aggregates.len()];
             v.finish(&key, values, &cx).map(|out| (key, out))
         });

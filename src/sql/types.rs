@@ -121,8 +121,10 @@ pub enum Datum {
     Interval(i64),
 }
 
-/// A row of datums: a table's columns, a group key, or a view's output.
-pub type Row = Vec<Datum>;
+/// A row of datums: a table's columns, a group key, or a view's output. Up to four datums are
+/// kept inline: differential dataflow clones rows as it merges batches, and a heap allocation
+/// per clone cost the dedupe and the views a third of their time (see BENCHMARKS.md).
+pub type Row = smallvec::SmallVec<[Datum; 4]>;
 
 impl Datum {
     pub fn is_null(&self) -> bool {

@@ -180,6 +180,21 @@ fn views_and_an_expectation_declared_in_sql_equal_postgres_through_updates_and_d
     let dead_ids: BTreeSet<String> = dead.iter().map(|m| serde_json::from_str::<Value>(&m.payload).unwrap()["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(dead_ids, failing, "the dead-letter topic holds exactly the rows that fail the expectation");
     assert!(dead.iter().all(|m| m.header("rtds-reason") == Some("expectation valid_email failed")), "{:?}", dead.iter().map(|m| m.header("rtds-reason")).collect::<Vec<_>>());
+
+    // `rtds check` over the PostgreSQL table finds the same rows, and fails the gate.
+    let out = rtds().args(["check", "--json", "--table", "created_users", "--postgres", &pipeline.database, "--dataflow"]).arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "a drop-row expectation failed: {}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = pipeline.rt.block_on(async {
+        let client = rtds::connectors::postgres::connect(&pipeline.database).await.unwrap();
+        client.query_one("select count(*) from created_users", &[]).await.unwrap().get::<_, i64>(0)
+    });
+    assert_eq!(report["rows"].as_i64(), Some(rows), "{report:#}");
+    let valid_email = &report["expectations"][0];
+    assert_eq!((valid_email["name"].as_str(), valid_email["failed"].as_u64()), (Some("valid_email"), Some(40)), "{report:#}");
+    let examples: Vec<&str> = valid_email["examples"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+    assert_eq!(examples.len(), 5);
+    assert!(examples.iter().all(|id| failing.contains(*id)), "the examples are failing rows: {examples:?}");
 }
 
 #[test]

@@ -81,8 +81,8 @@ fn fnv(hash: u64, bytes: &[u8]) -> u64 {
 /// as it did when it was computed.
 ///
 /// ```
-/// use rtds::sql::Datum;
-/// let key = |s: &str| vec![Datum::text(s), Datum::Int(1)];
+/// use rtds::sql::{Datum, Row};
+/// let key = |s: &str| Row::from_vec(vec![Datum::text(s), Datum::Int(1)]);
 /// assert_eq!(rtds::connectors::cassandra::row_owner(&key("France")), rtds::connectors::cassandra::row_owner(&key("France")));
 /// assert_ne!(rtds::connectors::cassandra::row_owner(&key("France")), rtds::connectors::cassandra::row_owner(&key("Peru")));
 /// ```
@@ -203,20 +203,17 @@ impl<'scope> CassandraView<'scope> for Stream<'scope, u64, Vec<((Row, Row), u64,
 ///
 /// ```
 /// use rtds::connectors::cassandra::view_changes;
-/// use rtds::sql::Datum;
-/// let row = |k: &str, n: i64| (vec![Datum::text(k)], vec![Datum::text(k), Datum::Int(n)]);
+/// use rtds::sql::{Datum, Row};
+/// let one = |k: &str| Row::from_vec(vec![Datum::text(k)]);
+/// let row = |k: &str, n: i64| (one(k), Row::from_vec(vec![Datum::text(k), Datum::Int(n)]));
 /// let updates = vec![
 ///     (row("France", 2), -1), (row("France", 3), 1),   // France went from 2 to 3
 ///     (row("Peru", 1), -1),                             // Peru lost its last user
 ///     (row("Chad", 4), -1), (row("Chad", 5), 1), (row("Chad", 5), -1), (row("Chad", 4), 1), // and back
 /// ];
-/// let mut changes = view_changes(updates, vec![vec![Datum::text("Mali")], vec![Datum::text("France")]]);
+/// let mut changes = view_changes(updates, vec![one("Mali"), one("France")]);
 /// changes.sort();
-/// assert_eq!(changes, vec![
-///     (vec![Datum::text("France")], Some(row("France", 3).1)),
-///     (vec![Datum::text("Mali")], None),
-///     (vec![Datum::text("Peru")], None),
-/// ]);
+/// assert_eq!(changes, vec![(one("France"), Some(row("France", 3).1)), (one("Mali"), None), (one("Peru"), None)]);
 /// ```
 pub fn view_changes(updates: Vec<((Row, Row), isize)>, stale: Vec<Row>) -> Vec<(Row, Option<Row>)> {
     let mut net: HashMap<(Row, Row), isize> = HashMap::with_capacity(updates.len());

@@ -20,7 +20,7 @@ use crate::model::{Change, Rejected, Version};
 use crate::operators::AsyncSinkOptions;
 use crate::sql::decode::Decoder;
 use crate::sql::expr::Context;
-use crate::sql::render::render_view;
+use crate::sql::render::render_views;
 use crate::sql::{OnViolation, Row, Table};
 
 /// An id's version and its state row (none for a delete).
@@ -109,8 +109,8 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: Kaf
     let rows = unique.map(|(_, row)| row);
     let cx = Context { today, now: None };
     let mut done = vec![rows_done, dead_done];
-    for (index, view) in program.views.iter().enumerate() {
-        let table = render_view(rows.clone(), Arc::new(view.clone()), cx);
+    let views: Vec<Arc<crate::sql::View>> = program.views.iter().cloned().map(Arc::new).collect();
+    for (index, table) in render_views(rows, &views, cx).into_iter().enumerate() {
         // Each key to the worker that owns it: the one that also deletes its stale copy.
         let owned = table.inner.exchange(|((key, _), _, _)| row_owner(key));
         let stale = view_keys.get_mut(index).map(std::mem::take).unwrap_or_default();

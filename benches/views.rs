@@ -1,0 +1,254 @@
+//! What the SQL layer costs per record: the cluster's dataflow from a Kafka message's bytes to
+//! its views, in one timely worker, without services (no Kafka, no Cassandra: the stages that
+//! differ between the two paths). Figures in BENCHMARKS.md.
+//!
+//! ```sh
+//! cargo bench --bench views            # RTDS_BENCH_USERS (200000), RTDS_BENCH_RUNS (3)
+//! ```
+//!
+//! - `compiled`: the path before dataflows were SQL, kept here only for this comparison: the
+//!   fixed checks, a `Dims` struct of country, gender and age band per user, the dedupe by id,
+//!   and three `count`s;
+//! - `sql`: `dataflows/users.sql` as the cluster runs it: its expectations, the state row, the
+//!   dedupe, and its three views rendered from the plan;
+//! - `sql-1` and `sql-10`: one view, and ten views (the default three and seven more, each a
+//!   count by another derived key), to see how cost grows with views.
+//!
+//! With `RTDS_BENCH_FRONT=1` it prints instead what the stages before the dataflow cost per
+//! record: the old checks, the expectations, and the state row with the age band key.
+//!
+//! Each path gets the same users (generated, then serialized as `rtds ingest` sends them, 10%
+//! of them sent again as a later version), 2,000 records an epoch. Times are the thread's CPU
+//! time (`CLOCK_THREAD_CPUTIME_ID`); each figure is the median of the runs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use compact_str::CompactString;
+use differential_dataflow::input::InputSession;
+use rtds::api::generator::{Generator, Request};
+use rtds::dataflow::Dataflow;
+use rtds::model::checks::{Checks, age_band, check};
+use rtds::model::{Change, User};
+use rtds::sql::decode::Decoder;
+use rtds::sql::expr::Context;
+use rtds::sql::render::render_views;
+use rtds::sql::{OnViolation, Program, Row};
+use timely::dataflow::operators::probe::Handle;
+use uuid::Uuid;
+
+const EPOCH: usize = 2_000;
+
+/// Kafka messages as (key, payload, version).
+type Records = Arc<Vec<(Vec<u8>, Vec<u8>, u64)>>;
+
+/// The dedupe's input: an id, its version and what the views need of it.
+type Versioned<T> = InputSession<u64, (Uuid, (u64, Option<T>)), isize>;
+
+fn thread_cpu() -> Duration {
+    let mut time = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time) };
+    assert_eq!(status, 0, "clock_gettime failed");
+    Duration::new(time.tv_sec as u64, time.tv_nsec as u32)
+}
+
+/// The records: (key, payload, version); a tenth of the users a second time, changed.
+fn records(users: u32) -> Vec<(Vec<u8>, Vec<u8>, u64)> {
+    let generator = Generator::new();
+    let mut out = Vec::with_capacity(users as usize * 11 / 10);
+    let mut version = 0;
+    for page in 0..users.div_ceil(5000) {
+        let request = Request { seed: "views".into(), page: page + 1, results: 5000.min(users - page * 5000), ..Request::default() };
+        for i in 0..request.results {
+            let raw = serde_json::to_string(&generator.user(&request, i)).unwrap();
+            let mut user = User::from_json(&raw).unwrap();
+            version += 1;
+            out.push((user.id.to_string().into_bytes(), serde_json::to_vec(&user).unwrap(), version));
+            if i % 10 == 0 {
+                user.country = Some("Elsewhere".into());
+                version += 1;
+                out.push((user.id.to_string().into_bytes(), serde_json::to_vec(&user).unwrap(), version));
+            }
+        }
+    }
+    out
+}
+
+/// The old compiled-in dimensions of a user.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+struct Dims {
+    country: Option<CompactString>,
+    gender: Option<CompactString>,
+    age_band: Option<CompactString>,
+}
+
+/// The path before SQL: fixed checks, Dims, dedupe, three counts. CPU seconds.
+fn compiled(records: Records) -> f64 {
+    timely::execute_directly(move |worker| {
+        let today = chrono::Utc::now().date_naive();
+        let checks = Checks { required: vec!["first_name".into(), "last_name".into(), "email".into(), "dob".into()], email: true, dates: true };
+        let mut input: Versioned<Dims> = InputSession::new();
+        let probe = Handle::new();
+        worker.dataflow::<u64, _, _>(|scope| {
+            let unique = input.to_collection(scope).reduce(|_id: &Uuid, versions: &[(&(u64, Option<Dims>), isize)], output: &mut Vec<(Dims, isize)>| {
+                if let Some(Some(dims)) = versions.iter().rev().find(|(_, c)| *c > 0).map(|(v, _)| &v.1) {
+                    output.push((dims.clone(), 1));
+                }
+            });
+            for dimension in 0..3 {
+                unique
+                    .clone()
+                    .map(move |(_, d)| match dimension {
+                        0 => d.country,
+                        1 => d.gender,
+                        _ => d.age_band,
+                    })
+                    .count()
+                    .probe_with(&probe);
+            }
+        });
+        let started = thread_cpu();
+        for (epoch, chunk) in records.chunks(EPOCH).enumerate() {
+            for (key, payload, version) in chunk {
+                let Ok(Change::Upsert(user)) = Change::from_message(Some(key), Some(payload)) else { continue };
+                if check(&user, &checks, chrono::Utc::now()).is_err() {
+                    continue;
+                }
+                let dims = Dims {
+                    country: user.country.as_deref().map(CompactString::from),
+                    gender: user.gender.as_deref().map(CompactString::from),
+                    age_band: user.dob.map(|d| age_band(d.date_naive(), today).into()),
+                };
+                input.insert((user.id, (*version, Some(dims))));
+            }
+            input.advance_to(epoch as u64 + 1);
+            input.flush();
+            while probe.less_than(input.time()) {
+                worker.step();
+            }
+        }
+        (thread_cpu() - started).as_secs_f64()
+    })
+}
+
+/// A dataflow file's path: expectations, state row, dedupe, its views. CPU seconds.
+fn sql(program: Arc<Program>, records: Records) -> f64 {
+    timely::execute_directly(move |worker| {
+        let cx = Context { today: chrono::Utc::now().date_naive(), now: None };
+        let decoder = Decoder::new(&program.table);
+        let mut input: Versioned<Row> = InputSession::new();
+        let probe = Handle::new();
+        worker.dataflow::<u64, _, _>(|scope| {
+            let rows = input
+                .to_collection(scope)
+                .reduce(|_id: &Uuid, versions: &[(&(u64, Option<Row>), isize)], output: &mut Vec<(Row, isize)>| {
+                    if let Some(Some(row)) = versions.iter().rev().find(|(_, c)| *c > 0).map(|(v, _)| &v.1) {
+                        output.push((row.clone(), 1));
+                    }
+                })
+                .map(|(_, row)| row);
+            let views: Vec<Arc<rtds::sql::View>> = program.views.iter().cloned().map(Arc::new).collect();
+            for table in render_views(rows, &views, cx) {
+                table.probe_with(&probe);
+            }
+        });
+        let started = thread_cpu();
+        let now = Context { now: Some(chrono::Utc::now().timestamp_millis()), ..cx };
+        for (epoch, chunk) in records.chunks(EPOCH).enumerate() {
+            for (key, payload, version) in chunk {
+                let Ok(Change::Upsert(user)) = Change::from_message(Some(key), Some(payload)) else { continue };
+                let columns = decoder.row(&user);
+                let failed = program.table.expectations_failed(&columns, &now);
+                if failed.iter().any(|i| program.table.expectations[*i].on_violation == OnViolation::DropRow) {
+                    continue;
+                }
+                input.insert((user.id, (*version, Some(program.table.state_row(&columns)))));
+            }
+            input.advance_to(epoch as u64 + 1);
+            input.flush();
+            while probe.less_than(input.time()) {
+                worker.step();
+            }
+        }
+        (thread_cpu() - started).as_secs_f64()
+    })
+}
+
+/// `users.sql` with only its first `views` views, or with seven more.
+fn program(views: usize) -> Arc<Program> {
+    let mut text = rtds::dataflow::USERS_SQL.to_string();
+    let extra = [
+        "SELECT COALESCE(SPLIT_PART(email, '@', 2), '?') AS domain, COUNT(*) AS users FROM users GROUP BY 1",
+        "SELECT COALESCE(LOWER(last_name), '?') AS last_name, COUNT(*) AS users FROM users GROUP BY 1",
+        "SELECT COALESCE(EXTRACT(YEAR FROM dob), 0) AS year, COUNT(*) AS users FROM users GROUP BY 1",
+        "SELECT COALESCE(EXTRACT(YEAR FROM registered_date), 0) AS year, COUNT(*) AS users FROM users GROUP BY 1",
+        "SELECT COALESCE(SUBSTRING(post_code FROM 1 FOR 2), '?') AS area, COUNT(*) AS users FROM users GROUP BY 1",
+        "SELECT COALESCE(LENGTH(first_name), 0) AS length, COUNT(*) AS users FROM users GROUP BY 1",
+        "SELECT COALESCE(country, '?') AS country, COALESCE(gender, '?') AS gender, COUNT(*) AS users FROM users GROUP BY 1, 2",
+    ];
+    for (i, select) in extra.iter().enumerate().take(views.saturating_sub(3)) {
+        text.push_str(&format!("\nCREATE MATERIALIZED VIEW extra_{i} AS {select};\n"));
+    }
+    let mut program = (*Dataflow::parse(&text, "views.sql").unwrap().program).clone();
+    program.views.truncate(views);
+    Arc::new(program)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() {
+    // cargo bench passes `--bench`; a filter is not supported.
+    let users: u32 = std::env::var("RTDS_BENCH_USERS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+    let runs: usize = std::env::var("RTDS_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let records = Arc::new(records(users));
+    let n = records.len() as f64;
+    println!("{} records ({users} users, a tenth of them twice), {EPOCH} an epoch, median of {runs} runs, thread CPU time", records.len());
+    if std::env::var_os("RTDS_BENCH_FRONT").is_some() {
+        let (old, new, keys) = front_only(&program(3), &records);
+        println!("checks {old:.3} µs, expectations {new:.3} µs, state row + age band key {keys:.3} µs per record");
+        return;
+    }
+    let compiled_s = median((0..runs).map(|_| compiled(records.clone())).collect());
+    println!("{:<10} {:>8.3} µs CPU/record  {:>9.0} records/s", "compiled", compiled_s / n * 1e6, n / compiled_s);
+    for (name, views) in [("sql", 3), ("sql-1", 1), ("sql-10", 10)] {
+        let program = program(views);
+        assert_eq!(program.views.len(), views);
+        let seconds = median((0..runs).map(|_| sql(program.clone(), records.clone())).collect());
+        println!("{name:<10} {:>8.3} µs CPU/record  {:>9.0} records/s  ({:+.1} % against compiled)", seconds / n * 1e6, n / seconds, (seconds / compiled_s - 1.0) * 100.0);
+    }
+}
+
+/// Per record, without the dataflow: the old fixed checks, the expectations of `program`, and
+/// its state row plus the age band view's key (`RTDS_BENCH_FRONT=1`), in µs of CPU.
+fn front_only(program: &Program, records: &[(Vec<u8>, Vec<u8>, u64)]) -> (f64, f64, f64) {
+    let cx = Context { today: chrono::Utc::now().date_naive(), now: Some(chrono::Utc::now().timestamp_millis()) };
+    let decoder = Decoder::new(&program.table);
+    let checks = Checks { required: vec!["first_name".into(), "last_name".into(), "email".into(), "dob".into()], email: true, dates: true };
+    let users: Vec<User> = records.iter().filter_map(|(k, p, _)| match Change::from_message(Some(k), Some(p)) { Ok(Change::Upsert(u)) => Some(u), _ => None }).collect();
+    let t = thread_cpu();
+    let mut kept = 0;
+    for u in &users {
+        if check(u, &checks, chrono::Utc::now()).is_ok() { kept += 1; }
+    }
+    let old = (thread_cpu() - t).as_secs_f64();
+    let t = thread_cpu();
+    for u in &users {
+        let columns = decoder.row(u);
+        if program.table.expectations_failed(&columns, &cx).is_empty() { kept += 1; }
+    }
+    let new = (thread_cpu() - t).as_secs_f64();
+    let t = thread_cpu();
+    for u in &users {
+        let columns = decoder.row(u);
+        std::hint::black_box(program.table.state_row(&columns));
+        let view = &program.views[2];
+        std::hint::black_box(view.group_key(&program.table.state_row(&columns), &cx));
+    }
+    let keys = (thread_cpu() - t).as_secs_f64();
+    std::hint::black_box(kept);
+    (old / users.len() as f64 * 1e6, new / users.len() as f64 * 1e6, keys / users.len() as f64 * 1e6)
+}
