@@ -144,6 +144,7 @@ impl Dataflow {
         let at = program.table.columns.first().map(|_| program.sink_at).unwrap_or_default();
         let source = source(&program, &Settings::new(&program, &program.source, "the source table", table_at(&program)))?;
         let sink = sink(&program, &Settings::new(&program, &program.sink, "the rows table", at))?;
+        check_names(&program)?;
         if let Sink::Cassandra(_) = &sink {
             check_views_for_cassandra(&program)?;
         }
@@ -204,23 +205,48 @@ fn sink(program: &Program, settings: &Settings<'_>) -> Result<Sink, SqlError> {
     Ok(sink)
 }
 
-/// What Cassandra needs of a view's table: a key of plain names that are never NULL.
-fn check_views_for_cassandra(program: &Program) -> Result<(), SqlError> {
-    let identifier = |name: &str| crate::connectors::cassandra::check_identifier("name", name).is_ok();
-    if !identifier(&program.sink_name) {
-        return Err(program.error(program.sink_at, format!("{} is not a Cassandra table name (letters, digits and _, a letter first, at most 48)", program.sink_name)));
+/// CQL's reserved words: a table or column of one of these names would need quoting in every
+/// statement (the list of Cassandra 5.0's CQL reference).
+const CQL_RESERVED: &[&str] = &[
+    "add", "aggregate", "all", "allow", "alter", "and", "apply", "asc", "authorize", "batch", "begin", "by", "columnfamily", "create",
+    "default", "delete", "desc", "describe", "drop", "entries", "execute", "from", "full", "grant", "if", "in", "index", "infinity",
+    "insert", "into", "is", "keyspace", "limit", "materialized", "mbean", "mbeans", "modify", "nan", "norecursive", "not", "null", "of",
+    "on", "or", "order", "primary", "rename", "replace", "revoke", "schema", "select", "set", "table", "to", "token", "truncate",
+    "unlogged", "unset", "update", "use", "using", "view", "where", "with",
+];
+
+/// Names of tables, views and columns: lower-case identifiers, not CQL's reserved words. They
+/// name Cassandra tables and columns (unquoted, so lower case is what Cassandra keeps) and the
+/// embedded run's files (so nothing like `../x`).
+fn check_names(program: &Program) -> Result<(), SqlError> {
+    let plain = |name: &str| {
+        name.len() <= 48
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && !CQL_RESERVED.contains(&name)
+    };
+    let rule = "lower-case letters, digits and _, a letter first, at most 48, not a CQL keyword";
+    if !plain(&program.sink_name) {
+        return Err(program.error(program.sink_at, format!("{} cannot name the rows table ({rule})", program.sink_name)));
     }
     for view in &program.views {
-        if !identifier(&view.name) || ["offsets", "rtds_meta"].contains(&view.name.as_str()) {
-            return Err(program.error(view.at, format!("{} cannot name a Cassandra table (letters, digits and _, a letter first, at most 48; not offsets or rtds_meta)", view.name)));
-        }
-        if view.key.is_empty() {
-            return Err(program.error(view.at, format!("view {} has no GROUP BY, so its table would have no key: group it (GROUP BY ...)", view.name)));
+        if !plain(&view.name) || ["offsets", "rtds_meta"].contains(&view.name.as_str()) {
+            return Err(program.error(view.at, format!("{} cannot name a view ({rule}; not offsets or rtds_meta)", view.name)));
         }
         for output in &view.outputs {
-            if !identifier(&output.column.name) {
-                return Err(program.error(output.at, format!("{} cannot name a Cassandra column (letters, digits and _, a letter first)", output.column.name)));
+            if !plain(&output.column.name) {
+                return Err(program.error(output.at, format!("{} cannot name a column ({rule})", output.column.name)));
             }
+        }
+    }
+    Ok(())
+}
+
+/// What Cassandra needs of a view's table: a key that is never NULL.
+fn check_views_for_cassandra(program: &Program) -> Result<(), SqlError> {
+    for view in &program.views {
+        if view.key.is_empty() {
+            return Err(program.error(view.at, format!("view {} has no GROUP BY, so its table would have no key: group it (GROUP BY ...)", view.name)));
         }
         for index in &view.key {
             let output = &view.outputs[*index];

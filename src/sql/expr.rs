@@ -499,10 +499,16 @@ fn call(func: &Func, mut args: Args, cx: &Context) -> Datum {
         },
         Func::Round => {
             let digits = match args.get(1) {
-                Some(Int(d)) => *d as i32,
+                Some(Int(d)) => (*d).clamp(-18, 18) as i32,
                 _ => 0,
             };
             match args[0] {
+                // Negative digits round to tens, hundreds, ... as PostgreSQL does.
+                Int(i) if digits < 0 => {
+                    let scale = 10i64.checked_pow(digits.unsigned_abs()).unwrap_or(i64::MAX);
+                    let rounded = (i as f64 / scale as f64).round() * scale as f64;
+                    if rounded.abs() < i64::MAX as f64 { Int(rounded as i64) } else { Null }
+                }
                 Int(i) => Int(i),
                 Float(f) => {
                     let scale = 10f64.powi(digits);
@@ -544,7 +550,7 @@ pub fn truncate(unit: TimeUnit, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         TimeUnit::Year => day(NaiveDate::from_ymd_opt(t.year(), 1, 1)?),
         TimeUnit::Quarter => day(NaiveDate::from_ymd_opt(t.year(), t.month0() / 3 * 3 + 1, 1)?),
         TimeUnit::Month => day(NaiveDate::from_ymd_opt(t.year(), t.month(), 1)?),
-        TimeUnit::Week => day(date - chrono::Days::new(t.weekday().num_days_from_monday() as u64)),
+        TimeUnit::Week => day(date.checked_sub_days(chrono::Days::new(t.weekday().num_days_from_monday() as u64))?),
         TimeUnit::Day => day(date),
         TimeUnit::Hour => date.and_hms_opt(t.hour(), 0, 0).map(|d| d.and_utc()),
         TimeUnit::Minute => date.and_hms_opt(t.hour(), t.minute(), 0).map(|d| d.and_utc()),
@@ -554,24 +560,23 @@ pub fn truncate(unit: TimeUnit, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
 }
 
 /// A `LIKE` pattern as an anchored regular expression: `%` any run, `_` one character,
-/// `escape` (default `\`) before either takes it literally.
+/// `escape` (none for `ESCAPE ''`) before either takes it literally; a pattern ending in the
+/// escape character is refused, as PostgreSQL refuses it.
 ///
 /// ```
-/// let like = rtds::sql::expr::like_regex("%@%.%", None, false).unwrap();
+/// let like = rtds::sql::expr::like_regex("%@%.%", Some('\\'), false).unwrap();
 /// assert!(like.is_match("ana@example.com"));
 /// assert!(!like.is_match("ana.example.com"));
 /// ```
 pub fn like_regex(pattern: &str, escape: Option<char>, case_insensitive: bool) -> Result<Regex, regex::Error> {
-    let escape = escape.unwrap_or('\\');
     let mut out = String::from(if case_insensitive { "(?si)^" } else { "(?s)^" });
     let mut chars = pattern.chars();
     while let Some(c) = chars.next() {
         match c {
-            c if c == escape => {
-                if let Some(next) = chars.next() {
-                    out.push_str(&regex::escape(&next.to_string()));
-                }
-            }
+            c if Some(c) == escape => match chars.next() {
+                Some(next) => out.push_str(&regex::escape(&next.to_string())),
+                None => return Err(regex::Error::Syntax("the pattern ends in its escape character".into())),
+            },
             '%' => out.push_str(".*"),
             '_' => out.push('.'),
             c => out.push_str(&regex::escape(&c.to_string())),

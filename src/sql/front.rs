@@ -691,16 +691,16 @@ impl Front<'_> {
                 row(Typed::new(if *negated { Expr::Not(Box::new(both)) } else { both }, Type::Bool, nullable))
             }
             ast::Expr::In { expr: inner, target: ast::InTarget::List(list), negated, .. } => {
-                let value = self.compile(inner, scope)?;
-                let mut items = Vec::new();
-                let mut nullable = value.nullable;
+                // The value and every item brought to one type, as for a CASE.
+                let mut all = vec![self.compile(inner, scope)?];
                 for item in list {
-                    let typed = self.compile(item, scope)?;
-                    let (_, typed) = self.unify(value.clone(), typed, item.span())?;
-                    nullable |= typed.nullable;
-                    items.push(typed.expr);
+                    all.push(self.compile(item, scope)?);
                 }
-                row(Typed::new(Expr::In { expr: Box::new(value.expr), list: items, negated: *negated }, Type::Bool, nullable))
+                let all = self.common_type(all, span)?;
+                let nullable = all.iter().any(|t| t.nullable);
+                let mut all = all.into_iter().map(|t| t.expr);
+                let value = all.next().expect("the value");
+                row(Typed::new(Expr::In { expr: Box::new(value), list: all.collect(), negated: *negated }, Type::Bool, nullable))
             }
             ast::Expr::In { .. } | ast::Expr::Subquery(_) | ast::Expr::Exists { .. } => {
                 Err(self.error(span, "subqueries are not supported: a view reads the source table alone"))
@@ -709,8 +709,9 @@ impl Front<'_> {
                 let typed = self.compile(inner, scope)?;
                 self.expect_type(&typed, Type::Text, inner.span(), "LIKE's operand")?;
                 let pattern = self.text_literal(pattern, "a LIKE pattern")?;
+                // No ESCAPE: backslash; ESCAPE '': none, as in PostgreSQL.
                 let escape = match escape_char.as_deref() {
-                    None => None,
+                    None => Some('\\'),
                     Some(e) => self.text_literal(e, "an ESCAPE character")?.chars().next(),
                 };
                 let regex = like_regex(&pattern, escape, matches!(expr, ast::Expr::ILike { .. })).map_err(|e| self.error(span, format!("LIKE pattern: {e}")))?;
@@ -863,8 +864,11 @@ impl Front<'_> {
         let (amount, unit) = match &interval.leading_field {
             Some(field) => (text.trim().to_string(), field.to_string().to_lowercase()),
             None => {
-                let mut parts = text.split_whitespace();
-                (parts.next().unwrap_or_default().to_string(), parts.next().unwrap_or("second").to_lowercase())
+                let parts: Vec<&str> = text.split_whitespace().collect();
+                if parts.len() > 2 {
+                    return Err(self.error(span, format!("INTERVAL '{text}': one amount and one unit (add intervals for more: INTERVAL '1' DAY + INTERVAL '12' HOUR)")));
+                }
+                (parts.first().copied().unwrap_or_default().to_string(), parts.get(1).copied().unwrap_or("second").to_lowercase())
             }
         };
         let millis_per = match unit.trim_end_matches('s') {

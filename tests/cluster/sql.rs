@@ -104,7 +104,7 @@ fn cassandra_views(pipeline: &Pipeline) -> Option<BTreeMap<String, Table>> {
     pipeline.rt.block_on(async {
         let session = std::sync::Arc::new(rtds::connectors::cassandra::connect(&pipeline.cassandra).await.ok()?);
         let tables = rtds::connectors::cassandra::CassandraTables::prepare(session, &pipeline.keyspace, "created_users", &program, &Default::default()).await.ok()?;
-        let rows = tables.read_views().await.ok()?;
+        let rows = tables.read_views(100_000).await.ok()?;
         Some(
             program
                 .views

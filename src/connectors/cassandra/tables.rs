@@ -279,11 +279,20 @@ impl CassandraTables {
         &self.views
     }
 
-    /// Every view's current rows, keys sorted.
-    pub async fn read_views(&self) -> Result<Vec<Vec<Row>>, ServiceError> {
+    /// At most `limit` current rows of every view, sorted.
+    pub async fn read_views(&self, limit: usize) -> Result<Vec<Vec<Row>>, ServiceError> {
         let mut all = Vec::with_capacity(self.views.len());
         for view in &self.views {
-            all.push(view.read(&self.session).await?);
+            all.push(view.read(&self.session, limit).await?);
+        }
+        Ok(all)
+    }
+
+    /// Every view's keys.
+    pub async fn read_view_keys(&self) -> Result<Vec<Vec<Row>>, ServiceError> {
+        let mut all = Vec::with_capacity(self.views.len());
+        for view in &self.views {
+            all.push(view.read_keys(&self.session).await?);
         }
         Ok(all)
     }

@@ -24,7 +24,10 @@ pub struct ViewTable {
     pub key: Vec<usize>,
     insert: PreparedStatement,
     delete: PreparedStatement,
+    /// Every column, `LIMIT ?`.
     select: PreparedStatement,
+    /// The key columns of every row.
+    select_keys: PreparedStatement,
 }
 
 impl ViewTable {
@@ -55,8 +58,9 @@ impl ViewTable {
         let insert = prepare(format!("INSERT INTO {keyspace}.{name} ({}) VALUES ({marks}) USING TIMESTAMP ?", names.join(", "))).await?;
         let key_match = key_names.iter().map(|k| format!("{k} = ?")).collect::<Vec<_>>().join(" AND ");
         let delete = prepare(format!("DELETE FROM {keyspace}.{name} USING TIMESTAMP ? WHERE {key_match}")).await?;
-        let select = prepare(format!("SELECT {} FROM {keyspace}.{name}", names.join(", "))).await?;
-        Ok(ViewTable { name: name.clone(), columns, key: view.key.clone(), insert, delete, select })
+        let select = prepare(format!("SELECT {} FROM {keyspace}.{name} LIMIT ?", names.join(", "))).await?;
+        let select_keys = prepare(format!("SELECT {} FROM {keyspace}.{name}", key_names.join(", "))).await?;
+        Ok(ViewTable { name: name.clone(), columns, key: view.key.clone(), insert, delete, select, select_keys })
     }
 
     /// Upserts a view row at `timestamp`.
@@ -79,9 +83,11 @@ impl ViewTable {
         &self.delete
     }
 
-    /// Every row of the table, as datums of the view's types.
-    pub async fn read(&self, session: &Session) -> Result<Vec<Row>, ServiceError> {
-        let pager = session.execute_iter(self.select.clone(), &[]).await.map_err(ServiceError::cassandra)?;
+    /// At most `limit` rows of the table (in token order), as datums of the view's types,
+    /// sorted.
+    pub async fn read(&self, session: &Session, limit: usize) -> Result<Vec<Row>, ServiceError> {
+        let limit = i32::try_from(limit).unwrap_or(i32::MAX);
+        let pager = session.execute_iter(self.select.clone(), (limit,)).await.map_err(ServiceError::cassandra)?;
         let types: Vec<Type> = self.columns.iter().map(|(_, t)| *t).collect();
         let mut rows: Vec<Row> = pager
             .rows_stream::<scylla::value::Row>()
@@ -92,6 +98,19 @@ impl ViewTable {
             .await?;
         rows.sort();
         Ok(rows)
+    }
+
+    /// The key of every row of the table.
+    pub async fn read_keys(&self, session: &Session) -> Result<Vec<Row>, ServiceError> {
+        let pager = session.execute_iter(self.select_keys.clone(), &[]).await.map_err(ServiceError::cassandra)?;
+        let types: Vec<Type> = self.key.iter().map(|i| self.columns[*i].1).collect();
+        pager
+            .rows_stream::<scylla::value::Row>()
+            .map_err(ServiceError::cassandra)?
+            .map_ok(|row| row.columns.into_iter().zip(&types).map(|(value, ty)| from_cql(value, *ty)).collect::<Row>())
+            .map_err(ServiceError::cassandra)
+            .try_collect()
+            .await
     }
 
     /// The key of a row of this table.

@@ -187,12 +187,7 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
 
     // Each local worker's share of the stored rows and view keys, read here on the runtime,
     // concurrently, before timely starts: a worker thread makes no network call.
-    let view_keys: Vec<Vec<crate::sql::Row>> = runtime
-        .block_on(crate::connectors::retry::forever("reading the views", || tables.read_views()))
-        .into_iter()
-        .zip(tables.views())
-        .map(|(rows, view)| rows.iter().map(|row| view.key_of(row)).collect())
-        .collect();
+    let view_keys: Vec<Vec<crate::sql::Row>> = runtime.block_on(crate::connectors::retry::forever("reading the views' keys", || tables.read_view_keys()));
     let loaded: HashMap<usize, Stored> = runtime
         .block_on(futures::future::join_all((first_worker..first_worker + local_workers).map(|index| {
             let state = state.clone();

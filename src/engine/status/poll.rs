@@ -46,7 +46,7 @@ pub struct ViewStatus {
     /// The key columns' names.
     pub key: Vec<String>,
     pub rows: Vec<Vec<serde_json::Value>>,
-    /// Rows in the table (`rows` may show fewer).
+    /// Rows read: the table's, or [`VIEW_ROWS_SHOWN`] of them when it holds more.
     pub total_rows: usize,
 }
 
@@ -143,7 +143,7 @@ pub async fn poll_pipeline(state: StatusState, sink: Arc<CassandraTables>, kafka
     loop {
         let started = tokio::time::Instant::now();
         let mut next = PipelineStatus { topic: topic.clone(), keyspace: sink.keyspace().to_string(), epoch_ms, ..Default::default() };
-        let (offsets, aggregates) = tokio::join!(sink.offsets(&topic), sink.read_views());
+        let (offsets, aggregates) = tokio::join!(sink.offsets(&topic), sink.read_views(VIEW_ROWS_SHOWN));
         let kafka = {
             let (consumer, brokers, topic) = (consumer.clone(), brokers.clone(), topic.clone());
             tokio::task::spawn_blocking(move || kafka_side(&consumer, &brokers, &topic)).await.expect("the Kafka poll does not panic")
@@ -213,7 +213,7 @@ pub async fn poll_pipeline(state: StatusState, sink: Arc<CassandraTables>, kafka
                             columns: table.columns.iter().map(|(name, _)| name.clone()).collect(),
                             key: table.key.iter().map(|i| table.columns[*i].0.clone()).collect(),
                             total_rows: rows.len(),
-                            rows: rows.iter().take(VIEW_ROWS_SHOWN).map(|row| row.iter().map(crate::sql::Datum::to_json).collect()).collect(),
+                            rows: rows.iter().map(|row| row.iter().map(crate::sql::Datum::to_json).collect()).collect(),
                         };
                         (table.name.clone(), status)
                     })
