@@ -124,7 +124,10 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
         let replication = sink_plan.replication().map_err(|e| ClusterError::Invalid(format!("dataflow {:?}: {e}", options.dataflow.name)))?;
         let tables = CassandraTables::prepare(session, &sink_plan.keyspace, &sink_plan.table, &options.dataflow.program, &replication).await?;
         let start = durable_points(&tables, &topic).await?;
-        let run = tables.claim_run().await?;
+        // A compare-and-set can time out while the processes of a cluster start together on a
+        // keyspace just made (Paxos contention, a replica still learning the schema): it is
+        // transient, and a claim that did apply only makes this run skip a number.
+        let run = crate::connectors::retry::until_permanent("claiming a run number", || tables.claim_run()).await?;
         Ok::<_, ClusterError>((Arc::new(tables), start, run))
     })?;
     let partitions = crate::connectors::kafka::partition_count(&options.kafka, &topic, Duration::from_secs(10))?
