@@ -141,9 +141,8 @@ impl Dataflow {
     pub fn parse(text: &str, origin: &str) -> Result<Dataflow, DataflowError> {
         let program = Program::parse(text, origin)?;
         let name = Path::new(origin).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| origin.to_string());
-        let at = program.table.columns.first().map(|_| program.sink_at).unwrap_or_default();
         let source = source(&program, &Settings::new(&program, &program.source, "the source table", table_at(&program)))?;
-        let sink = sink(&program, &Settings::new(&program, &program.sink, "the rows table", at))?;
+        let sink = sink(&program, &Settings::new(&program, &program.sink, "the rows table", program.sink_at))?;
         check_names(&program)?;
         if let Sink::Cassandra(_) = &sink {
             check_views_for_cassandra(&program)?;

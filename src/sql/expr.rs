@@ -313,13 +313,6 @@ impl Expr {
             }
         }
     }
-
-    /// Whether the expression reads `NOW()`.
-    pub fn reads_now(&self) -> bool {
-        let mut found = false;
-        self.visit(&mut |e| found |= matches!(e, Expr::Now));
-        found
-    }
 }
 
 fn arith(op: Arith, a: Datum, b: Datum) -> Datum {

@@ -73,11 +73,6 @@ pub fn render_views<'scope>(rows: VecCollection<'scope, u64, Row>, views: &[Arc<
     routed.into_iter().zip(views).map(|(stream, view)| maintain(stream.as_collection(), view.clone(), cx)).collect()
 }
 
-/// Maintains `view` over `rows` (state rows): its table as `(key, row)`.
-pub fn render_view<'scope>(rows: VecCollection<'scope, u64, Row>, view: Arc<View>, cx: Context) -> VecCollection<'scope, u64, (Row, Row)> {
-    render_views(rows, &[view], cx).pop().expect("one view")
-}
-
 /// One view over what [`render_views`] routed to it: the rows its `WHERE` keeps, or their
 /// group keys for a view of `COUNT(*)`s only.
 fn maintain<'scope>(kept: VecCollection<'scope, u64, Row>, view: Arc<View>, cx: Context) -> VecCollection<'scope, u64, (Row, Row)> {

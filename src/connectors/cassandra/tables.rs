@@ -10,7 +10,6 @@
 
 use std::sync::Arc;
 
-use futures::TryStreamExt;
 use scylla::client::session::Session;
 use scylla::errors::ExecutionError;
 use scylla::response::query_result::QueryResult;
@@ -21,7 +20,7 @@ use scylla::statement::unprepared::Statement;
 use scylla::value::CqlTimestamp;
 use uuid::Uuid;
 
-use super::views::{ViewTable, from_cql};
+use super::views::{ViewTable, read_rows};
 use super::{DatabaseWarnings, TokenRanges, token_share};
 use super::Replication;
 use crate::connectors::{Durable, ServiceError};
@@ -323,14 +322,7 @@ impl CassandraTables {
     pub async fn scan_share(&self, index: usize, shares: usize) -> Result<Vec<Row>, ServiceError> {
         let (low, high) = token_share(index, shares);
         let pager = self.session.execute_iter(self.scan_users.clone(), (low, high)).await.map_err(ServiceError::cassandra)?;
-        let types = &self.state_types;
-        pager
-            .rows_stream::<scylla::value::Row>()
-            .map_err(ServiceError::cassandra)?
-            .map_ok(|row| row.columns.into_iter().zip(types).map(|(value, ty)| from_cql(value, *ty)).collect::<Row>())
-            .map_err(ServiceError::cassandra)
-            .try_collect()
-            .await
+        read_rows(pager, &self.state_types).await
     }
 }
 

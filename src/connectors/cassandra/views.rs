@@ -89,13 +89,7 @@ impl ViewTable {
         let limit = i32::try_from(limit).unwrap_or(i32::MAX);
         let pager = session.execute_iter(self.select.clone(), (limit,)).await.map_err(ServiceError::cassandra)?;
         let types: Vec<Type> = self.columns.iter().map(|(_, t)| *t).collect();
-        let mut rows: Vec<Row> = pager
-            .rows_stream::<scylla::value::Row>()
-            .map_err(ServiceError::cassandra)?
-            .map_ok(|row| row.columns.into_iter().zip(&types).map(|(value, ty)| from_cql(value, *ty)).collect::<Row>())
-            .map_err(ServiceError::cassandra)
-            .try_collect()
-            .await?;
+        let mut rows = read_rows(pager, &types).await?;
         rows.sort();
         Ok(rows)
     }
@@ -104,19 +98,19 @@ impl ViewTable {
     pub async fn read_keys(&self, session: &Session) -> Result<Vec<Row>, ServiceError> {
         let pager = session.execute_iter(self.select_keys.clone(), &[]).await.map_err(ServiceError::cassandra)?;
         let types: Vec<Type> = self.key.iter().map(|i| self.columns[*i].1).collect();
-        pager
-            .rows_stream::<scylla::value::Row>()
-            .map_err(ServiceError::cassandra)?
-            .map_ok(|row| row.columns.into_iter().zip(&types).map(|(value, ty)| from_cql(value, *ty)).collect::<Row>())
-            .map_err(ServiceError::cassandra)
-            .try_collect()
-            .await
+        read_rows(pager, &types).await
     }
+}
 
-    /// The key of a row of this table.
-    pub fn key_of(&self, row: &Row) -> Row {
-        self.key.iter().map(|i| row[*i].clone()).collect()
-    }
+/// Every row a query pages through, its columns read as datums of `types`.
+pub async fn read_rows(pager: scylla::client::pager::QueryPager, types: &[Type]) -> Result<Vec<Row>, ServiceError> {
+    pager
+        .rows_stream::<scylla::value::Row>()
+        .map_err(ServiceError::cassandra)?
+        .map_ok(|row| row.columns.into_iter().zip(types).map(|(value, ty)| from_cql(value, *ty)).collect::<Row>())
+        .map_err(ServiceError::cassandra)
+        .try_collect()
+        .await
 }
 
 /// An existing table must have the view's columns and key, or it was made for another

@@ -31,18 +31,18 @@ pub fn prometheus_text(status: &Status, telemetry: &Telemetry) -> String {
     out.metric("rtds_rows_deleted_total", "counter", "Rows sink: rows deleted (CDC tombstones)", per_process(&|p| p.report.rows_deleted as f64));
     out.metric("rtds_view_writes_total", "counter", "View sinks: view rows written or deleted in Cassandra", per_process(&|p| p.report.aggregate_writes as f64));
     out.metric("rtds_expectation_rows_total", "counter", "Expectations: upserts evaluated against the dataflow's expectations", per_process(&|p| p.report.expectation_rows as f64));
-    let failures = cluster
-        .processes
-        .iter()
-        .flat_map(|p| p.report.expectation_failures.iter().map(move |(name, n)| (format!("process=\"{}\",expectation=\"{}\"", p.index, escape(name)), *n as f64)))
-        .collect();
+    // Counts per process and per name (an expectation, a kind of warning).
+    let per_process_named = |label: &str, counts: &dyn Fn(&super::ProcessStatus) -> &std::collections::BTreeMap<String, u64>| -> Vec<(String, f64)> {
+        cluster
+            .processes
+            .iter()
+            .flat_map(|p| counts(p).iter().map(move |(name, n)| (format!("process=\"{}\",{label}=\"{}\"", p.index, escape(name)), *n as f64)))
+            .collect()
+    };
+    let failures = per_process_named("expectation", &|p| &p.report.expectation_failures);
     out.metric("rtds_expectation_failures_total", "counter", "Expectations: rows that failed one (dropped to the dead-letter topic, or counted only when NOT ENFORCED)", failures);
     out.metric("rtds_cassandra_write_errors_total", "counter", "Cassandra write attempts that failed and were retried", per_process(&|p| p.report.cassandra_write_errors as f64));
-    let warnings = cluster
-        .processes
-        .iter()
-        .flat_map(|p| p.report.cassandra_warnings.iter().map(move |(kind, n)| (format!("process=\"{}\",kind=\"{}\"", p.index, escape(kind)), *n as f64)))
-        .collect();
+    let warnings = per_process_named("kind", &|p| &p.report.cassandra_warnings);
     out.metric("rtds_cassandra_warnings_total", "counter", "Warnings Cassandra returned with writes, per kind (e.g. unlogged_batch_across_partitions)", warnings);
     out.metric("rtds_epoch", "gauge", "Epoch the worker process's sources stamp new records with", per_process(&|p| p.report.epoch as f64));
     out.metric("rtds_durable_epoch", "gauge", "Newest epoch the worker process made durable in every sink", per_process(&|p| p.report.durable_epoch as f64));
