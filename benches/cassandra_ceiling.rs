@@ -115,7 +115,7 @@ async fn single(sink: &CassandraTables, users: &[User], concurrency: usize) -> M
     let timestamp = chrono::Utc::now().timestamp_micros();
     measure(
         futures::stream::iter(users)
-            .map(|user| retry::forever("ceiling row", move || sink.write_user(user, timestamp)))
+            .map(|user| retry::forever("ceiling row", move || sink.write_user(user, None, timestamp)))
             .buffer_unordered(concurrency.max(1))
             .collect::<()>(),
     )
@@ -130,7 +130,7 @@ async fn batched(sink: &CassandraTables, users: &[User], size: usize, concurrenc
         let mut by_token: Vec<&User> = users.iter().collect();
         by_token.sort_by_cached_key(|user| sink.token(user.id));
         futures::stream::iter(by_token.chunks(size))
-            .map(|chunk| retry::forever("ceiling batch", move || sink.write_users(chunk.iter().map(move |user| (*user, timestamp)))))
+            .map(|chunk| retry::forever("ceiling batch", move || sink.write_users(chunk.iter().map(move |user| (*user, None, timestamp)))))
             .buffer_unordered(concurrency.max(1))
             .collect::<()>()
             .await

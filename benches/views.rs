@@ -158,7 +158,7 @@ fn sql(program: Arc<Program>, records: Records) -> f64 {
         for (epoch, chunk) in records.chunks(EPOCH).enumerate() {
             for (key, payload, version) in chunk {
                 let Ok(Change::Upsert(user)) = Change::from_message(Some(key), Some(payload)) else { continue };
-                let columns = decoder.row(&user);
+                let columns = decoder.row(&user, None);
                 let failed = program.table.expectations_failed(&columns, &now);
                 if failed.iter().any(|i| program.table.expectations[*i].on_violation == OnViolation::DropRow) {
                     continue;
@@ -237,13 +237,13 @@ fn front_only(program: &Program, records: &[(Vec<u8>, Vec<u8>, u64)]) -> (f64, f
     let old = (thread_cpu() - t).as_secs_f64();
     let t = thread_cpu();
     for u in &users {
-        let columns = decoder.row(u);
+        let columns = decoder.row(u, None);
         if program.table.expectations_failed(&columns, &cx).is_empty() { kept += 1; }
     }
     let new = (thread_cpu() - t).as_secs_f64();
     let t = thread_cpu();
     for u in &users {
-        let columns = decoder.row(u);
+        let columns = decoder.row(u, None);
         std::hint::black_box(program.table.state_row(&columns));
         let view = &program.views[2];
         std::hint::black_box(view.group_key(&program.table.state_row(&columns), &cx));

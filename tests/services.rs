@@ -107,14 +107,14 @@ fn the_sink_counts_the_warnings_cassandra_returns_per_kind() {
             .map(|n| serde_json::from_value(serde_json::json!({ "id": uuid::Uuid::from_u128(n), "first_name": "Ada" })).unwrap())
             .collect();
         // What the sinks send: batches of at most 10 rows, one statement per view key.
-        sink.write_users(users[..10].iter().map(|u| (u, 1))).await.unwrap();
+        sink.write_users(users[..10].iter().map(|u| (u, None, 1))).await.unwrap();
         for n in 0..30 {
             let country = Datum::text(&format!("country {n}"));
             sink.write_view(0, &smallvec::smallvec![country, Datum::Int(n)], 1).await.unwrap();
         }
         assert!(sink.warnings().totals().is_empty(), "no warning yet: {:?}", sink.warnings().totals());
         // One batch over 20 partitions, above Cassandra's threshold of 10: it warns.
-        sink.write_users(users.iter().map(|u| (u, 2))).await.unwrap();
+        sink.write_users(users.iter().map(|u| (u, None, 2))).await.unwrap();
         let totals = sink.warnings().totals();
         assert_eq!(totals.get("unlogged_batch_across_partitions"), Some(&1), "{totals:?}");
         // Cassandra may also find the batch over its size threshold: a second kind, counted apart.

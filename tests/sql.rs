@@ -54,7 +54,7 @@ fn users() -> Vec<User> {
 
 fn state_rows(program: &Program, users: &[User]) -> Vec<Row> {
     let decoder = Decoder::new(&program.table);
-    users.iter().map(|u| program.table.state_row(&decoder.row(u))).collect()
+    users.iter().map(|u| program.table.state_row(&decoder.row(u, None))).collect()
 }
 
 /// The view's rows over `users`, as maps of column to JSON.
@@ -150,7 +150,7 @@ fn aggregates_group_and_having_compute_what_sql_says() {
 fn expectations_fail_on_false_and_pass_on_null() {
     let program = program("");
     let decoder = Decoder::new(&program.table);
-    let failed = |u: &User| -> Vec<String> { program.table.expectations_failed(&decoder.row(u), &cx()).into_iter().map(|i| program.table.expectations[i].name.clone()).collect() };
+    let failed = |u: &User| -> Vec<String> { program.table.expectations_failed(&decoder.row(u, None), &cx()).into_iter().map(|i| program.table.expectations[i].name.clone()).collect() };
     let good = &users()[0];
     assert_eq!(failed(good), ["has_phone"], "no phone: the warn-only expectation fails");
     assert_eq!(failed(&users()[3]), ["valid_email", "has_phone"]);
@@ -179,7 +179,7 @@ fn sql_outside_the_subset_is_refused_with_its_line_and_column() {
         ("CREATE MATERIALIZED VIEW v AS SELECT country, COUNT(*) AS n FROM users WHERE dob > 'yesterday' GROUP BY country;", "is not a TIMESTAMP", 3),
         ("CREATE MATERIALIZED VIEW v AS SELECT country, COUNT(*) AS n FROM users WHERE email > 3 GROUP BY country;", "expected", 3),
         ("CREATE MATERIALIZED VIEW v AS SELECT country, NOW() AS t FROM users;", "NOW() is the record's commit time", 3),
-        ("CREATE MATERIALIZED VIEW v AS SELECT window_start, COUNT(*) AS n FROM TUMBLE(users, dob, INTERVAL '1' MINUTE) GROUP BY window_start;", "windows (TUMBLE) are not supported yet", 3),
+        ("CREATE MATERIALIZED VIEW v AS SELECT window_start, COUNT(*) AS n FROM TUMBLE(users, dob, INTERVAL '1' MINUTE) GROUP BY window_start;", "declare one on users, WITH (watermark = dob", 3),
         ("CREATE VIEW v AS SELECT id FROM users;", "CREATE MATERIALIZED VIEW", 3),
         ("CREATE MATERIALIZED VIEW v AS SELECT country FROM users;", "select its key", 3),
         ("CREATE MATERIALIZED VIEW v AS SELECT country, COUNT(*) FROM users GROUP BY country;", "name this column", 3),
@@ -201,6 +201,55 @@ fn sql_outside_the_subset_is_refused_with_its_line_and_column() {
     .expect_err("a key that may be NULL cannot be a Cassandra key")
     .to_string();
     assert!(nullable_key.contains("edited.sql:") && nullable_key.contains("COALESCE"), "{nullable_key}");
+}
+
+/// The source table with a watermark on registered_date.
+fn windowed(views: &str) -> Result<Program, String> {
+    let table = TABLE.replace("WITH (connector = 'kafka'", "WITH (watermark = registered_date - INTERVAL '5' SECOND, connector = 'kafka'");
+    rtds::dataflow::Dataflow::parse(&format!("{table}{views}"), "test.sql").map(|d| (*d.program).clone()).map_err(|e| e.to_string())
+}
+
+#[test]
+fn windows_group_by_their_start_and_are_refused_without_a_watermark_or_a_window_key() {
+    let program = windowed(
+        "CREATE MATERIALIZED VIEW per_hour WITH (allowed_lateness = INTERVAL '1' MINUTE) AS \
+           SELECT window_start, window_end, COALESCE(gender, '?') AS gender, COUNT(*) AS n \
+           FROM TUMBLE(users, registered_date, INTERVAL '1' HOUR) GROUP BY window_start, window_end, 3;",
+    )
+    .unwrap();
+    let watermark = program.table.watermark.as_ref().expect("a watermark");
+    assert_eq!((program.table.columns[watermark.column].name.as_str(), watermark.delay_ms), ("registered_date", 5_000));
+    let window = program.views[0].window.as_ref().expect("a window");
+    assert_eq!((window.size_ms, window.lateness_ms), (3_600_000, 60_000));
+    // Rows at 10:31, 10:59:59.999, 11:00 and one without a time (in no window).
+    let at = |n: u128, time: &str| {
+        let mut u = user(n, None, "female", "a@b.co", "1990-01-01T00:00:00Z");
+        u.registered_date = time.parse::<chrono::DateTime<chrono::Utc>>().ok().map(Into::into);
+        u
+    };
+    let mut users = vec![at(1, "2020-05-17T10:31:00Z"), at(2, "2020-05-17T10:59:59.999Z"), at(3, "2020-05-17T11:00:00Z"), at(4, "none")];
+    users[3].registered_date = None;
+    let rows = state_rows(&program, &users);
+    let view = &program.views[0];
+    let out: Vec<String> = view.evaluate(&rows, &cx()).iter().map(|r| format!("{} {} {} {}", r[0], r[1], r[2], r[3])).collect();
+    assert_eq!(out, ["2020-05-17T10:00:00Z 2020-05-17T11:00:00Z female 2", "2020-05-17T11:00:00Z 2020-05-17T12:00:00Z female 1"], "half-open windows aligned to the hour");
+    let end = window.end_of_key(&view.key_of(&view.evaluate(&rows, &cx())[0])).unwrap();
+    assert_eq!(end, window.end_of(1_589_711_460_000), "the key's window end is the row's");
+
+    for (views, message) in [
+        ("CREATE MATERIALIZED VIEW v AS SELECT window_start, COUNT(*) AS n FROM TUMBLE(users, dob, INTERVAL '1' HOUR) GROUP BY 1;", "must be the watermark's, registered_date"),
+        ("CREATE MATERIALIZED VIEW v AS SELECT gender, COUNT(*) AS n FROM TUMBLE(users, registered_date, INTERVAL '1' HOUR) WHERE gender IS NOT NULL GROUP BY 1;", "GROUP BY window_start"),
+        ("CREATE MATERIALIZED VIEW v AS SELECT id FROM TUMBLE(users, registered_date, INTERVAL '1' HOUR);", "aggregates per window"),
+        ("CREATE MATERIALIZED VIEW v AS SELECT window_start, COUNT(*) AS n FROM HOP(users, registered_date, INTERVAL '1' HOUR) GROUP BY 1;", "HOP windows are not supported"),
+        ("CREATE MATERIALIZED VIEW v AS SELECT window_start, COUNT(*) AS n FROM TUMBLE(users, registered_date, 60) GROUP BY 1;", "TUMBLE's size is an INTERVAL"),
+        ("CREATE MATERIALIZED VIEW v WITH (allowed_lateness = INTERVAL '1' MINUTE) AS SELECT id FROM users;", "allowed_lateness is a setting of a view over TUMBLE"),
+        ("CREATE MATERIALIZED VIEW v WITH (keyspace = 'x') AS SELECT id FROM users;", "one setting is allowed_lateness"),
+    ] {
+        let error = windowed(views).expect_err(views);
+        assert!(error.contains("test.sql:3:") && error.contains(message), "{views}\n  gave: {error}\n  wanted {message:?}");
+    }
+    let text_watermark = rtds::dataflow::Dataflow::parse(&TABLE.replace("WITH (connector", "WITH (watermark = email, connector"), "t.sql").unwrap_err().to_string();
+    assert!(text_watermark.contains("watermark column email is TEXT, not TIMESTAMP"), "{text_watermark}");
 }
 
 /// A view's rows with their accumulated differences, shared with the dataflow.
@@ -269,7 +318,7 @@ fn incremental_views_equal_the_batch_answer_through_updates_and_deletes() {
                         input.remove((*id, old));
                     }
                     if let Some(u) = change {
-                        let row = program.table.state_row(&decoder.row(u));
+                        let row = program.table.state_row(&decoder.row(u, None));
                         input.insert((*id, row.clone()));
                         table.insert(*id, row);
                     }

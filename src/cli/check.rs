@@ -86,7 +86,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<()> {
                 continue;
             }
             match serde_json::from_str::<crate::model::User>(&line) {
-                Ok(user) => report.add(table, &decoder.row(&user), || user.id.to_string(), &cx),
+                Ok(user) => report.add(table, &decoder.row(&user, None), || user.id.to_string(), &cx),
                 Err(e) => report.add_unreadable(format!("line {}: {e}", number + 1)),
             }
         }

@@ -272,7 +272,7 @@ fn build<'scope>(
             Ok(user) => user,
             Err(e) => return Err((text, e.to_string())),
         };
-        let failed = table.table.expectations_failed(&decoder.row(&user), &cx);
+        let failed = table.table.expectations_failed(&decoder.row(&user, cx.now), &cx);
         for index in &failed {
             counting.failed[*index].fetch_add(1, Ordering::Relaxed);
         }
@@ -306,7 +306,7 @@ fn build<'scope>(
     // Every view, over the state rows of the latest versions.
     let decoder = Decoder::new(&program.table);
     let table = program.clone();
-    let states = unique.clone().map(move |(_, (_, user))| table.table.state_row(&decoder.row(&user)));
+    let states = unique.clone().map(move |(_, (_, user))| table.table.state_row(&decoder.row(&user, cx.now)));
     let views: Vec<Arc<crate::sql::View>> = program.views.iter().cloned().map(Arc::new).collect();
     for (index, table) in render_views(states, &views, cx).into_iter().enumerate() {
         let shared = shared.clone();

@@ -36,12 +36,22 @@ pub struct ProcessCounters {
     pub expectation_rows: AtomicU64,
     /// Per expectation, in the dataflow's order: rows that failed it.
     pub expectation_failures: Vec<AtomicU64>,
+    /// Per view, in the dataflow's order: records late for its window (dead letters).
+    pub late_records: Vec<AtomicU64>,
 }
 
 impl ProcessCounters {
-    /// Counters for a dataflow with `expectations` expectations.
-    pub fn new(expectations: usize) -> ProcessCounters {
-        ProcessCounters { expectation_failures: (0..expectations).map(|_| AtomicU64::new(0)).collect(), ..ProcessCounters::default() }
+    /// Counters for a dataflow with `expectations` expectations and `views` views.
+    pub fn new(expectations: usize, views: usize) -> ProcessCounters {
+        let counters = |n: usize| (0..n).map(|_| AtomicU64::new(0)).collect();
+        ProcessCounters { expectation_failures: counters(expectations), late_records: counters(views), ..ProcessCounters::default() }
+    }
+
+    /// A record was late for view `index`'s window.
+    pub fn count_late(&self, index: usize) {
+        if let Some(counter) = self.late_records.get(index) {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     /// One row evaluated; `failed` are the expectations it failed.

@@ -7,5 +7,7 @@
 //! are acknowledged ([`AsyncSink`]), and a probe after every sink says which epochs are done.
 
 mod async_sink;
+mod watermark;
 
 pub use async_sink::{AsyncSink, AsyncSinkOptions};
+pub use watermark::{EventClock, EventTimes, HoldOpenWindows, JudgeLate};

@@ -1,5 +1,7 @@
 //! The source table's row from a message: the columns a dataflow declares, read from the
-//! formatted row (`model::User`) each message of the topic carries, by name.
+//! formatted row (`model::User`) each message of the topic carries, by name, and
+//! `committed_at`, the record's commit time (its Kafka timestamp: for `rtds cdc`,
+//! PostgreSQL's commit time), which the rows table keeps beside the row.
 
 use std::borrow::Cow;
 
@@ -9,7 +11,7 @@ use super::types::{Datum, Type};
 use crate::model::User;
 
 /// The fields a source table may declare, with their types: the formatted row's.
-pub const FIELDS: [(&str, Type); 13] = [
+pub const FIELDS: [(&str, Type); 14] = [
     ("id", Type::Uuid),
     ("first_name", Type::Text),
     ("last_name", Type::Text),
@@ -23,6 +25,7 @@ pub const FIELDS: [(&str, Type); 13] = [
     ("phone", Type::Text),
     ("picture", Type::Text),
     ("country", Type::Text),
+    ("committed_at", Type::Timestamp),
 ];
 
 /// Reads a table's columns from formatted rows: each column's field, found once.
@@ -38,21 +41,25 @@ impl Decoder {
         Decoder { fields }
     }
 
-    /// A formatted row as the table's row.
-    pub fn row<'a>(&'a self, user: &'a User) -> UserColumns<'a> {
-        UserColumns { user, fields: &self.fields }
+    /// A formatted row, committed at `committed` (UTC milliseconds), as the table's row.
+    pub fn row<'a>(&'a self, user: &'a User, committed: Option<i64>) -> UserColumns<'a> {
+        UserColumns { user, committed, fields: &self.fields }
     }
 }
 
 /// A formatted row seen as a table row.
 pub struct UserColumns<'a> {
     user: &'a User,
+    committed: Option<i64>,
     fields: &'a [usize],
 }
 
 impl Columns for UserColumns<'_> {
     fn column(&self, index: usize) -> Cow<'_, Datum> {
-        Cow::Owned(field(self.user, self.fields[index]))
+        match self.fields[index] {
+            13 => Cow::Owned(self.committed.map_or(Datum::Null, Datum::Timestamp)),
+            field_index => Cow::Owned(field(self.user, field_index)),
+        }
     }
 }
 
@@ -74,6 +81,6 @@ fn field(user: &User, index: usize) -> Datum {
         10 => text(&user.phone),
         11 => text(&user.picture),
         12 => text(&user.country),
-        _ => unreachable!("FIELDS has 13 entries"),
+        _ => unreachable!("FIELDS has 13 fields of the row, and committed_at"),
     }
 }

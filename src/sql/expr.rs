@@ -129,6 +129,11 @@ pub enum Func {
     Round,
     /// `NULLIF(a, b)`.
     NullIf,
+    /// The start of the tumbling window of this many milliseconds a timestamp falls in
+    /// (`window_start` of `TUMBLE`); windows are aligned to 1970-01-01 UTC.
+    WindowStart(i64),
+    /// Its end, exclusive (`window_end`).
+    WindowEnd(i64),
 }
 
 /// A typed, checked scalar expression.
@@ -485,6 +490,13 @@ fn call(func: &Func, mut args: Args, cx: &Context) -> Datum {
             let Some(t) = args[0].as_datetime() else { return Null };
             Int(cx.today.years_since(t.date_naive()).map_or(0, i64::from))
         }
+        Func::WindowStart(size) | Func::WindowEnd(size) => match args[0] {
+            Timestamp(t) => {
+                let start = t - t.rem_euclid(*size);
+                if matches!(func, Func::WindowStart(_)) { Timestamp(start) } else { start.checked_add(*size).map_or(Null, Timestamp) }
+            }
+            _ => Null,
+        },
         Func::Abs => match args[0] {
             Int(i) => i.checked_abs().map_or(Null, Int),
             Float(f) => Datum::float(f.get().abs()),

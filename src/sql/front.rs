@@ -12,7 +12,7 @@ use sqlparser::tokenizer::Span;
 
 use super::Program;
 use super::expr::{Arith, Compare, Expr, Func, TimeUnit, TrimSide, cast, like_regex};
-use super::plan::{Aggregate, Column, Expectation, OnViolation, Output, Table, View};
+use super::plan::{Aggregate, Column, Expectation, OnViolation, Output, Table, View, Watermark, Window};
 use super::types::{Datum, Type};
 
 /// A dataflow file that cannot be loaded: where, and why.
@@ -83,7 +83,7 @@ pub type Fields<'a> = &'a [(&'a str, Type)];
 /// can give; `origin` names the file in errors.
 pub fn parse(text: &str, origin: &str, fields: Fields<'_>) -> Result<Program, SqlError> {
     let statements = Parser::parse_sql(&PostgreSqlDialect {}, text).map_err(|e| parser_error(&e.to_string(), origin, text))?;
-    let front = Front { origin: origin.to_string(), fields, not_null: Default::default() };
+    let front = Front { origin: origin.to_string(), fields, not_null: Default::default(), window: Default::default() };
     front.program(&statements, text)
 }
 
@@ -154,6 +154,9 @@ struct Front<'f> {
     /// Columns the view being compiled keeps only when not NULL (`WHERE c IS NOT NULL AND
     /// ...`): within that view they are never NULL.
     not_null: std::cell::RefCell<Vec<usize>>,
+    /// The view being compiled reads `TUMBLE(table, column, size)`: the column and the size
+    /// in milliseconds, which make its `window_start` and `window_end` columns.
+    window: std::cell::Cell<Option<(usize, i64)>>,
 }
 
 const AGGREGATES: [&str; 5] = ["count", "sum", "avg", "min", "max"];
@@ -223,6 +226,7 @@ impl Front<'_> {
         }
         // What the dedupe keeps of each row: the key and every column a view reads.
         let mut used = vec![table.key];
+        used.extend(table.watermark.as_ref().map(|w| w.column));
         for view in &views {
             for expr in view.state_exprs() {
                 expr.columns(&mut used);
@@ -235,6 +239,9 @@ impl Front<'_> {
             for expr in view.state_exprs_mut() {
                 expr.remap(&position);
             }
+        }
+        if let Some(watermark) = &mut table.watermark {
+            watermark.state = position(watermark.column);
         }
         table.state_columns = used;
         Ok(Program { origin: self.origin.clone(), table, source, sink_name, sink, sink_at, views })
@@ -286,7 +293,7 @@ impl Front<'_> {
         if columns[key].ty != Type::Uuid || columns[key].name != "id" {
             return Err(self.error(create.name.span(), "the source's messages are keyed by their id: declare id UUID PRIMARY KEY"));
         }
-        let mut table = Table { name, columns, key, expectations: Vec::new(), state_columns: Vec::new() };
+        let mut table = Table { name, columns, key, expectations: Vec::new(), state_columns: Vec::new(), watermark: None };
         for constraint in &create.constraints {
             let ast::TableConstraint::Check(check) = constraint else {
                 return Err(self.error(constraint.span(), "only CONSTRAINT name CHECK (...) [NOT ENFORCED] constraints (expectations) are allowed; declare the key on its column"));
@@ -303,8 +310,36 @@ impl Front<'_> {
             let on_violation = if check.enforced == Some(false) { OnViolation::Warn } else { OnViolation::DropRow };
             table.expectations.push(Expectation { name: expectation_name, expr: typed.expr, on_violation, sql: check.expr.to_string() });
         }
-        let settings = self.settings(&create.table_options)?;
+        if let Some(value) = option_value(&create.table_options, "watermark") {
+            table.watermark = Some(self.watermark(value, &table)?);
+        }
+        let settings = self.settings(&create.table_options, &["watermark"])?;
         Ok((table, settings))
+    }
+
+    /// `watermark = column` or `watermark = column - INTERVAL '5' SECOND` (Flink's `WATERMARK
+    /// FOR column AS column - INTERVAL ...`, which sqlparser does not parse, as a setting).
+    fn watermark(&self, value: &ast::Expr, table: &Table) -> Result<Watermark, SqlError> {
+        let usage = "watermark = column - INTERVAL '5' SECOND (a TIMESTAMP column of the table; the interval is how late a record may be)";
+        let (column, delay_ms) = match value {
+            ast::Expr::Identifier(i) => (i, 0),
+            ast::Expr::BinaryOp { left, op: ast::BinaryOperator::Minus, right } => match (&**left, &**right) {
+                (ast::Expr::Identifier(i), ast::Expr::Interval(interval)) => (i, self.interval(interval, right.span())?),
+                _ => return Err(self.error(value.span(), format!("watermark = {value}: write {usage}"))),
+            },
+            _ => return Err(self.error(value.span(), format!("watermark = {value}: write {usage}"))),
+        };
+        let name = ident(column);
+        let Some(index) = table.column(&name) else {
+            return Err(self.error(column.span, format!("no column {name} in {}: write {usage}", table.name)));
+        };
+        if table.columns[index].ty != Type::Timestamp {
+            return Err(self.error(column.span, format!("watermark column {name} is {}, not TIMESTAMP", table.columns[index].ty)));
+        }
+        if delay_ms < 0 {
+            return Err(self.error(value.span(), "the watermark's interval is how late a record may be: not negative"));
+        }
+        Ok(Watermark { column: index, state: 0, delay_ms })
     }
 
     /// `CREATE TABLE name WITH (...) AS SELECT * FROM source`: the rows table.
@@ -329,7 +364,7 @@ impl Front<'_> {
         if !create.columns.is_empty() {
             return Err(self.error(create.name.span(), "the rows table takes its columns from the source table: declare none"));
         }
-        Ok((name, self.settings(&create.table_options)?, Self::at(create.name.span())))
+        Ok((name, self.settings(&create.table_options, &[])?, Self::at(create.name.span())))
     }
 
     fn object_name(&self, name: &ast::ObjectName) -> Result<String, SqlError> {
@@ -340,7 +375,8 @@ impl Front<'_> {
     }
 
     /// A `WITH (key = value, ...)` list.
-    fn settings(&self, options: &ast::CreateTableOptions) -> Result<Vec<Setting>, SqlError> {
+    /// The `WITH (...)` settings but those named in `expressions` (read by their own rules).
+    fn settings(&self, options: &ast::CreateTableOptions, expressions: &[&str]) -> Result<Vec<Setting>, SqlError> {
         let list = match options {
             ast::CreateTableOptions::None => return Ok(Vec::new()),
             ast::CreateTableOptions::With(list) => list,
@@ -351,7 +387,10 @@ impl Front<'_> {
             let ast::SqlOption::KeyValue { key, value } = option else {
                 return Err(self.error(Span::empty(), format!("{option}: settings are key = value")));
             };
-            let key_text = key.0.iter().map(|p| p.as_ident().map(|i| i.value.clone()).unwrap_or_default()).collect::<Vec<_>>().join(".").to_lowercase();
+            let key_text = option_key(key);
+            if expressions.contains(&key_text.as_str()) {
+                continue;
+            }
             let value_parsed = match value {
                 ast::Expr::Value(v) => match &v.value {
                     ast::Value::SingleQuotedString(s) => SettingValue::Text(s.clone()),
@@ -383,9 +422,7 @@ impl Front<'_> {
         if !create.columns.is_empty() {
             return Err(self.error(create.name.span(), "name a view's columns in its SELECT list (AS name), not after its name"));
         }
-        if !matches!(create.options, ast::CreateTableOptions::None) {
-            return Err(self.error(create.name.span(), "a view takes no WITH settings; its table is written where the rows table is"));
-        }
+        let lateness_ms = self.view_settings(create)?;
         let query = &create.query;
         if let Some(with) = &query.with {
             return Err(self.error(with.span(), "WITH (common table expressions) is not supported: declare each step as its own view over the source table"));
@@ -412,9 +449,16 @@ impl Front<'_> {
         if !select.named_window.is_empty() {
             return Err(self.error(select.span(), "WINDOW clauses are not supported (window functions are not)"));
         }
-        self.from(select, table)?;
-        *self.not_null.borrow_mut() = select.selection.as_ref().map(|w| not_null_columns(w, table)).unwrap_or_default();
-        let filter = match &select.selection {
+        let window = self.from(select, table)?;
+        self.window.set(window);
+        if window.is_none() && lateness_ms.is_some() {
+            return Err(self.error(create.name.span(), "allowed_lateness is a setting of a view over TUMBLE(...)"));
+        }
+        let mut not_null = select.selection.as_ref().map(|w| not_null_columns(w, table)).unwrap_or_default();
+        // A row without an event time is in no window: TUMBLE keeps only rows that have one.
+        not_null.extend(window.map(|(column, _)| column));
+        *self.not_null.borrow_mut() = not_null;
+        let mut filter = match &select.selection {
             Some(selection) => {
                 let typed = self.compile(selection, &mut Scope::Row { table, now: false })?;
                 self.expect_type(&typed, Type::Bool, selection.span(), "WHERE")?;
@@ -422,6 +466,13 @@ impl Front<'_> {
             }
             None => None,
         };
+        if let Some((column, _)) = window {
+            let timed = Expr::IsNull(Box::new(Expr::Column(column)), true);
+            filter = Some(match filter {
+                Some(f) => Expr::And(Box::new(timed), Box::new(f)),
+                None => timed,
+            });
+        }
         // The SELECT list's expressions and names.
         let mut items: Vec<(&ast::Expr, String, Span)> = Vec::new();
         for item in &select.projection {
@@ -467,6 +518,9 @@ impl Front<'_> {
         }
         let has_aggregate = items.iter().any(|(e, _, _)| self.contains_aggregate(e, table)) || select.having.is_some();
         if groups.is_empty() && !has_aggregate {
+            if window.is_some() {
+                return Err(self.error(create.name.span(), "a view over TUMBLE(...) aggregates per window: GROUP BY window_start (and more keys)"));
+            }
             return self.plain_view(name, table, filter, &items, Self::at(create.name.span()));
         }
         let mut group_typed = Vec::new();
@@ -504,7 +558,26 @@ impl Front<'_> {
                 }
             }
         }
+        // A window's rows are written when it closes: its end must be readable from the key.
+        let window = match window {
+            None => None,
+            Some((_, size_ms)) => {
+                let found = key.iter().enumerate().find_map(|(position, output)| match outputs[*output].expr {
+                    Expr::Column(group) => match group_typed[group].expr {
+                        Expr::Call(Func::WindowStart(_), _) => Some((position, size_ms)),
+                        Expr::Call(Func::WindowEnd(_), _) => Some((position, 0)),
+                        _ => None,
+                    },
+                    _ => None,
+                });
+                let Some((key_column, key_offset_ms)) = found else {
+                    return Err(self.error(create.name.span(), "a view over TUMBLE(...) is keyed by its window: GROUP BY window_start (or window_end) and select it"));
+                };
+                Some(Window { size_ms, lateness_ms: lateness_ms.unwrap_or(0), key_column, key_offset_ms })
+            }
+        };
         Ok(View {
+            window,
             name,
             filter,
             group: group_typed.into_iter().map(|t| t.expr).collect(),
@@ -531,11 +604,13 @@ impl Front<'_> {
             let span = items.first().map(|i| i.2).unwrap_or(Span::empty());
             return Err(self.error(span, format!("a view without GROUP BY keeps one row per source row: select its key ({}) so its table is keyed by it", table.columns[table.key].name)));
         };
-        Ok(View { name, filter, group: Vec::new(), aggregates: Vec::new(), grouped: false, having: None, outputs, key: vec![key], at })
+        Ok(View { name, filter, group: Vec::new(), aggregates: Vec::new(), grouped: false, having: None, outputs, key: vec![key], at, window: None })
     }
 
     /// `FROM` must be the source table alone.
-    fn from(&self, select: &ast::Select, table: &Table) -> Result<(), SqlError> {
+    /// `FROM` the source table, or `FROM TUMBLE(table, column, size)`: the window's column and
+    /// size.
+    fn from(&self, select: &ast::Select, table: &Table) -> Result<Option<(usize, i64)>, SqlError> {
         let [from] = select.from.as_slice() else {
             let span = select.from.get(1).map(|f| f.span()).unwrap_or(select.span());
             return Err(self.error(span, format!("a view reads one table, FROM {}: joins are not supported", table.name)));
@@ -544,11 +619,13 @@ impl Front<'_> {
             return Err(self.error(join.relation.span(), "joins are not supported: a view reads the source table alone"));
         }
         match &from.relation {
-            ast::TableFactor::Table { name, args: None, .. } if object_name_text(name) == table.name => Ok(()),
-            ast::TableFactor::Table { name, args: Some(_), .. } => {
+            ast::TableFactor::Table { name, args: None, .. } if object_name_text(name) == table.name => Ok(None),
+            ast::TableFactor::Table { name, args: Some(args), .. } => {
                 let function = object_name_text(name);
-                if ["tumble", "hop", "session"].contains(&function.as_str()) {
-                    Err(self.error(name.span(), format!("windows ({}) are not supported yet", function.to_uppercase())))
+                if function == "tumble" {
+                    self.tumble(&args.args, name.span(), table).map(Some)
+                } else if ["hop", "session", "cumulate"].contains(&function.as_str()) {
+                    Err(self.error(name.span(), format!("{} windows are not supported: tumbling windows are, FROM TUMBLE({}, column, INTERVAL '1' HOUR)", function.to_uppercase(), table.name)))
                 } else {
                     Err(self.error(name.span(), format!("table function {function} is not supported: a view reads FROM {}", table.name)))
                 }
@@ -557,6 +634,73 @@ impl Front<'_> {
             ast::TableFactor::Derived { .. } => Err(self.error(from.relation.span(), "subqueries are not supported: declare the inner query as its own view")),
             other => Err(self.error(other.span(), format!("FROM {other} is not supported: a view reads FROM {}", table.name))),
         }
+    }
+
+    /// `TUMBLE(table, column, INTERVAL ...)` (RisingWave's form): the column must be the
+    /// table's watermark column, which says when a window closes.
+    fn tumble(&self, args: &[ast::FunctionArg], span: Span, table: &Table) -> Result<(usize, i64), SqlError> {
+        let usage = format!("TUMBLE({}, column, INTERVAL '1' HOUR)", table.name);
+        let exprs: Vec<&ast::Expr> = args
+            .iter()
+            .filter_map(|a| match a {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Some(e),
+                _ => None,
+            })
+            .collect();
+        let [source, column, size] = exprs.as_slice() else {
+            return Err(self.error(span, format!("write {usage}")));
+        };
+        match source {
+            ast::Expr::Identifier(i) if ident(i) == table.name => {}
+            other => return Err(self.error(other.span(), format!("TUMBLE reads the source table: {usage}"))),
+        }
+        let ast::Expr::Identifier(column) = column else {
+            return Err(self.error(column.span(), format!("TUMBLE's second argument is a column: {usage}")));
+        };
+        let name = ident(column);
+        let Some(index) = table.column(&name) else {
+            return Err(self.error(column.span, format!("no column {name} in {}", table.name)));
+        };
+        let Some(watermark) = &table.watermark else {
+            return Err(self.error(column.span, format!("a window closes when the watermark passes it: declare one on {}, WITH (watermark = {name} - INTERVAL '5' SECOND, ...)", table.name)));
+        };
+        if watermark.column != index {
+            let declared = &table.columns[watermark.column].name;
+            return Err(self.error(column.span, format!("TUMBLE's column must be the watermark's, {declared}: windows close by its time")));
+        }
+        let ast::Expr::Interval(interval) = size else {
+            return Err(self.error(size.span(), format!("TUMBLE's size is an INTERVAL: {usage}")));
+        };
+        let size_ms = self.interval(interval, size.span())?;
+        if size_ms <= 0 {
+            return Err(self.error(size.span(), "a window's size is positive"));
+        }
+        Ok((index, size_ms))
+    }
+
+    /// A view's `WITH (...)`: only `allowed_lateness = INTERVAL ...`, for a window.
+    fn view_settings(&self, create: &ast::CreateView) -> Result<Option<i64>, SqlError> {
+        let list = match &create.options {
+            ast::CreateTableOptions::None => return Ok(None),
+            ast::CreateTableOptions::With(list) => list,
+            other => return Err(self.error(create.name.span(), format!("{other}: a view's settings go in WITH (allowed_lateness = INTERVAL '1' MINUTE)"))),
+        };
+        let mut lateness = None;
+        for option in list {
+            match option {
+                ast::SqlOption::KeyValue { key, value: ast::Expr::Interval(interval) } if option_key(key) == "allowed_lateness" => {
+                    let ms = self.interval(interval, key.span())?;
+                    if ms < 0 {
+                        return Err(self.error(key.span(), "allowed_lateness is not negative"));
+                    }
+                    lateness = Some(ms);
+                }
+                other => {
+                    return Err(self.error(create.name.span(), format!("{other}: a view's one setting is allowed_lateness = INTERVAL '...' (for a window); its table is written where the rows table is")));
+                }
+            }
+        }
+        Ok(lateness)
     }
 
     fn contains_aggregate(&self, expr: &ast::Expr, table: &Table) -> bool {
@@ -811,6 +955,10 @@ impl Front<'_> {
 
     fn column(&self, name: &str, qualifier: Option<&str>, span: Span, scope: &Scope<'_>) -> Result<Typed, SqlError> {
         let table = scope.table();
+        if let (Some((column, size)), "window_start" | "window_end", None) = (self.window.get(), name, qualifier) {
+            let func = if name == "window_start" { Func::WindowStart(size) } else { Func::WindowEnd(size) };
+            return Ok(Typed::new(Expr::Call(func, vec![Expr::Column(column)]), Type::Timestamp, false));
+        }
         if let Some(qualifier) = qualifier {
             if qualifier != table.name {
                 return Err(self.error(span, format!("no table {qualifier} here: columns are of {}", table.name)));
@@ -1205,6 +1353,20 @@ fn not_null_columns(filter: &ast::Expr, table: &Table) -> Vec<usize> {
 }
 
 /// An identifier as SQL reads it: folded to lower case unless quoted.
+/// A `WITH (...)` option's key, lower case (`a.b` for a dotted one).
+fn option_key(key: &ast::ObjectName) -> String {
+    key.0.iter().map(|p| p.as_ident().map(|i| i.value.clone()).unwrap_or_default()).collect::<Vec<_>>().join(".").to_lowercase()
+}
+
+/// The value of `WITH (...)` option `key`.
+fn option_value<'a>(options: &'a ast::CreateTableOptions, key: &str) -> Option<&'a ast::Expr> {
+    let ast::CreateTableOptions::With(list) = options else { return None };
+    list.iter().find_map(|option| match option {
+        ast::SqlOption::KeyValue { key: k, value } if option_key(k) == key => Some(value),
+        _ => None,
+    })
+}
+
 fn ident(ident: &ast::Ident) -> String {
     if ident.quote_style.is_some() { ident.value.clone() } else { ident.value.to_lowercase() }
 }

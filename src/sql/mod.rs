@@ -43,7 +43,7 @@ pub mod render;
 pub mod types;
 
 pub use front::{Location, Setting, SettingValue, SqlError};
-pub use plan::{Expectation, OnViolation, Table, View};
+pub use plan::{Expectation, OnViolation, Table, View, Watermark, Window};
 pub use types::{Datum, Row, Type};
 
 /// A loaded dataflow file: its source table, rows table and views, with the settings of each

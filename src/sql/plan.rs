@@ -60,6 +60,49 @@ pub struct Table {
     /// The source columns the views read, ascending, the key first among them: what the
     /// dedupe keeps of each row (a view's expressions read this row, not the table's).
     pub state_columns: Vec<usize>,
+    /// The event-time column and how far behind its newest value the watermark runs.
+    pub watermark: Option<Watermark>,
+}
+
+/// `watermark = column - INTERVAL '...'`: the source's event time. The watermark is the
+/// newest event time read so far, less `delay_ms`; it closes windows (see [`Window`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watermark {
+    /// The source column.
+    pub column: usize,
+    /// Its place in the state row (kept there, so a restart finds the newest stored time).
+    pub state: usize,
+    pub delay_ms: i64,
+}
+
+/// A view's tumbling window (`FROM TUMBLE(table, column, size)`): its rows are written once
+/// the watermark passes their window's end; a record whose window closed more than
+/// `lateness_ms` before it arrived is late.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    pub size_ms: i64,
+    /// Allowed lateness (`WITH (allowed_lateness = INTERVAL ...)`): how long after closing a
+    /// window still takes records (its row is updated).
+    pub lateness_ms: i64,
+    /// Where the window's end is read from a row of the view's key: the key column holding
+    /// `window_start` (plus `size_ms`) or `window_end` (plus 0).
+    pub key_column: usize,
+    pub key_offset_ms: i64,
+}
+
+impl Window {
+    /// The end of the window a state row's event time falls in.
+    pub fn end_of(&self, event_ms: i64) -> i64 {
+        event_ms - event_ms.rem_euclid(self.size_ms) + self.size_ms
+    }
+
+    /// The end of the window a key of the view's table belongs to.
+    pub fn end_of_key(&self, key: &Row) -> Option<i64> {
+        match key.get(self.key_column) {
+            Some(Datum::Timestamp(t)) => Some(t + self.key_offset_ms),
+            _ => None,
+        }
+    }
 }
 
 impl Table {
@@ -203,6 +246,8 @@ pub struct View {
     pub key: Vec<usize>,
     /// Where it is declared.
     pub at: super::front::Location,
+    /// Its tumbling window, when it reads `TUMBLE(...)`.
+    pub window: Option<Window>,
 }
 
 impl View {

@@ -310,7 +310,7 @@ struct RowUpdate {
 
 /// Writes a slice of rows as one request, each at its own write time.
 fn rows_writer<'a>(tables: &'a CassandraTables) -> impl Fn(&'a [RowUpdate]) -> BoxFuture<'a, Result<(), ServiceError>> + Sync + 'a {
-    move |batch| tables.write_users(batch.iter().map(|row| (&row.user, row.write_time))).boxed()
+    move |batch| tables.write_users(batch.iter().map(|row| (&row.user, row.produced_ms, row.write_time))).boxed()
 }
 
 /// The newest change of each id (by version; of equal versions the later one), in their

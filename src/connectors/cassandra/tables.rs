@@ -79,7 +79,7 @@ impl CassandraTables {
         ddl(format!(
             "CREATE TABLE IF NOT EXISTS {keyspace}.{table} (id uuid PRIMARY KEY, first_name text, last_name text, \
              gender text, address text, post_code text, email text, username text, dob timestamp, \
-             registered_date timestamp, phone text, picture text, country text)"
+             registered_date timestamp, phone text, picture text, country text, committed_at timestamp)"
         ))
         .await?;
         ddl(format!(
@@ -100,6 +100,19 @@ impl CassandraTables {
         if !has_records {
             ddl(format!("ALTER TABLE {keyspace}.offsets ADD records bigint")).await?;
         }
+        // Rows tables made before the commit time was kept get its column.
+        let has_committed_at = session
+            .query_unpaged(
+                "SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ? AND column_name = 'committed_at'",
+                (keyspace, table),
+            )
+            .await
+            .map_err(ServiceError::cassandra)?
+            .into_rows_result()
+            .is_ok_and(|rows| rows.rows_num() > 0);
+        if !has_committed_at {
+            ddl(format!("ALTER TABLE {keyspace}.{table} ADD committed_at timestamp")).await?;
+        }
         ensure_data_write_times(&session, keyspace, table).await?;
         let mut views = Vec::new();
         for view in &program.views {
@@ -113,7 +126,7 @@ impl CassandraTables {
             &session,
             format!(
                 "INSERT INTO {keyspace}.{table} (id, first_name, last_name, gender, address, post_code, email, username, \
-                 dob, registered_date, phone, picture, country) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
+                 dob, registered_date, phone, picture, country, committed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
             ),
             replication.consistency,
         )
@@ -175,9 +188,10 @@ impl CassandraTables {
         &self.table
     }
 
-    /// Upserts one row; `timestamp` is the write time in microseconds.
-    pub async fn write_user(&self, user: &User, timestamp: i64) -> Result<(), ServiceError> {
-        self.acknowledged(self.session.execute_unpaged(&self.insert_user, user_values(user, timestamp)).await)
+    /// Upserts one row committed at `committed` (UTC milliseconds); `timestamp` is the write
+    /// time in microseconds.
+    pub async fn write_user(&self, user: &User, committed: Option<i64>, timestamp: i64) -> Result<(), ServiceError> {
+        self.acknowledged(self.session.execute_unpaged(&self.insert_user, user_values(user, committed, timestamp)).await)
     }
 
     /// Upserts rows, each at its own write time, in one unlogged batch: one request instead of
@@ -188,8 +202,8 @@ impl CassandraTables {
     /// `unlogged_batch_across_partitions_warn_threshold` (10) partitions: hence at most 10 rows.
     ///
     /// One row goes as a plain statement: a batch of one only adds the batch limits.
-    pub async fn write_users<'a>(&self, users: impl ExactSizeIterator<Item = (&'a User, i64)>) -> Result<(), ServiceError> {
-        let values: Vec<_> = users.map(|(user, timestamp)| user_values(user, timestamp)).collect();
+    pub async fn write_users<'a>(&self, users: impl ExactSizeIterator<Item = (&'a User, Option<i64>, i64)>) -> Result<(), ServiceError> {
+        let values: Vec<_> = users.map(|(user, committed, timestamp)| user_values(user, committed, timestamp)).collect();
         if let [one] = &values[..] {
             return self.acknowledged(self.session.execute_unpaged(&self.insert_user, one).await);
         }
@@ -337,6 +351,7 @@ pub fn row_size(user: &User) -> usize {
 #[allow(clippy::type_complexity)]
 fn user_values(
     user: &User,
+    committed: Option<i64>,
     timestamp: i64,
 ) -> (
     Uuid,
@@ -352,6 +367,7 @@ fn user_values(
     &Option<String>,
     &Option<String>,
     &Option<String>,
+    Option<CqlTimestamp>,
     i64,
 ) {
     let date = |date: &Option<crate::model::date::Date>| date.map(|t| CqlTimestamp(t.timestamp_millis()));
@@ -369,6 +385,7 @@ fn user_values(
         &user.phone,
         &user.picture,
         &user.country,
+        committed.map(CqlTimestamp),
         timestamp,
     )
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use differential_dataflow::AsCollection;
-use timely::dataflow::Scope;
+use timely::dataflow::{Scope, Stream};
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Concat, Concatenate, Exchange, OkErr, Probe};
@@ -21,13 +21,18 @@ use crate::operators::AsyncSinkOptions;
 use crate::sql::decode::Decoder;
 use crate::sql::expr::Context;
 use crate::sql::render::render_views;
-use crate::sql::{OnViolation, Row, Table};
+use crate::operators::{EventTimes, HoldOpenWindows, JudgeLate};
+use crate::sql::{OnViolation, Program, Row, Table};
 
 /// An id's version and its state row (none for a delete).
 type Versioned = (Uuid, (Version, Option<Row>));
 
-/// A checked change with its produce time, its state row and its version.
-type Parsed = (Change, Option<i64>, Option<Row>, Version);
+/// A checked change with its produce time, its state row, its version and where it was read
+/// (partition, offset).
+type Parsed = (Change, Option<i64>, Option<Row>, Version, (i32, i64));
+
+/// A record that goes to the dead-letter topic, with where it was read.
+type DeadLetter = (Rejected, String);
 
 /// This worker's share of what Cassandra held when the run began.
 #[derive(Debug, Default)]
@@ -58,7 +63,7 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: Kaf
         match checked {
             Ok((change, row)) => {
                 let version = Version::of(incoming.lsn, incoming.offset);
-                Ok(((change, incoming.produced_ms, row, version), epoch, diff))
+                Ok(((change, incoming.produced_ms, row, version, (incoming.partition, incoming.offset)), epoch, diff))
             }
             Err(reason) => {
                 let source = format!("{topic}/{}@{}", incoming.partition, incoming.offset);
@@ -69,22 +74,8 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: Kaf
         }
     });
 
-    // Rows to the rows sink, (id, version, state row) to the dedupe: split rather than
-    // shared, so no row is cloned for a second consumer.
-    type Split = Result<(RowChange, u64, isize), (Versioned, u64, isize)>;
-    let (rows, fresh) = parsed
-        .flat_map(|((change, produced_ms, row, version), epoch, diff): (Parsed, u64, isize)| -> [Split; 2] {
-            let id = change.id();
-            [Ok((RowChange { change, version, produced_ms }, epoch, diff)), Err(((id, (version, row)), epoch, diff))]
-        })
-        .ok_err::<Vec<_>, _, Vec<_>, _, _>(|split| split);
-
-    let rows_done = rows.cassandra_rows(state.sink_options.clone());
-    let dlq = AsyncSinkOptions { runtime: state.sink_options.runtime.clone(), rounds: 1, every: std::time::Duration::ZERO };
-    let dead_done = rejected.dead_letter_sink(dlq, state.sink_options.dead_letters.clone(), state.counters.clone());
-
-    // Dedupe by id over the stored rows plus new ones, then every view. Stored rows are older
-    // than every record read from Kafka in this run.
+    // The stored rows (what Cassandra held when the run began) enter at epoch 0, older than
+    // every record read from Kafka in this run.
     let Stored { rows: stored_rows, mut view_keys } = stored;
     let key = program.table.state_columns.iter().position(|c| *c == program.table.key).expect("the key is kept");
     let old = stored_rows
@@ -95,6 +86,34 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: Kaf
         })
         .collect::<Vec<Versioned>>();
     let stored = stored_state(scope, old, 0);
+
+    // With windows, records late for one are dead letters, and each window's rows wait for
+    // the watermark to close it.
+    let clock = event_clock(&program, &stored, &parsed);
+    let (parsed, rejected) = match &clock {
+        None => (parsed, rejected),
+        Some(clock) => {
+            let judge = late_judge(program.clone(), state.clone());
+            let (on_time, late) = parsed.judge_late(clock.times.clone(), clock.delay_ms, judge).ok_err::<Vec<_>, _, Vec<_>, _, _>(|r| r);
+            (on_time, rejected.concat(late))
+        }
+    };
+
+    // Rows to the rows sink, (id, version, state row) to the dedupe: split rather than
+    // shared, so no row is cloned for a second consumer.
+    type Split = Result<(RowChange, u64, isize), (Versioned, u64, isize)>;
+    let (rows, fresh) = parsed
+        .flat_map(|((change, produced_ms, row, version, _), epoch, diff): (Parsed, u64, isize)| -> [Split; 2] {
+            let id = change.id();
+            [Ok((RowChange { change, version, produced_ms }, epoch, diff)), Err(((id, (version, row)), epoch, diff))]
+        })
+        .ok_err::<Vec<_>, _, Vec<_>, _, _>(|split| split);
+
+    let rows_done = rows.cassandra_rows(state.sink_options.clone());
+    let dlq = AsyncSinkOptions { runtime: state.sink_options.runtime.clone(), rounds: 1, every: std::time::Duration::ZERO };
+    let dead_done = rejected.dead_letter_sink(dlq, state.sink_options.dead_letters.clone(), state.counters.clone());
+
+    // Dedupe by id over the stored rows plus new ones, then every view.
     // The latest version of each id (values come sorted by version, so the last one): a user
     // whose country changes moves from one group to the other, and a deleted one leaves its
     // groups.
@@ -117,10 +136,73 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: Kaf
         // A worker that holds stale keys but no row still needs its first round, which
         // deletes them: an update that changes nothing, at epoch 0, makes sure it comes.
         let nudge = if stale.is_empty() { Vec::new() } else { vec![(Row::new(), Row::new())] };
-        let owned = owned.concat(stored_state(scope, nudge, 0).map(|(value, time, _)| (value, time, 0)));
+        let mut owned = owned.concat(stored_state(scope, nudge, 0).map(|(value, time, _)| (value, time, 0)));
+        if let (Some(clock), Some(window)) = (&clock, program.views[index].window.clone()) {
+            owned = owned.hold_open_windows(clock.times.clone(), clock.delay_ms, move |(key, _): &(Row, Row)| window.end_of_key(key));
+        }
         done.push(owned.cassandra_view(index, state.sink_options.clone(), stale));
     }
     scope.concatenate(done).probe_with(&durable);
+}
+
+/// The event times every worker folds into the watermark, when the dataflow has windows.
+struct Clock<'scope> {
+    times: Stream<'scope, u64, Vec<(i64, u64)>>,
+    delay_ms: i64,
+}
+
+/// The newest event times of the stored rows (at epoch 0: a restart resumes from the newest
+/// stored time) and of each epoch's records, from every worker.
+fn event_clock<'scope>(program: &Program, stored: &Stream<'scope, u64, Vec<(Versioned, u64, isize)>>, parsed: &Stream<'scope, u64, Vec<(Parsed, u64, isize)>>) -> Option<Clock<'scope>> {
+    let watermark = program.table.watermark.clone()?;
+    if !program.views.iter().any(|v| v.window.is_some()) {
+        return None;
+    }
+    let at = watermark.state;
+    let event_time = move |row: Option<&Row>| match row.map(|r| &r[at]) {
+        Some(crate::sql::Datum::Timestamp(t)) => Some(*t),
+        _ => None,
+    };
+    let old = stored.clone().newest_event_times(move |(_, (_, row)): &Versioned| event_time(row.as_ref()));
+    let new = parsed.clone().newest_event_times(move |(_, _, row, _, _): &Parsed| event_time(row.as_ref()));
+    Some(Clock { times: old.concat(new), delay_ms: watermark.delay_ms })
+}
+
+/// Judges an upsert against the watermark: late when, for a window view that keeps it, its
+/// window closed more than the view's allowed lateness ago. A late record goes to the
+/// dead-letter topic (naming every view it is late for) and is counted per view.
+fn late_judge(program: Arc<Program>, state: Arc<ProcessState>) -> impl FnMut(Parsed, Option<i64>) -> Result<Parsed, DeadLetter> + 'static {
+    let cx = Context { today: state.today, now: None };
+    let windows: Vec<(usize, crate::sql::Window)> = program.views.iter().enumerate().filter_map(|(i, v)| v.window.clone().map(|w| (i, w))).collect();
+    let at = program.table.watermark.as_ref().map_or(0, |w| w.state);
+    let column = program.table.watermark.as_ref().map_or("", |w| program.table.columns[w.column].name.as_str()).to_string();
+    move |parsed: Parsed, watermark: Option<i64>| {
+        let (Some(watermark), Some(row)) = (watermark, parsed.2.as_ref()) else { return Ok(parsed) };
+        let crate::sql::Datum::Timestamp(event) = row[at] else { return Ok(parsed) };
+        let mut late = Vec::new();
+        for (index, window) in &windows {
+            let view = &program.views[*index];
+            if window.end_of(event) + window.lateness_ms <= watermark && view.keeps(row, &cx) {
+                state.counters.count_late(*index);
+                late.push(view.name.as_str());
+            }
+        }
+        if late.is_empty() {
+            return Ok(parsed);
+        }
+        let time = |ms: i64| DateTime::from_timestamp_millis(ms).map_or(ms.to_string(), |t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+        let reason = format!("late for view {}: {column} {} is behind the watermark {}, and its window has closed", late.join(", "), time(event), time(watermark));
+        let raw = match &parsed.0 {
+            Change::Upsert(user) => {
+                let mut raw = Vec::new();
+                user.write_json(&mut raw);
+                String::from_utf8_lossy(&raw).into_owned()
+            }
+            Change::Delete(id) => id.to_string(),
+        };
+        let (partition, offset) = parsed.4;
+        Err((Rejected { raw, reason }, format!("{}/{partition}@{offset}", state.topic)))
+    }
 }
 
 /// A Kafka message (key and value; no value is a tombstone) to a checked change and its state
@@ -147,7 +229,7 @@ pub fn parse_change(
     if user.id.is_nil() {
         return Err("id is the nil UUID".into());
     }
-    let columns = decoder.row(user);
+    let columns = decoder.row(user, committed.map(|t| t.timestamp_millis()));
     let cx = Context { today, now: committed.map(|t| t.timestamp_millis()) };
     let failed = table.expectations_failed(&columns, &cx);
     if let Some(counters) = counters {

@@ -144,7 +144,7 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
         }),
     };
 
-    let counters = Arc::new(ProcessCounters::new(options.dataflow.program.table.expectations.len()));
+    let counters = Arc::new(ProcessCounters::new(options.dataflow.program.table.expectations.len(), options.dataflow.program.views.len()));
     let latencies = Arc::new(Latencies::default());
     let state = Arc::new(ProcessState {
         topic: topic.clone(),

@@ -56,6 +56,9 @@ pub struct WorkerReport {
     /// Per expectation, by name: rows that failed it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub expectation_failures: BTreeMap<String, u64>,
+    /// Per window view, by name: records late for its window (dead letters).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub late_records: BTreeMap<String, u64>,
     /// The epoch the sources stamp new records with.
     pub epoch: u64,
     /// The length of an epoch, in milliseconds.
@@ -121,6 +124,15 @@ pub fn report(state: &ProcessState) -> WorkerReport {
             .iter()
             .zip(&c.expectation_failures)
             .map(|(e, failed)| (e.name.clone(), failed.load(Ordering::Relaxed)))
+            .collect(),
+        late_records: state
+            .dataflow
+            .program
+            .views
+            .iter()
+            .zip(&c.late_records)
+            .filter(|(view, _)| view.window.is_some())
+            .map(|(view, late)| (view.name.clone(), late.load(Ordering::Relaxed)))
             .collect(),
         epoch: c.epoch.load(Ordering::Relaxed),
         epoch_ms: state.source_options.epochs.epoch_ms,

@@ -41,6 +41,8 @@ pub fn prometheus_text(status: &Status, telemetry: &Telemetry) -> String {
     };
     let failures = per_process_named("expectation", &|p| &p.report.expectation_failures);
     out.metric("rtds_expectation_failures_total", "counter", "Expectations: rows that failed one (dropped to the dead-letter topic, or counted only when NOT ENFORCED)", failures);
+    let late = per_process_named("view", &|p| &p.report.late_records);
+    out.metric("rtds_late_records_total", "counter", "Windows: records late for a view's window (behind the watermark by more than its allowed lateness), sent to the dead-letter topic", late);
     out.metric("rtds_cassandra_write_errors_total", "counter", "Cassandra write attempts that failed and were retried", per_process(&|p| p.report.cassandra_write_errors as f64));
     let warnings = per_process_named("kind", &|p| &p.report.cassandra_warnings);
     out.metric("rtds_cassandra_warnings_total", "counter", "Warnings Cassandra returned with writes, per kind (e.g. unlogged_batch_across_partitions)", warnings);

@@ -44,6 +44,8 @@ pub struct Totals {
     pub expectation_rows: u64,
     /// Per expectation, by name: rows that failed it.
     pub expectations: std::collections::BTreeMap<String, u64>,
+    /// Per window view, by name: records late for its window (dead letters).
+    pub late: std::collections::BTreeMap<String, u64>,
 }
 
 impl Totals {
@@ -60,6 +62,9 @@ impl Totals {
         self.expectation_rows += r.expectation_rows;
         for (name, failed) in &r.expectation_failures {
             *self.expectations.entry(name.clone()).or_default() += failed;
+        }
+        for (view, late) in &r.late_records {
+            *self.late.entry(view.clone()).or_default() += late;
         }
     }
 }
