@@ -22,7 +22,7 @@ use timely::container::CapacityContainerBuilder;
 use timely::dataflow::Scope;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::operator::source;
-use timely::dataflow::operators::{Operator, OkErr};
+use timely::dataflow::operators::{Concat, Operator, OkErr};
 use uuid::Uuid;
 
 use crate::api::generator::{self, Generator, Request};
@@ -31,7 +31,8 @@ use crate::metrics::{Counters, Progress};
 use crate::sql::decode::Decoder;
 use crate::sql::expr::Context;
 use crate::sql::render::render_views;
-use crate::sql::{OnViolation, Row};
+use crate::operators::{EventTimes, JudgeLate};
+use crate::sql::{OnViolation, Program, Row};
 use crate::model::User;
 use crate::connectors::JsonlSink;
 
@@ -281,6 +282,12 @@ fn build<'scope>(
         if dropped.is_empty() { Ok(((user, version), time, diff)) } else { Err((text, format!("expectation {} failed", dropped.join(", ")))) }
     });
 
+    // With windows, records late for one are rejected, as in the cluster.
+    let (rows, rejected) = match judge_late(rows.clone(), &program, cx) {
+        Some((on_time, late)) => (on_time, rejected.concat(timely::dataflow::operators::vec::Map::map(late, |(rejected, _, _)| rejected))),
+        None => (rows, rejected),
+    };
+
     let rejected_shared = shared.clone();
     rejected.sink(Pipeline, "RejectedSink", move |(input, _frontier)| {
         input.for_each(|_cap, data: &mut Vec<(String, String)>| {
@@ -351,6 +358,41 @@ fn build<'scope>(
             current.clear();
         }
     });
+}
+
+type Stream<'scope, D> = timely::dataflow::Stream<'scope, u64, Vec<(D, u64, isize)>>;
+
+/// Splits the records into those on time and those late for a window, when the dataflow has
+/// windows: the watermark folds each epoch's newest event time, as in the cluster.
+#[allow(clippy::type_complexity)]
+fn judge_late<'scope>(rows: Stream<'scope, (User, u64)>, program: &Arc<Program>, cx: Context) -> Option<(Stream<'scope, (User, u64)>, Stream<'scope, (String, String)>)> {
+    let watermark = program.table.watermark.clone()?;
+    if !program.views.iter().any(|v| v.window.is_some()) {
+        return None;
+    }
+    let decoder = Decoder::new(&program.table);
+    let state_row = {
+        let program = program.clone();
+        move |user: &User| program.table.state_row(&decoder.row(user, cx.now))
+    };
+    let event = {
+        let (program, state_row) = (program.clone(), state_row.clone());
+        move |(user, _): &(User, u64)| program.table.event_time(&state_row(user))
+    };
+    let times = rows.clone().newest_event_times(event);
+    let program = program.clone();
+    let judged = rows.judge_late(times, watermark.delay_ms, move |(user, version): (User, u64), watermark: Option<i64>| {
+        let Some(watermark) = watermark else { return Ok((user, version)) };
+        let row = state_row(&user);
+        let late = program.late_views(&row, watermark, &cx);
+        if late.is_empty() {
+            return Ok((user, version));
+        }
+        let mut raw = Vec::new();
+        user.write_json(&mut raw);
+        Err((String::from_utf8_lossy(&raw).into_owned(), program.late_reason(&late, &row, watermark)))
+    });
+    Some(judged.ok_err::<Vec<_>, _, Vec<_>, _, _>(|r| r))
 }
 
 /// `given` records instead of the generator's, all from worker 0, each at its epoch.
@@ -482,5 +524,38 @@ mod tests {
         let by_gender = std::fs::read_to_string(&summary.views["users_by_gender"].path).unwrap();
         let counted: i64 = by_gender.lines().map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["users"].as_i64().unwrap()).sum();
         assert_eq!(counted, 4, "the views count each id once:\n{by_gender}");
+    }
+
+    #[test]
+    fn a_window_closes_by_the_data_and_a_record_late_for_it_is_rejected() {
+        let text = crate::dataflow::LOCAL_SQL.replace("connector = 'generator',", "watermark = registered_date - INTERVAL '1' HOUR,\n    connector = 'generator',")
+            + "CREATE MATERIALIZED VIEW daily AS SELECT window_start, COUNT(*) AS users FROM TUMBLE(users, registered_date, INTERVAL '1' DAY) GROUP BY window_start;\n";
+        let dataflow = Dataflow::parse(&text, "windows.sql").unwrap();
+        let generator = Generator::new();
+        let request = Request { seed: "windows".into(), page: 1, results: 4, ..Request::default() };
+        let registered = |i: u32, at: &str| {
+            let mut user = serde_json::to_value(generator.user(&request, i)).unwrap();
+            user["registered"]["date"] = at.into();
+            user.to_string()
+        };
+        // Epoch 0 reaches noon on day 3 (watermark 11:00, so day 1 is closed); in epoch 1,
+        // 11:00 on day 1 is late and 13:00 on day 3 is on time.
+        let given = vec![
+            (registered(0, "2020-01-01T10:00:00Z"), 0, 0),
+            (registered(1, "2020-01-03T12:00:00Z"), 1, 0),
+            (registered(2, "2020-01-01T11:00:00Z"), 2, 1),
+            (registered(3, "2020-01-03T13:00:00Z"), 3, 1),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("users.jsonl");
+        let options = EmbeddedOptions { dataflow, workers: 2, output: Some(output), progress: false };
+        let summary = execute(options, Some(Arc::new(given))).unwrap();
+        assert_eq!((summary.records_in, summary.rejected, summary.rows_out), (4, 1, 3));
+        let rejected = std::fs::read_to_string(rejected_path(&dir.path().join("users.jsonl"))).unwrap();
+        assert!(rejected.contains("late for view daily: registered_date 2020-01-01T11:00:00"), "{rejected}");
+        let daily = std::fs::read_to_string(&summary.views["daily"].path).unwrap();
+        let mut rows: Vec<(String, i64)> = daily.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).map(|v| (v["window_start"].as_str().unwrap().to_string(), v["users"].as_i64().unwrap())).collect();
+        rows.sort();
+        assert_eq!(rows, [("2020-01-01T00:00:00Z".to_string(), 1), ("2020-01-03T00:00:00Z".to_string(), 2)], "every window closes when the input ends:\n{daily}");
     }
 }

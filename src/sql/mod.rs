@@ -68,6 +68,27 @@ impl Program {
         front::parse(text, origin, &decode::FIELDS)
     }
 
+    /// The window views a state row is late for when the watermark is at `watermark`: those
+    /// that keep it and whose window for it closed more than their allowed lateness ago.
+    pub fn late_views(&self, row: &Row, watermark: i64, cx: &expr::Context) -> Vec<usize> {
+        let Some(event) = self.table.event_time(row) else { return Vec::new() };
+        self.views
+            .iter()
+            .enumerate()
+            .filter(|(_, view)| view.window.as_ref().is_some_and(|w| w.end_of(event) + w.lateness_ms <= watermark) && view.keeps(row, cx))
+            .map(|(index, _)| index)
+            .collect()
+    }
+
+    /// Why a record is late for `views` (a dead letter's reason).
+    pub fn late_reason(&self, views: &[usize], row: &Row, watermark: i64) -> String {
+        let names: Vec<&str> = views.iter().map(|i| self.views[*i].name.as_str()).collect();
+        let column = self.table.watermark.as_ref().map_or("", |w| self.table.columns[w.column].name.as_str());
+        let time = |ms: i64| Datum::Timestamp(ms).to_string();
+        let event = self.table.event_time(row).map_or_else(String::new, time);
+        format!("late for view {}: {column} {event} is behind the watermark {}, and its window has closed", names.join(", "), time(watermark))
+    }
+
     /// An error at a place in this file.
     pub fn error(&self, at: Location, message: impl Into<String>) -> SqlError {
         SqlError::new(&self.origin, at, message)

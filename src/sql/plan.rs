@@ -106,6 +106,14 @@ impl Window {
 }
 
 impl Table {
+    /// A state row's event time (its watermark column), if it has one.
+    pub fn event_time(&self, row: &Row) -> Option<i64> {
+        match row.get(self.watermark.as_ref()?.state) {
+            Some(Datum::Timestamp(t)) => Some(*t),
+            _ => None,
+        }
+    }
+
     /// A column's index by name.
     pub fn column(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)

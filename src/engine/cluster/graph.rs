@@ -158,40 +158,26 @@ fn event_clock<'scope>(program: &Program, stored: &Stream<'scope, u64, Vec<(Vers
     if !program.views.iter().any(|v| v.window.is_some()) {
         return None;
     }
-    let at = watermark.state;
-    let event_time = move |row: Option<&Row>| match row.map(|r| &r[at]) {
-        Some(crate::sql::Datum::Timestamp(t)) => Some(*t),
-        _ => None,
-    };
-    let old = stored.clone().newest_event_times(move |(_, (_, row)): &Versioned| event_time(row.as_ref()));
-    let new = parsed.clone().newest_event_times(move |(_, _, row, _, _): &Parsed| event_time(row.as_ref()));
+    let (a, b) = (program.table.clone(), program.table.clone());
+    let old = stored.clone().newest_event_times(move |(_, (_, row)): &Versioned| row.as_ref().and_then(|r| a.event_time(r)));
+    let new = parsed.clone().newest_event_times(move |(_, _, row, _, _): &Parsed| row.as_ref().and_then(|r| b.event_time(r)));
     Some(Clock { times: old.concat(new), delay_ms: watermark.delay_ms })
 }
 
-/// Judges an upsert against the watermark: late when, for a window view that keeps it, its
-/// window closed more than the view's allowed lateness ago. A late record goes to the
-/// dead-letter topic (naming every view it is late for) and is counted per view.
+/// Judges an upsert against the watermark ([`Program::late_views`]): a late record goes to
+/// the dead-letter topic, naming every view it is late for, and is counted per view.
 fn late_judge(program: Arc<Program>, state: Arc<ProcessState>) -> impl FnMut(Parsed, Option<i64>) -> Result<Parsed, DeadLetter> + 'static {
     let cx = Context { today: state.today, now: None };
-    let windows: Vec<(usize, crate::sql::Window)> = program.views.iter().enumerate().filter_map(|(i, v)| v.window.clone().map(|w| (i, w))).collect();
-    let at = program.table.watermark.as_ref().map_or(0, |w| w.state);
-    let column = program.table.watermark.as_ref().map_or("", |w| program.table.columns[w.column].name.as_str()).to_string();
     move |parsed: Parsed, watermark: Option<i64>| {
         let (Some(watermark), Some(row)) = (watermark, parsed.2.as_ref()) else { return Ok(parsed) };
-        let crate::sql::Datum::Timestamp(event) = row[at] else { return Ok(parsed) };
-        let mut late = Vec::new();
-        for (index, window) in &windows {
-            let view = &program.views[*index];
-            if window.end_of(event) + window.lateness_ms <= watermark && view.keeps(row, &cx) {
-                state.counters.count_late(*index);
-                late.push(view.name.as_str());
-            }
-        }
+        let late = program.late_views(row, watermark, &cx);
         if late.is_empty() {
             return Ok(parsed);
         }
-        let time = |ms: i64| DateTime::from_timestamp_millis(ms).map_or(ms.to_string(), |t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
-        let reason = format!("late for view {}: {column} {} is behind the watermark {}, and its window has closed", late.join(", "), time(event), time(watermark));
+        for index in &late {
+            state.counters.count_late(*index);
+        }
+        let reason = program.late_reason(&late, row, watermark);
         let raw = match &parsed.0 {
             Change::Upsert(user) => {
                 let mut raw = Vec::new();
