@@ -30,7 +30,9 @@
 //!   delete moves every value of every view, `MIN` and `MAX` included.
 //! - One source table per dataflow; no joins, subqueries, window functions, `ORDER BY`/`LIMIT`,
 //!   or set operations; each is refused with its line and column.
-//! - Event-time windows (`TUMBLE`) are not supported yet and are refused as such.
+//! - Event-time windows: `FROM TUMBLE(table, column, size)` over the source's watermark
+//!   column (`WITH (watermark = column - INTERVAL ...)`); see [`crate::operators`] for how the
+//!   watermark is kept and [`Program::late_views`] for what is late. Tumbling windows only.
 //! - A view with aggregates but no `GROUP BY` has no row while no row qualifies (SQL would
 //!   give one row of zeros).
 
