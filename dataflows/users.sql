@@ -69,3 +69,10 @@ CREATE MATERIALIZED VIEW users_by_age_band AS
            END AS age_band,
            COUNT(*) AS users
     FROM users GROUP BY 1;
+
+-- An event-time window (docs/sql.md, section 4): add `watermark = committed_at - INTERVAL '5' SECOND`
+-- to the source's settings and `committed_at TIMESTAMP` to its columns, then:
+--
+-- CREATE MATERIALIZED VIEW changes_per_minute AS
+--     SELECT window_start, COUNT(*) AS users
+--     FROM TUMBLE(users, committed_at, INTERVAL '1' MINUTE) GROUP BY window_start;

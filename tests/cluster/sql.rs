@@ -373,3 +373,73 @@ fn a_tumbling_window_is_written_when_the_watermark_closes_it_and_late_records_ar
     stop(master);
     stop(cdc);
 }
+
+/// A window over `committed_at`, the records' commit time: the rows table keeps each row's
+/// commit time, and a second's windows are written once a later commit moves the watermark past
+/// them; they count exactly the rows committed in them.
+#[test]
+#[ignore = "needs PostgreSQL, Kafka and Cassandra: run scripts/test"]
+fn a_window_over_the_commit_time_counts_the_rows_committed_in_it() {
+    let _stack = stack_lock();
+    let pipeline = Pipeline::new("sqlcommits");
+    // Each ingest runs `rtds cdc` until its changes are in Kafka.
+    pipeline.ingest(300, &[]);
+    let text = rtds::dataflow::USERS_SQL.replacen("    country TEXT,\n", "    country TEXT,\n    committed_at TIMESTAMP,\n", 1).replacen(
+        "    connector = 'kafka',",
+        "    watermark = committed_at,\n    connector = 'kafka',",
+        1,
+    ) + "CREATE MATERIALIZED VIEW per_second AS SELECT window_start, COUNT(*) AS users FROM TUMBLE(users, committed_at, INTERVAL '1' SECOND) GROUP BY window_start;\n";
+    let program = rtds::dataflow::Dataflow::parse(&text, "commits.sql").unwrap().program;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("commits.sql");
+    std::fs::write(&file, &text).unwrap();
+    let mut command = rtds();
+    command.args(["master", "--local", "-n", "2", "-w", "2", "--http", "127.0.0.1:0"]).args(pipeline.pipeline_args_idle("120s")).arg("--dataflow").arg(&file);
+    let master = crate::process::Running::spawn(command);
+    let http = master.port_after(STATUS_PAGE_ON);
+    // Each row's commit time, as the rows table keeps it.
+    let commits = || -> Vec<i64> {
+        pipeline.rt.block_on(async {
+            let session = rtds::connectors::cassandra::connect(&pipeline.cassandra).await.unwrap();
+            let rows = session.query_unpaged(format!("select committed_at from {}.created_users", pipeline.keyspace), &[]).await.unwrap().into_rows_result().unwrap();
+            rows.rows::<(Option<scylla::value::CqlTimestamp>,)>().unwrap().map(|r| r.unwrap().0.expect("every row keeps its commit time").0).collect()
+        })
+    };
+    wait_for(&pipeline, http, |s| s["totals"]["rows_written"].as_u64() == Some(300));
+    // A later commit, a second after the newest: it closes every window of the first 300.
+    let newest = *commits().iter().max().unwrap();
+    while chrono::Utc::now().timestamp_millis() < newest + 1_100 {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    pipeline.ingest(1, &[]);
+    wait_for(&pipeline, http, |s| s["totals"]["rows_written"].as_u64() == Some(301));
+    let watermark = *commits().iter().max().unwrap();
+    let mut expected: BTreeMap<i64, i64> = BTreeMap::new();
+    for t in commits() {
+        let start = t - t.rem_euclid(1_000);
+        if start + 1_000 <= watermark {
+            *expected.entry(start).or_default() += 1;
+        }
+    }
+    assert_eq!(expected.values().sum::<i64>(), 300, "the first 300 are in closed windows");
+    let started = Instant::now();
+    loop {
+        let actual: BTreeMap<i64, i64> = pipeline.rt.block_on(async {
+            let session = std::sync::Arc::new(rtds::connectors::cassandra::connect(&pipeline.cassandra).await.unwrap());
+            let tables = rtds::connectors::cassandra::CassandraTables::prepare(session, &pipeline.keyspace, "created_users", &program, &Default::default()).await.unwrap();
+            let rows = tables.read_views(100_000).await.unwrap().pop().unwrap();
+            rows.iter()
+                .map(|r| match (&r[0], &r[1]) {
+                    (rtds::sql::Datum::Timestamp(t), rtds::sql::Datum::Int(n)) => (*t, *n),
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        });
+        if actual == expected {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "per_second never equalled the commits:\n  Cassandra {actual:?}\n  rows table {expected:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    stop(master);
+}
