@@ -12,14 +12,17 @@
 //! - `sql`: `dataflows/users.sql` as the cluster runs it: its expectations, the state row, the
 //!   dedupe, and its three views rendered from the plan;
 //! - `sql-1` and `sql-10`: one view, and ten views (the default three and seven more, each a
-//!   count by another derived key), to see how cost grows with views.
+//!   count by another derived key of the same columns), to see how cost grows with views;
+//! - `sql-10-wide`: ten views whose seven more read five more columns (email, names, post
+//!   code, registration date), to see how cost grows with the columns kept per id.
 //!
 //! With `RTDS_BENCH_FRONT=1` it prints instead what the stages before the dataflow cost per
 //! record: the old checks, the expectations, and the state row with the age band key.
 //!
 //! Each path gets the same users (generated, then serialized as `rtds ingest` sends them, 10%
 //! of them sent again as a later version), 2,000 records an epoch. Times are the thread's CPU
-//! time (`CLOCK_THREAD_CPUTIME_ID`); each figure is the median of the runs.
+//! time (`CLOCK_THREAD_CPUTIME_ID`); the paths take turns, and each figure is the median of
+//! its runs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -158,12 +161,12 @@ fn sql(program: Arc<Program>, records: Records) -> f64 {
         for (epoch, chunk) in records.chunks(EPOCH).enumerate() {
             for (key, payload, version) in chunk {
                 let Ok(Change::Upsert(user)) = Change::from_message(Some(key), Some(payload)) else { continue };
-                let columns = decoder.row(&user, None);
-                let failed = program.table.expectations_failed(&columns, &now);
+                let mut columns = decoder.decode(&user, None);
+                let failed = program.table.expectations_failed(&columns[..], &now);
                 if failed.iter().any(|i| program.table.expectations[*i].on_violation == OnViolation::DropRow) {
                     continue;
                 }
-                input.insert((user.id, (*version, Some(program.table.state_row(&columns)))));
+                input.insert((user.id, (*version, Some(program.table.take_state_row(&mut columns)))));
             }
             input.advance_to(epoch as u64 + 1);
             input.flush();
@@ -175,19 +178,36 @@ fn sql(program: Arc<Program>, records: Records) -> f64 {
     })
 }
 
-/// `users.sql` with only its first `views` views, or with seven more.
-fn program(views: usize) -> Arc<Program> {
+/// Seven more views: counts by other derived keys, reading five more columns (`wide`: email,
+/// last name, registration date, post code, first name), or only the default views' columns.
+fn extra_views(wide: bool) -> [&'static str; 7] {
+    if wide {
+        [
+            "SELECT COALESCE(SPLIT_PART(email, '@', 2), '?') AS domain, COUNT(*) AS users FROM users GROUP BY 1",
+            "SELECT COALESCE(LOWER(last_name), '?') AS last_name, COUNT(*) AS users FROM users GROUP BY 1",
+            "SELECT COALESCE(EXTRACT(YEAR FROM dob), 0) AS year, COUNT(*) AS users FROM users GROUP BY 1",
+            "SELECT COALESCE(EXTRACT(YEAR FROM registered_date), 0) AS year, COUNT(*) AS users FROM users GROUP BY 1",
+            "SELECT COALESCE(SUBSTRING(post_code FROM 1 FOR 2), '?') AS area, COUNT(*) AS users FROM users GROUP BY 1",
+            "SELECT COALESCE(LENGTH(first_name), 0) AS length, COUNT(*) AS users FROM users GROUP BY 1",
+            "SELECT COALESCE(country, '?') AS country, COALESCE(gender, '?') AS gender, COUNT(*) AS users FROM users GROUP BY 1, 2",
+        ]
+    } else {
+        [
+            "SELECT COALESCE(country, '?') AS country, COALESCE(gender, '?') AS gender, COUNT(*) AS users FROM users GROUP BY 1, 2",
+            "SELECT COALESCE(EXTRACT(YEAR FROM dob), 0) AS year, COUNT(*) AS users FROM users GROUP BY 1",
+            "SELECT COALESCE(EXTRACT(MONTH FROM dob), 0) AS month, COUNT(*) AS users FROM users GROUP BY 1",
+            "SELECT COALESCE(UPPER(country), '?') AS country, COUNT(*) AS users FROM users GROUP BY 1",
+            "SELECT COALESCE(LOWER(gender), '?') AS gender, COUNT(*) AS users FROM users GROUP BY 1",
+            "SELECT COALESCE(EXTRACT(DAY FROM dob), 0) AS day, COUNT(*) AS users FROM users GROUP BY 1",
+            "SELECT COALESCE(LENGTH(country), 0) AS length, COUNT(*) AS users FROM users GROUP BY 1",
+        ]
+    }
+}
+
+/// `users.sql` with only its first `views` views, or with seven more (see [`extra_views`]).
+fn program(views: usize, wide: bool) -> Arc<Program> {
     let mut text = rtds::dataflow::USERS_SQL.to_string();
-    let extra = [
-        "SELECT COALESCE(SPLIT_PART(email, '@', 2), '?') AS domain, COUNT(*) AS users FROM users GROUP BY 1",
-        "SELECT COALESCE(LOWER(last_name), '?') AS last_name, COUNT(*) AS users FROM users GROUP BY 1",
-        "SELECT COALESCE(EXTRACT(YEAR FROM dob), 0) AS year, COUNT(*) AS users FROM users GROUP BY 1",
-        "SELECT COALESCE(EXTRACT(YEAR FROM registered_date), 0) AS year, COUNT(*) AS users FROM users GROUP BY 1",
-        "SELECT COALESCE(SUBSTRING(post_code FROM 1 FOR 2), '?') AS area, COUNT(*) AS users FROM users GROUP BY 1",
-        "SELECT COALESCE(LENGTH(first_name), 0) AS length, COUNT(*) AS users FROM users GROUP BY 1",
-        "SELECT COALESCE(country, '?') AS country, COALESCE(gender, '?') AS gender, COUNT(*) AS users FROM users GROUP BY 1, 2",
-    ];
-    for (i, select) in extra.iter().enumerate().take(views.saturating_sub(3)) {
+    for (i, select) in extra_views(wide).iter().enumerate().take(views.saturating_sub(3)) {
         text.push_str(&format!("\nCREATE MATERIALIZED VIEW extra_{i} AS {select};\n"));
     }
     let mut program = (*Dataflow::parse(&text, "views.sql").unwrap().program).clone();
@@ -208,17 +228,29 @@ fn main() {
     let n = records.len() as f64;
     println!("{} records ({users} users, a tenth of them twice), {EPOCH} an epoch, median of {runs} runs, thread CPU time", records.len());
     if std::env::var_os("RTDS_BENCH_FRONT").is_some() {
-        let (old, new, keys) = front_only(&program(3), &records);
+        let (old, new, keys) = front_only(&program(3, false), &records);
         println!("checks {old:.3} µs, expectations {new:.3} µs, state row + age band key {keys:.3} µs per record");
         return;
     }
-    let compiled_s = median((0..runs).map(|_| compiled(records.clone())).collect());
-    println!("{:<10} {:>8.3} µs CPU/record  {:>9.0} records/s", "compiled", compiled_s / n * 1e6, n / compiled_s);
-    for (name, views) in [("sql", 3), ("sql-1", 1), ("sql-10", 10)] {
-        let program = program(views);
-        assert_eq!(program.views.len(), views);
-        let seconds = median((0..runs).map(|_| sql(program.clone(), records.clone())).collect());
-        println!("{name:<10} {:>8.3} µs CPU/record  {:>9.0} records/s  ({:+.1} % against compiled)", seconds / n * 1e6, n / seconds, (seconds / compiled_s - 1.0) * 100.0);
+    // The paths take turns, round after round, so a machine that slows down or speeds up
+    // during the run weighs on each alike.
+    let paths = [("sql", 3, false), ("sql-1", 1, false), ("sql-10", 10, false), ("sql-10-wide", 10, true)];
+    let programs: Vec<Arc<Program>> = paths.iter().map(|(_, views, wide)| program(*views, *wide)).collect();
+    let mut compiled_runs = Vec::new();
+    let mut sql_runs = vec![Vec::new(); paths.len()];
+    for _ in 0..runs {
+        compiled_runs.push(compiled(records.clone()));
+        for (runs, program) in sql_runs.iter_mut().zip(&programs) {
+            runs.push(sql(program.clone(), records.clone()));
+        }
+    }
+    let compiled_s = median(compiled_runs);
+    println!("{:<11} {:>8.3} µs CPU/record  {:>9.0} records/s", "compiled", compiled_s / n * 1e6, n / compiled_s);
+    let one_view = median(sql_runs[1].clone());
+    for ((name, views, _), runs) in paths.iter().zip(sql_runs) {
+        let seconds = median(runs);
+        let against_one = if *views > 1 { format!(", {:.2}x sql-1", seconds / one_view) } else { String::new() };
+        println!("{name:<11} {:>8.3} µs CPU/record  {:>9.0} records/s  ({:+.1} % against compiled{against_one})", seconds / n * 1e6, n / seconds, (seconds / compiled_s - 1.0) * 100.0);
     }
 }
 
@@ -237,16 +269,17 @@ fn front_only(program: &Program, records: &[(Vec<u8>, Vec<u8>, u64)]) -> (f64, f
     let old = (thread_cpu() - t).as_secs_f64();
     let t = thread_cpu();
     for u in &users {
-        let columns = decoder.row(u, None);
-        if program.table.expectations_failed(&columns, &cx).is_empty() { kept += 1; }
+        let columns = decoder.decode(u, None);
+        if program.table.expectations_failed(&columns[..], &cx).is_empty() { kept += 1; }
     }
     let new = (thread_cpu() - t).as_secs_f64();
     let t = thread_cpu();
     for u in &users {
-        let columns = decoder.row(u, None);
-        std::hint::black_box(program.table.state_row(&columns));
+        let mut columns = decoder.decode(u, None);
+        let row = program.table.take_state_row(&mut columns);
         let view = &program.views[2];
-        std::hint::black_box(view.group_key(&program.table.state_row(&columns), &cx));
+        std::hint::black_box(view.group_key(&row, &cx));
+        std::hint::black_box(row);
     }
     let keys = (thread_cpu() - t).as_secs_f64();
     std::hint::black_box(kept);

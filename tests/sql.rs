@@ -224,7 +224,7 @@ fn windows_group_by_their_start_and_are_refused_without_a_watermark_or_a_window_
     // Rows at 10:31, 10:59:59.999, 11:00 and one without a time (in no window).
     let at = |n: u128, time: &str| {
         let mut u = user(n, None, "female", "a@b.co", "1990-01-01T00:00:00Z");
-        u.registered_date = time.parse::<chrono::DateTime<chrono::Utc>>().ok().map(Into::into);
+        u.registered_date = time.parse::<chrono::DateTime<chrono::Utc>>().ok();
         u
     };
     let mut users = vec![at(1, "2020-05-17T10:31:00Z"), at(2, "2020-05-17T10:59:59.999Z"), at(3, "2020-05-17T11:00:00Z"), at(4, "none")];

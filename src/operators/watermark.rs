@@ -25,6 +25,12 @@ use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::vec::Broadcast;
 use timely::dataflow::operators::{Capability, Operator};
 
+/// Updates of an epoch (or a window) waiting, with their differences.
+type Pending<D> = Vec<(D, isize)>;
+
+/// A stream of records kept (`Ok`) or rejected (`Err`), each with its epoch and difference.
+type Judged<'scope, D, R> = Stream<'scope, u64, Vec<Result<(D, u64, isize), (R, u64, isize)>>>;
+
 /// The watermark as the epochs' newest event times arrive.
 #[derive(Debug, Clone)]
 pub struct EventClock {
@@ -97,7 +103,7 @@ pub trait JudgeLate<'scope, D> {
         times: Stream<'scope, u64, Vec<(i64, u64)>>,
         delay_ms: i64,
         judge: impl FnMut(D, Option<i64>) -> Result<D, R> + 'static,
-    ) -> Stream<'scope, u64, Vec<Result<(D, u64, isize), (R, u64, isize)>>>;
+    ) -> Judged<'scope, D, R>;
 }
 
 impl<'scope, D: Clone + 'static> JudgeLate<'scope, D> for Stream<'scope, u64, Vec<(D, u64, isize)>> {
@@ -106,11 +112,11 @@ impl<'scope, D: Clone + 'static> JudgeLate<'scope, D> for Stream<'scope, u64, Ve
         times: Stream<'scope, u64, Vec<(i64, u64)>>,
         delay_ms: i64,
         mut judge: impl FnMut(D, Option<i64>) -> Result<D, R> + 'static,
-    ) -> Stream<'scope, u64, Vec<Result<(D, u64, isize), (R, u64, isize)>>> {
+    ) -> Judged<'scope, D, R> {
         type Out<D, R> = Vec<Result<(D, u64, isize), (R, u64, isize)>>;
         self.binary_frontier::<_, CapacityContainerBuilder<Out<D, R>>, _, _, _, _>(times, Pipeline, Pipeline, "JudgeLate", move |_capability, _info| {
             let mut clock = EventClock::new(delay_ms);
-            let mut stash: BTreeMap<u64, (Capability<u64>, Vec<(D, isize)>)> = BTreeMap::new();
+            let mut stash: BTreeMap<u64, (Capability<u64>, Pending<D>)> = BTreeMap::new();
             move |(records, records_frontier), (times, times_frontier), output| {
                 records.for_each(|cap, data| {
                     for (datum, epoch, diff) in data.drain(..) {
@@ -159,9 +165,9 @@ impl<'scope, D: Clone + Ord + 'static> HoldOpenWindows<'scope, D> for Stream<'sc
             let mut clock = EventClock::new(delay_ms);
             // Whatever may still be released goes at or after this time.
             let mut retained = Some(capability);
-            let mut stash: BTreeMap<u64, Vec<(D, isize)>> = BTreeMap::new();
+            let mut stash: BTreeMap<u64, Pending<D>> = BTreeMap::new();
             // Open windows' updates, by window end; consolidated as they grow.
-            let mut held: BTreeMap<i64, (usize, Vec<(D, isize)>)> = BTreeMap::new();
+            let mut held: BTreeMap<i64, (usize, Pending<D>)> = BTreeMap::new();
             move |(updates, updates_frontier), (times, times_frontier), output| {
                 updates.for_each(|_cap, data| {
                     for (datum, epoch, diff) in data.drain(..) {
@@ -177,7 +183,7 @@ impl<'scope, D: Clone + Ord + 'static> HoldOpenWindows<'scope, D> for Stream<'sc
                 // The first epoch not complete on both inputs (none once both ended).
                 let next = times_frontier.frontier().iter().chain(updates_frontier.frontier().iter()).min().copied();
                 let complete = |epoch: u64| next.is_none_or(|n| epoch < n);
-                let release = |clock: &EventClock, held: &mut BTreeMap<i64, (usize, Vec<(D, isize)>)>, session: &mut Vec<(D, u64, isize)>, epoch: u64| {
+                let release = |clock: &EventClock, held: &mut BTreeMap<i64, (usize, Pending<D>)>, session: &mut Vec<(D, u64, isize)>, epoch: u64| {
                     let Some(watermark) = clock.watermark() else { return };
                     while let Some(entry) = held.first_entry().filter(|e| *e.key() <= watermark) {
                         let (_, mut window) = entry.remove();
@@ -275,7 +281,8 @@ mod tests {
                     .inspect(move |((_, t), epoch, _)| released.lock().unwrap().push((*t, *epoch)))
                     .probe_with(&probe);
             });
-            let epoch = |input: &mut InputHandle<u64, CapacityContainerBuilder<Vec<(i64, u64, isize)>>>, records: &[i64], next: u64, worker: &mut timely::worker::Worker| {
+            type Input = InputHandle<u64, CapacityContainerBuilder<Vec<(i64, u64, isize)>>>;
+            let epoch = |input: &mut Input, records: &[i64], next: u64, worker: &mut timely::worker::Worker| {
                 for t in records {
                     input.send((*t, next - 1, 1));
                 }

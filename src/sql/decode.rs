@@ -32,13 +32,33 @@ pub const FIELDS: [(&str, Type); 14] = [
 #[derive(Debug, Clone)]
 pub struct Decoder {
     fields: Vec<usize>,
+    /// The columns read before the dataflow: the expectations' and the state row's.
+    needed: Vec<usize>,
 }
 
 impl Decoder {
     /// The decoder of `table`'s columns (declared from [`FIELDS`], as the front checked).
     pub fn new(table: &Table) -> Decoder {
         let fields = table.columns.iter().map(|c| FIELDS.iter().position(|(f, _)| *f == c.name).expect("the front checks every column is a field")).collect();
-        Decoder { fields }
+        let mut needed = table.state_columns.clone();
+        for expectation in &table.expectations {
+            expectation.expr.columns(&mut needed);
+        }
+        needed.sort_unstable();
+        needed.dedup();
+        Decoder { fields, needed }
+    }
+
+    /// The columns the expectations and the state row read, each decoded once, by column
+    /// index (NULL for the others): expressions then borrow them instead of decoding a column
+    /// again each time one reads it, and [`super::Table::take_state_row`] moves them out.
+    pub fn decode(&self, user: &User, committed: Option<i64>) -> Vec<Datum> {
+        let columns = self.row(user, committed);
+        let mut row = vec![Datum::Null; self.fields.len()];
+        for &index in &self.needed {
+            row[index] = columns.column(index).into_owned();
+        }
+        row
     }
 
     /// A formatted row, committed at `committed` (UTC milliseconds), as the table's row.

@@ -177,7 +177,7 @@ impl Expr {
                 Datum::Interval(i) => i.checked_neg().map_or(Datum::Null, Datum::Interval),
                 _ => Datum::Null,
             },
-            Expr::IsNull(e, negated) => Datum::Bool(e.eval(row, cx).is_null() != *negated),
+            Expr::IsNull(e, negated) => Datum::Bool(e.eval_ref(row, cx).is_null() != *negated),
             Expr::And(a, b) => match a.eval(row, cx) {
                 Datum::Bool(false) => Datum::Bool(false),
                 left => match (left, b.eval(row, cx)) {
@@ -195,7 +195,7 @@ impl Expr {
                 },
             },
             Expr::Compare(op, a, b) => {
-                let (a, b) = (a.eval(row, cx), b.eval(row, cx));
+                let (a, b) = (a.eval_ref(row, cx), b.eval_ref(row, cx));
                 if a.is_null() || b.is_null() {
                     return Datum::Null;
                 }
@@ -234,7 +234,7 @@ impl Expr {
                 }
                 if saw_null { Datum::Null } else { Datum::Bool(*negated) }
             }
-            Expr::Matches { expr, regex, negated } => match expr.eval(row, cx) {
+            Expr::Matches { expr, regex, negated } => match &*expr.eval_ref(row, cx) {
                 Datum::Text(text) => Datum::Bool(regex.is_match(text.as_str()) != *negated),
                 _ => Datum::Null,
             },
@@ -245,6 +245,16 @@ impl Expr {
             }
             Expr::Cast(e, to) => cast(e.eval(row, cx), *to),
             Expr::Now => cx.now.map_or(Datum::Null, Datum::Timestamp),
+        }
+    }
+
+    /// The value, borrowed from the row or the plan when it is a column or a literal (no text
+    /// is copied to be compared or matched).
+    pub fn eval_ref<'a, R: Columns + ?Sized>(&'a self, row: &'a R, cx: &Context) -> Cow<'a, Datum> {
+        match self {
+            Expr::Column(index) => row.column(*index),
+            Expr::Literal(datum) => Cow::Borrowed(datum),
+            other => Cow::Owned(other.eval(row, cx)),
         }
     }
 

@@ -124,6 +124,11 @@ impl Table {
         self.state_columns.iter().map(|i| row.column(*i).into_owned()).collect()
     }
 
+    /// The state row, moved out of a decoded row ([`super::decode::Decoder::decode`]).
+    pub fn take_state_row(&self, decoded: &mut [Datum]) -> Row {
+        self.state_columns.iter().map(|i| std::mem::take(&mut decoded[*i])).collect()
+    }
+
     /// The names of the state row's columns.
     pub fn state_names(&self) -> Vec<&str> {
         self.state_columns.iter().map(|i| self.columns[*i].name.as_str()).collect()

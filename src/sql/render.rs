@@ -15,9 +15,14 @@
 
 use std::sync::Arc;
 
+use std::collections::{BTreeMap, HashMap};
+
 use differential_dataflow::{AsCollection, VecCollection};
 use serde::{Deserialize, Serialize};
-use timely::dataflow::operators::vec::{Map, Partition};
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::{Capability, Operator};
+use timely::dataflow::operators::vec::Partition;
 
 use super::expr::Context;
 use super::plan::{Accums, Aggregate, View};
@@ -47,27 +52,46 @@ pub fn render_views<'scope>(rows: VecCollection<'scope, u64, Row>, views: &[Arc<
     }
     let all: Vec<Arc<View>> = views.to_vec();
     // What each view needs of a row: its group key, or the row itself (cloned for each view
-    // that needs it but the last, which takes it).
+    // that needs it but the last, which takes it). The keys of `COUNT(*)`-only views are
+    // counted here over each whole epoch first (a combiner, as Flink's local aggregation):
+    // an epoch of thousands of rows becomes one update per group, so `count` arranges a few
+    // dozen updates an epoch instead of one per row.
+    type Counts = HashMap<(u64, Row), isize, foldhash::fast::RandomState>;
     let routed = rows
         .inner
-        .flat_map(move |(row, time, diff): (Row, u64, isize)| {
-            let mut out = Vec::with_capacity(all.len());
+        .unary_frontier::<CapacityContainerBuilder<Vec<((u64, Row), u64, isize)>>, _, _, _>(Pipeline, "RouteViews", move |_capability, _info| {
+            let mut counting: BTreeMap<u64, (Capability<u64>, Counts)> = BTreeMap::new();
             let mut wanted = Vec::new();
-            for (index, view) in all.iter().enumerate() {
-                if !view.keeps(&row, &cx) {
-                    continue;
-                }
-                if counts_only(view) {
-                    out.push(((index as u64, view.group_key(&row, &cx)), time, diff));
-                } else {
-                    wanted.push(index as u64);
+            move |(input, frontier), output| {
+                input.for_each(|cap, data| {
+                    let mut session = output.session(&cap);
+                    for (row, time, diff) in data.drain(..) {
+                        wanted.clear();
+                        for (index, view) in all.iter().enumerate() {
+                            if !view.keeps(&row, &cx) {
+                                continue;
+                            }
+                            if counts_only(view) {
+                                let counts = &mut counting.entry(time).or_insert_with(|| (cap.delayed(&time, 0), Counts::default())).1;
+                                *counts.entry((index as u64, view.group_key(&row, &cx))).or_default() += diff;
+                            } else {
+                                wanted.push(index as u64);
+                            }
+                        }
+                        if let Some((last, others)) = wanted.split_last() {
+                            for index in others {
+                                session.give(((*index, row.clone()), time, diff));
+                            }
+                            session.give(((*last, row), time, diff));
+                        }
+                    }
+                });
+                // An epoch's counts go once no more of its rows can come.
+                while let Some(entry) = counting.first_entry().filter(|e| !frontier.less_equal(e.key())) {
+                    let (time, (cap, counts)) = entry.remove_entry();
+                    output.session(&cap).give_iterator(counts.into_iter().filter(|(_, diff)| *diff != 0).map(|(key, diff)| (key, time, diff)));
                 }
             }
-            if let Some((last, others)) = wanted.split_last() {
-                out.extend(others.iter().map(|index| ((*index, row.clone()), time, diff)));
-                out.push(((*last, row), time, diff));
-            }
-            out
         })
         .partition(views.len() as u64, |((index, input), time, diff)| (index, (input, time, diff)));
     routed.into_iter().zip(views).map(|(stream, view)| maintain(stream.as_collection(), view.clone(), cx)).collect()

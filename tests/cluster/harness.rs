@@ -265,6 +265,20 @@ impl Paused {
     }
 }
 
+/// A test's replication slots go with it: PostgreSQL holds at most `max_replication_slots`
+/// (64 in the stack), and a whole test run makes more databases than that.
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        let database = self.database.rsplit('/').next().unwrap_or_default().to_string();
+        // Never a panic here (a drop while a failed test unwinds would abort the run): a
+        // PostgreSQL that is gone keeps its slots.
+        let _ = self.rt.block_on(async {
+            let admin = rtds::connectors::postgres::connect(&crate::util::service("RTDS_POSTGRES")).await.ok()?;
+            admin.execute("select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = $1 and not active", &[&database]).await.ok()
+        });
+    }
+}
+
 impl Drop for Paused {
     fn drop(&mut self) {
         let _ = Command::new(root().join("scripts/stack")).args(["resume", self.0]).status();

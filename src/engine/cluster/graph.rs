@@ -215,9 +215,9 @@ pub fn parse_change(
     if user.id.is_nil() {
         return Err("id is the nil UUID".into());
     }
-    let columns = decoder.row(user, committed.map(|t| t.timestamp_millis()));
+    let mut columns = decoder.decode(user, committed.map(|t| t.timestamp_millis()));
     let cx = Context { today, now: committed.map(|t| t.timestamp_millis()) };
-    let failed = table.expectations_failed(&columns, &cx);
+    let failed = table.expectations_failed(&columns[..], &cx);
     if let Some(counters) = counters {
         counters.count_expectations(&failed);
     }
@@ -225,6 +225,6 @@ pub fn parse_change(
     if !dropped.is_empty() {
         return Err(format!("expectation {} failed", dropped.join(", ")));
     }
-    let row = table.state_row(&columns);
+    let row = table.take_state_row(&mut columns);
     Ok((change, Some(row)))
 }
