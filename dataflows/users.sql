@@ -40,7 +40,8 @@ CREATE TABLE users (
     max_in_flight = 20000        -- per worker: records read but not yet durable before the source pauses (bounds memory)
 );
 
--- The rows table: the tutorial's columns plus dob and country, keyed by id.
+-- The rows table: the tutorial's columns plus dob, country and committed_at (the record's
+-- commit time), keyed by id.
 CREATE TABLE created_users WITH (
     connector = 'cassandra',
     keyspace = 'rtds',           -- --keyspace overrides
