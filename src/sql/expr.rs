@@ -254,6 +254,15 @@ impl Expr {
         match self {
             Expr::Column(index) => row.column(*index),
             Expr::Literal(datum) => Cow::Borrowed(datum),
+            // The first value that is not NULL, borrowed when it can be.
+            Expr::Coalesce(exprs) => exprs.iter().map(|e| e.eval_ref(row, cx)).find(|d| !d.is_null()).unwrap_or(Cow::Owned(Datum::Null)),
+            // A text with nothing to trim is the text itself (what a presence check sees).
+            Expr::Call(Func::Trim(side, chars), args) => {
+                let value = args[0].eval_ref(row, cx);
+                let Datum::Text(text) = &*value else { return Cow::Owned(self.eval(row, cx)) };
+                let trimmed = trim(text, *side, chars.as_deref());
+                if trimmed.len() == text.len() { value } else { Cow::Owned(Datum::text(trimmed)) }
+            }
             other => Cow::Owned(other.eval(row, cx)),
         }
     }
@@ -429,6 +438,17 @@ fn text(d: &Datum) -> Cow<'_, str> {
     }
 }
 
+/// `value` with the characters of `chars` (a space when none) cut from `side`.
+fn trim<'a>(value: &'a str, side: TrimSide, chars: Option<&str>) -> &'a str {
+    let set = chars.unwrap_or(" ");
+    let is_trimmed = |c: char| set.contains(c);
+    match side {
+        TrimSide::Both => value.trim_matches(is_trimmed),
+        TrimSide::Leading => value.trim_start_matches(is_trimmed),
+        TrimSide::Trailing => value.trim_end_matches(is_trimmed),
+    }
+}
+
 fn call(func: &Func, mut args: Args, cx: &Context) -> Datum {
     use Datum::*;
     // CONCAT skips NULLs; every other function is NULL on a NULL argument.
@@ -438,21 +458,17 @@ fn call(func: &Func, mut args: Args, cx: &Context) -> Datum {
     match func {
         Func::Lower => Datum::text(&text(&args[0]).to_lowercase()),
         Func::Upper => Datum::text(&text(&args[0]).to_uppercase()),
-        Func::Trim(side, chars) => {
-            let value = text(&args[0]);
-            let set: Vec<char> = chars.as_deref().unwrap_or(" ").chars().collect();
-            let is_trimmed = |c: char| set.contains(&c);
-            Datum::text(match side {
-                TrimSide::Both => value.trim_matches(is_trimmed),
-                TrimSide::Leading => value.trim_start_matches(is_trimmed),
-                TrimSide::Trailing => value.trim_end_matches(is_trimmed),
-            })
-        }
+        Func::Trim(side, chars) => Datum::text(trim(&text(&args[0]), *side, chars.as_deref())),
         Func::Length => Int(text(&args[0]).chars().count() as i64),
         Func::Concat => {
+            // Each argument written straight into the result (no text per number).
+            use std::fmt::Write;
             let mut out = compact_str::CompactString::default();
             for arg in args.iter().filter(|d| !d.is_null()) {
-                out.push_str(&text(arg));
+                match arg {
+                    Text(t) => out.push_str(t),
+                    other => write!(out, "{other}").expect("writing to a string"),
+                }
             }
             Text(out)
         }
