@@ -9,6 +9,8 @@
 //! - `compiled`: the path before dataflows were SQL, kept here only for this comparison: the
 //!   fixed checks, a `Dims` struct of country, gender and age band per user, the dedupe by id,
 //!   and three `count`s;
+//! - `compiled-upsert`: the same with the dedupe the SQL path has now ([`Upsert`]), to tell
+//!   what the SQL layer costs from what the dedupe saves;
 //! - `sql`: `dataflows/users.sql` as the cluster runs it: its expectations, the state row, the
 //!   dedupe, and its three views rendered from the plan;
 //! - `sql-1` and `sql-10`: one view, and ten views (the default three and seven more, each a
@@ -16,7 +18,7 @@
 //! - `sql-10-wide`: ten views whose seven more read five more columns (email, names, post
 //!   code, registration date), to see how cost grows with the columns kept per id.
 //!
-//! With `RTDS_BENCH_FRONT=1` it prints instead what the stages before the dataflow cost per
+//! `RTDS_BENCH_ONLY=sql-10` runs one path alone (for a profiler). With `RTDS_BENCH_FRONT=1` it prints instead what the stages before the dataflow cost per
 //! record: the old checks, the expectations, and the state row with the age band key.
 //!
 //! Each path gets the same users (generated, then serialized as `rtds ingest` sends them, 10%
@@ -33,10 +35,12 @@ use rtds::api::generator::{Generator, Request};
 use rtds::dataflow::Dataflow;
 use rtds::model::checks::{Checks, age_band, check};
 use rtds::model::{Change, User};
+use rtds::operators::Upsert;
 use rtds::sql::decode::Decoder;
 use rtds::sql::expr::Context;
+use rtds::sql::kept::{Kept, KeptRow};
 use rtds::sql::render::render_views;
-use rtds::sql::{OnViolation, Program, Row};
+use rtds::sql::{OnViolation, Program};
 use timely::dataflow::operators::probe::Handle;
 use uuid::Uuid;
 
@@ -86,19 +90,25 @@ struct Dims {
     age_band: Option<CompactString>,
 }
 
-/// The path before SQL: fixed checks, Dims, dedupe, three counts. CPU seconds.
-fn compiled(records: Records) -> f64 {
+/// The path before SQL: fixed checks, Dims, dedupe, three counts. CPU seconds. With
+/// `upsert`, its dedupe is the one the SQL path has now ([`Upsert`]) instead of a `reduce`.
+fn compiled(records: Records, upsert: bool) -> f64 {
     timely::execute_directly(move |worker| {
         let today = chrono::Utc::now().date_naive();
         let checks = Checks { required: vec!["first_name".into(), "last_name".into(), "email".into(), "dob".into()], email: true, dates: true };
         let mut input: Versioned<Dims> = InputSession::new();
         let probe = Handle::new();
         worker.dataflow::<u64, _, _>(|scope| {
-            let unique = input.to_collection(scope).reduce(|_id: &Uuid, versions: &[(&(u64, Option<Dims>), isize)], output: &mut Vec<(Dims, isize)>| {
-                if let Some(Some(dims)) = versions.iter().rev().find(|(_, c)| *c > 0).map(|(v, _)| &v.1) {
-                    output.push((dims.clone(), 1));
-                }
-            });
+            let versions = input.to_collection(scope);
+            let unique = if upsert {
+                versions.inner.upsert()
+            } else {
+                versions.reduce(|_id: &Uuid, versions: &[(&(u64, Option<Dims>), isize)], output: &mut Vec<(Dims, isize)>| {
+                    if let Some(Some(dims)) = versions.iter().rev().find(|(_, c)| *c > 0).map(|(v, _)| &v.1) {
+                        output.push((dims.clone(), 1));
+                    }
+                })
+            };
             for dimension in 0..3 {
                 unique
                     .clone()
@@ -140,19 +150,13 @@ fn sql(program: Arc<Program>, records: Records) -> f64 {
     timely::execute_directly(move |worker| {
         let cx = Context { today: chrono::Utc::now().date_naive(), now: None };
         let decoder = Decoder::new(&program.table);
-        let mut input: Versioned<Row> = InputSession::new();
+        let views: Vec<Arc<rtds::sql::View>> = program.views.iter().cloned().map(Arc::new).collect();
+        let kept = Arc::new(Kept::new(views, program.table.state_columns.len(), cx));
+        let mut input: Versioned<KeptRow> = InputSession::new();
         let probe = Handle::new();
         worker.dataflow::<u64, _, _>(|scope| {
-            let rows = input
-                .to_collection(scope)
-                .reduce(|_id: &Uuid, versions: &[(&(u64, Option<Row>), isize)], output: &mut Vec<(Row, isize)>| {
-                    if let Some(Some(row)) = versions.iter().rev().find(|(_, c)| *c > 0).map(|(v, _)| &v.1) {
-                        output.push((row.clone(), 1));
-                    }
-                })
-                .map(|(_, row)| row);
-            let views: Vec<Arc<rtds::sql::View>> = program.views.iter().cloned().map(Arc::new).collect();
-            for table in render_views(rows, &views, cx) {
+            let rows = input.to_collection(scope).inner.upsert().map(|(_, row)| row);
+            for table in render_views(rows, kept.clone()) {
                 table.probe_with(&probe);
             }
         });
@@ -166,7 +170,7 @@ fn sql(program: Arc<Program>, records: Records) -> f64 {
                 if failed.iter().any(|i| program.table.expectations[*i].on_violation == OnViolation::DropRow) {
                     continue;
                 }
-                input.insert((user.id, (*version, Some(program.table.take_state_row(&mut columns)))));
+                input.insert((user.id, (*version, Some(kept.row(program.table.take_state_row(&mut columns))))));
             }
             input.advance_to(epoch as u64 + 1);
             input.flush();
@@ -234,23 +238,52 @@ fn main() {
     }
     // The paths take turns, round after round, so a machine that slows down or speeds up
     // during the run weighs on each alike.
+    let only = std::env::var("RTDS_BENCH_ONLY").ok();
+    if let Some(name) = &only {
+        // One path alone, for a profiler (`perf record`): RTDS_BENCH_ONLY=sql-10.
+        if name == "compiled" || name == "compiled-upsert" {
+            let seconds = median((0..runs).map(|_| compiled(records.clone(), name == "compiled-upsert")).collect());
+            println!("{name:<11} {:>8.3} µs CPU/record", seconds / n * 1e6);
+            return;
+        }
+        let (views, wide) = match name.as_str() {
+            "sql" => (3, false),
+            "sql-1" => (1, false),
+            "sql-10" => (10, false),
+            "sql-10-wide" => (10, true),
+            other => panic!("RTDS_BENCH_ONLY={other}: expected compiled, compiled-upsert, sql, sql-1, sql-10 or sql-10-wide"),
+        };
+        let program = program(views, wide);
+        let seconds = median((0..runs).map(|_| sql(program.clone(), records.clone())).collect());
+        println!("{name:<11} {:>8.3} µs CPU/record", seconds / n * 1e6);
+        return;
+    }
     let paths = [("sql", 3, false), ("sql-1", 1, false), ("sql-10", 10, false), ("sql-10-wide", 10, true)];
     let programs: Vec<Arc<Program>> = paths.iter().map(|(_, views, wide)| program(*views, *wide)).collect();
-    let mut compiled_runs = Vec::new();
+    let (mut compiled_runs, mut upsert_runs) = (Vec::new(), Vec::new());
     let mut sql_runs = vec![Vec::new(); paths.len()];
     for _ in 0..runs {
-        compiled_runs.push(compiled(records.clone()));
+        compiled_runs.push(compiled(records.clone(), false));
+        upsert_runs.push(compiled(records.clone(), true));
         for (runs, program) in sql_runs.iter_mut().zip(&programs) {
             runs.push(sql(program.clone(), records.clone()));
         }
     }
     let compiled_s = median(compiled_runs);
     println!("{:<11} {:>8.3} µs CPU/record  {:>9.0} records/s", "compiled", compiled_s / n * 1e6, n / compiled_s);
+    let upsert_s = median(upsert_runs);
+    println!("{:<11} {:>8.3} µs CPU/record  {:>9.0} records/s", "compiled-upsert", upsert_s / n * 1e6, n / upsert_s);
     let one_view = median(sql_runs[1].clone());
     for ((name, views, _), runs) in paths.iter().zip(sql_runs) {
         let seconds = median(runs);
         let against_one = if *views > 1 { format!(", {:.2}x sql-1", seconds / one_view) } else { String::new() };
-        println!("{name:<11} {:>8.3} µs CPU/record  {:>9.0} records/s  ({:+.1} % against compiled{against_one})", seconds / n * 1e6, n / seconds, (seconds / compiled_s - 1.0) * 100.0);
+        println!(
+            "{name:<11} {:>8.3} µs CPU/record  {:>9.0} records/s  ({:+.1} % against compiled, {:+.1} % against compiled-upsert{against_one})",
+            seconds / n * 1e6,
+            n / seconds,
+            (seconds / compiled_s - 1.0) * 100.0,
+            (seconds / upsert_s - 1.0) * 100.0
+        );
     }
 }
 

@@ -9,6 +9,7 @@ use differential_dataflow::input::InputSession;
 use rtds::model::User;
 use rtds::sql::decode::Decoder;
 use rtds::sql::expr::Context;
+use rtds::sql::kept::Kept;
 use rtds::sql::render::render_views;
 use rtds::sql::{Datum, Program, Row};
 
@@ -303,7 +304,10 @@ fn incremental_views_equal_the_batch_answer_through_updates_and_deletes() {
                 let rows = input.to_collection(scope).map(|(_, row)| row);
                 let probe = timely::dataflow::operators::probe::Handle::new();
                 let views: Vec<Arc<rtds::sql::View>> = program.views.iter().cloned().map(Arc::new).collect();
-                for (rendered, out) in render_views(rows, &views, cx()).into_iter().zip(&outputs) {
+                let kept = Arc::new(Kept::new(views, program.table.state_columns.len(), cx()));
+                let keep = kept.clone();
+                let rows = rows.map(move |row| keep.row(row));
+                for (rendered, out) in render_views(rows, kept).into_iter().zip(&outputs) {
                     let out = out.clone();
                     rendered.inspect(move |(data, _, diff)| *out.lock().unwrap().entry(data.clone()).or_default() += *diff).probe_with(&probe);
                 }

@@ -30,6 +30,7 @@ use crate::dataflow::{Dataflow, GeneratorSource, Sink, Source};
 use crate::metrics::{Counters, Progress};
 use crate::sql::decode::Decoder;
 use crate::sql::expr::Context;
+use crate::sql::kept::Kept;
 use crate::sql::render::render_views;
 use crate::operators::{EventTimes, JudgeLate};
 use crate::sql::{OnViolation, Program, Row};
@@ -313,9 +314,11 @@ fn build<'scope>(
     // Every view, over the state rows of the latest versions.
     let decoder = Decoder::new(&program.table);
     let table = program.clone();
-    let states = unique.clone().map(move |(_, (_, user))| table.table.state_row(&decoder.row(&user, cx.now)));
     let views: Vec<Arc<crate::sql::View>> = program.views.iter().cloned().map(Arc::new).collect();
-    for (index, table) in render_views(states, &views, cx).into_iter().enumerate() {
+    let kept = Arc::new(Kept::new(views, program.table.state_columns.len(), cx));
+    let keep = kept.clone();
+    let states = unique.clone().map(move |(_, (_, user))| keep.row(table.table.state_row(&decoder.row(&user, cx.now))));
+    for (index, table) in render_views(states, kept).into_iter().enumerate() {
         let shared = shared.clone();
         table.inspect(move |((_, row), _time, diff)| {
             *shared.views.lock().expect("views")[index].entry(row.clone()).or_default() += *diff;

@@ -7,7 +7,9 @@
 //! are acknowledged ([`AsyncSink`]), and a probe after every sink says which epochs are done.
 
 mod async_sink;
+mod upsert;
 mod watermark;
 
 pub use async_sink::{AsyncSink, AsyncSinkOptions};
+pub use upsert::Upsert;
 pub use watermark::{EventClock, EventTimes, HoldOpenWindows, JudgeLate};

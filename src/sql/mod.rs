@@ -23,7 +23,7 @@
 //! (errors name the file, line and column); `plan.rs` and `expr.rs` are the plan (typed scalar
 //! expressions, views as filter, group keys and aggregates); `render.rs` maintains a plan in
 //! differential dataflow; `decode.rs` reads the source table's row from a message;
-//! `check.rs` evaluates the expectations over a whole table (`rtds check`).
+//! `kept.rs` is what the dedupe keeps per id for the views; `check.rs` evaluates the expectations over a whole table (`rtds check`).
 //!
 //! Semantics and limits:
 //! - A view reads the latest version of each id (the dedupe's output): a later version or a
@@ -40,6 +40,7 @@ pub mod check;
 pub mod decode;
 pub mod expr;
 pub mod front;
+pub mod kept;
 pub mod plan;
 pub mod render;
 pub mod types;

@@ -9,9 +9,10 @@
 //! last `reduce` per group, which sees one value per class and writes the view's row. A view
 //! of `COUNT(*)`s only is a single `count`.
 //!
-//! The views of a dataflow share one pass over the state rows ([`render_views`]): it applies
-//! each view's `WHERE`, computes the group key of each `COUNT(*)`-only view, and routes to each
-//! view only what it needs (its key, or the row), so a row is not copied once per view.
+//! The views of a dataflow share one pass over the kept rows ([`render_views`], [`super::kept`]):
+//! a `COUNT(*)`-only view finds its group key there (computed once when the record was read);
+//! the others get the state row when their `WHERE` keeps it, so a row is not copied once per
+//! view.
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ use timely::dataflow::operators::{Capability, Operator};
 use timely::dataflow::operators::vec::Partition;
 
 use super::expr::Context;
+use super::kept::{Kept, KeptRow, counts_only};
 use super::plan::{Accums, Aggregate, View};
 use super::types::{Datum, Row};
 
@@ -39,62 +41,65 @@ enum Part {
     Extremes(Vec<Datum>),
 }
 
-/// Whether a view is `COUNT(*)`s by group only: its rows reduce to their group keys.
-fn counts_only(view: &View) -> bool {
-    view.grouped && view.aggregates.iter().all(|a| matches!(a, Aggregate::CountRows))
-}
-
-/// Maintains every view of `views` over `rows` (state rows): each view's table as
-/// `(key, row)`, in the order of `views`.
-pub fn render_views<'scope>(rows: VecCollection<'scope, u64, Row>, views: &[Arc<View>], cx: Context) -> Vec<VecCollection<'scope, u64, (Row, Row)>> {
+/// Maintains every view of `kept` over `rows` (kept rows, [`Kept::row`]): each view's table
+/// as `(key, row)`, in the order of its views.
+pub fn render_views<'scope>(rows: VecCollection<'scope, u64, KeptRow>, kept: Arc<Kept>) -> Vec<VecCollection<'scope, u64, (Row, Row)>> {
+    let views: Vec<Arc<View>> = kept.views().to_vec();
     if views.is_empty() {
         return Vec::new();
     }
-    let all: Vec<Arc<View>> = views.to_vec();
+    let cx = kept.context();
     // What each view needs of a row: its group key, or the row itself (cloned for each view
     // that needs it but the last, which takes it). The keys of `COUNT(*)`-only views are
     // counted here over each whole epoch first (a combiner, as Flink's local aggregation):
     // an epoch of thousands of rows becomes one update per group, so `count` arranges a few
     // dozen updates an epoch instead of one per row.
-    type Counts = HashMap<(u64, Row), isize, foldhash::fast::RandomState>;
+    // Per view, its keys' counts (none for a view that reads rows); a key already counted
+    // is found by its slice of the kept row, so only a new one is copied.
+    type Counts = Vec<HashMap<Row, isize, foldhash::fast::RandomState>>;
+    let (all, count) = (views.clone(), views.len());
     let routed = rows
         .inner
         .unary_frontier::<CapacityContainerBuilder<Vec<((u64, Row), u64, isize)>>, _, _, _>(Pipeline, "RouteViews", move |_capability, _info| {
             let mut counting: BTreeMap<u64, (Capability<u64>, Counts)> = BTreeMap::new();
-            let mut wanted = Vec::new();
             move |(input, frontier), output| {
                 input.for_each(|cap, data| {
                     let mut session = output.session(&cap);
                     for (row, time, diff) in data.drain(..) {
-                        wanted.clear();
-                        for (index, view) in all.iter().enumerate() {
-                            if !view.keeps(&row, &cx) {
-                                continue;
+                        // The state row, made once a row when some view reads rows.
+                        let mut state: Option<Row> = None;
+                        for (index, view) in views.iter().enumerate() {
+                            match kept.key(index, &row) {
+                                Some(None) => {}
+                                Some(Some(key)) => {
+                                    let counts = &mut counting.entry(time).or_insert_with(|| (cap.delayed(&time, 0), vec![HashMap::default(); count])).1[index];
+                                    match counts.get_mut(key) {
+                                        Some(sum) => *sum += diff,
+                                        None => {
+                                            counts.insert(Row::from(key), diff);
+                                        }
+                                    }
+                                }
+                                None => {
+                                    let state = state.get_or_insert_with(|| kept.state_row(&row));
+                                    if view.keeps(state, &cx) {
+                                        session.give(((index as u64, state.clone()), time, diff));
+                                    }
+                                }
                             }
-                            if counts_only(view) {
-                                let counts = &mut counting.entry(time).or_insert_with(|| (cap.delayed(&time, 0), Counts::default())).1;
-                                *counts.entry((index as u64, view.group_key(&row, &cx))).or_default() += diff;
-                            } else {
-                                wanted.push(index as u64);
-                            }
-                        }
-                        if let Some((last, others)) = wanted.split_last() {
-                            for index in others {
-                                session.give(((*index, row.clone()), time, diff));
-                            }
-                            session.give(((*last, row), time, diff));
                         }
                     }
                 });
                 // An epoch's counts go once no more of its rows can come.
                 while let Some(entry) = counting.first_entry().filter(|e| !frontier.less_equal(e.key())) {
                     let (time, (cap, counts)) = entry.remove_entry();
-                    output.session(&cap).give_iterator(counts.into_iter().filter(|(_, diff)| *diff != 0).map(|(key, diff)| (key, time, diff)));
+                    let keys = counts.into_iter().enumerate().flat_map(|(index, keys)| keys.into_iter().map(move |(key, diff)| ((index as u64, key), diff)));
+                    output.session(&cap).give_iterator(keys.filter(|(_, diff)| *diff != 0).map(|(key, diff)| (key, time, diff)));
                 }
             }
         })
-        .partition(views.len() as u64, |((index, input), time, diff)| (index, (input, time, diff)));
-    routed.into_iter().zip(views).map(|(stream, view)| maintain(stream.as_collection(), view.clone(), cx)).collect()
+        .partition(count as u64, |((index, input), time, diff)| (index, (input, time, diff)));
+    routed.into_iter().zip(all).map(|(stream, view)| maintain(stream.as_collection(), view, cx)).collect()
 }
 
 /// One view over what [`render_views`] routed to it: the rows its `WHERE` keeps, or their

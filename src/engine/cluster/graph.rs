@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use differential_dataflow::AsCollection;
 use timely::dataflow::{Scope, Stream};
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::operators::vec::Map;
@@ -20,12 +19,16 @@ use crate::model::{Change, Rejected, Version};
 use crate::operators::AsyncSinkOptions;
 use crate::sql::decode::Decoder;
 use crate::sql::expr::Context;
+use crate::sql::kept::{self, KeptRow};
 use crate::sql::render::render_views;
-use crate::operators::{EventTimes, HoldOpenWindows, JudgeLate};
+use crate::operators::{EventTimes, HoldOpenWindows, JudgeLate, Upsert};
 use crate::sql::{OnViolation, Program, Row, Table};
 
 /// An id's version and its state row (none for a delete).
 type Versioned = (Uuid, (Version, Option<Row>));
+
+/// An id's version and what the views read of it (none for a delete): the dedupe's input.
+type Kept = (Uuid, (Version, Option<KeptRow>));
 
 /// A checked change with its produce time, its state row, its version and where it was read
 /// (partition, offset).
@@ -86,6 +89,9 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: Kaf
         })
         .collect::<Vec<Versioned>>();
     let stored = stored_state(scope, old, 0);
+    let cx = Context { today, now: None };
+    let views: Vec<Arc<crate::sql::View>> = program.views.iter().cloned().map(Arc::new).collect();
+    let kept = Arc::new(kept::Kept::new(views, program.table.state_columns.len(), cx));
 
     // With windows, records late for one are dead letters, and each window's rows wait for
     // the watermark to close it.
@@ -99,12 +105,14 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: Kaf
         }
     };
 
-    // Rows to the rows sink, (id, version, state row) to the dedupe: split rather than
+    // Rows to the rows sink, (id, version, kept row) to the dedupe: split rather than
     // shared, so no row is cloned for a second consumer.
-    type Split = Result<(RowChange, u64, isize), (Versioned, u64, isize)>;
+    type Split = Result<(RowChange, u64, isize), (Kept, u64, isize)>;
+    let keep = kept.clone();
     let (rows, fresh) = parsed
-        .flat_map(|((change, produced_ms, row, version, _), epoch, diff): (Parsed, u64, isize)| -> [Split; 2] {
+        .flat_map(move |((change, produced_ms, row, version, _), epoch, diff): (Parsed, u64, isize)| -> [Split; 2] {
             let id = change.id();
+            let row = row.map(|row| keep.row(row));
             [Ok((RowChange { change, version, produced_ms }, epoch, diff)), Err(((id, (version, row)), epoch, diff))]
         })
         .ok_err::<Vec<_>, _, Vec<_>, _, _>(|split| split);
@@ -113,23 +121,15 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: Kaf
     let dlq = AsyncSinkOptions { runtime: state.sink_options.runtime.clone(), rounds: 1, every: std::time::Duration::ZERO };
     let dead_done = rejected.dead_letter_sink(dlq, state.sink_options.dead_letters.clone(), state.counters.clone());
 
-    // Dedupe by id over the stored rows plus new ones, then every view.
-    // The latest version of each id (values come sorted by version, so the last one): a user
-    // whose country changes moves from one group to the other, and a deleted one leaves its
-    // groups.
-    let unique = stored.as_collection().concat(fresh.as_collection()).reduce(
-        |_id: &Uuid, versions: &[(&(Version, Option<Row>), isize)], output: &mut Vec<(Row, isize)>| {
-            let latest = versions.iter().rev().find(|(_, count)| *count > 0).map(|(v, _)| &v.1);
-            if let Some(Some(row)) = latest {
-                output.push((row.clone(), 1));
-            }
-        },
-    );
+    // Dedupe by id over the stored rows plus new ones (what the views read of each: its kept
+    // row), then every view. The latest version of each id ([`Upsert`]): a user whose country
+    // changes moves from one group to the other, and a deleted one leaves its groups.
+    let keep = kept.clone();
+    let stored = stored.map(move |((id, (version, row)), time, diff)| ((id, (version, row.map(|row| keep.row(row)))), time, diff));
+    let unique = stored.concat(fresh).upsert();
     let rows = unique.map(|(_, row)| row);
-    let cx = Context { today, now: None };
     let mut done = vec![rows_done, dead_done];
-    let views: Vec<Arc<crate::sql::View>> = program.views.iter().cloned().map(Arc::new).collect();
-    for (index, table) in render_views(rows, &views, cx).into_iter().enumerate() {
+    for (index, table) in render_views(rows, kept).into_iter().enumerate() {
         // Each key to the worker that owns it: the one that also deletes its stale copy.
         let owned = table.inner.exchange(|((key, _), _, _)| row_owner(key));
         let stale = view_keys.get_mut(index).map(std::mem::take).unwrap_or_default();
