@@ -208,7 +208,10 @@ fn the_embedded_run_of_the_same_views_equals_postgres() {
     let pipeline = Pipeline::new("sqlembedded");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("views.sql");
-    std::fs::write(&file, dataflow("generator")).unwrap();
+    // And a daily window, with a watermark delay no generated date is behind: the run's end
+    // closes every window.
+    let text = dataflow("generator").replace(") WITH (\n", ") WITH (\n    watermark = registered_date - INTERVAL '36500' DAY,\n");
+    std::fs::write(&file, format!("{text}\n{EMBEDDED_WINDOW}")).unwrap();
     let output = dir.path().join("rows.jsonl");
     let out = rtds().args(["run", "--users", "5000", "--seed", "sqlviews", "--json", "--dataflow"]).arg(&file).arg("--output").arg(&output).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -237,7 +240,37 @@ fn the_embedded_run_of_the_same_views_equals_postgres() {
         assert!(expected[&name].len() > usize::from(name != "users_by_domain"), "PostgreSQL's {name} has groups: {:?}", expected[&name]);
         assert_eq!(actual, expected[&name], "the embedded run's {name} equals PostgreSQL's SELECT");
     }
+    // The window: each day's sign-ups, as PostgreSQL's date_trunc('day') GROUP BY has them.
+    let expected: Table = pipeline.rt.block_on(async {
+        let client = rtds::connectors::postgres::connect(&pipeline.database).await.unwrap();
+        client.batch_execute("set time zone 'UTC'").await.unwrap();
+        let select = format!(
+            "select row_to_json(q)::text from (
+                select date_trunc('day', registered_date) as window_start, count(*) as users, max(dob) as youngest
+                from embedded_rows where registered_date is not null and ({EXPECTATION}) is not false group by 1) q"
+        );
+        let rows = client.query(&select, &[]).await.unwrap();
+        rows.iter()
+            .map(|r| serde_json::from_str::<serde_json::Map<String, Value>>(&r.get::<_, String>(0)).unwrap())
+            .map(|row| (normalize(&row["window_start"]).to_string(), row.iter().map(|(k, v)| (k.clone(), normalize(v))).collect()))
+            .collect()
+    });
+    let text = std::fs::read_to_string(dir.path().join("daily_signups.jsonl")).unwrap();
+    let actual: Table = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Map<String, Value>>(l).unwrap())
+        .map(|row| (normalize(&row["window_start"]).to_string(), row.iter().map(|(k, v)| (k.clone(), normalize(v))).collect()))
+        .collect();
+    assert!(expected.len() > 100, "PostgreSQL's daily sign-ups span many days: {}", expected.len());
+    assert_eq!(actual, expected, "the embedded run's daily window equals PostgreSQL's date_trunc('day') GROUP BY");
 }
+
+/// The embedded comparison's window: sign-ups per day of registered_date.
+const EMBEDDED_WINDOW: &str = "
+CREATE MATERIALIZED VIEW daily_signups AS
+    SELECT window_start, COUNT(*) AS users, MAX(dob) AS youngest
+    FROM TUMBLE(users, registered_date, INTERVAL '1' DAY) GROUP BY window_start;
+";
 
 /// A daily window over registered_date, an hour of watermark delay and a day of allowed
 /// lateness, for the window test.
