@@ -138,7 +138,7 @@ fn compose_ports_are_loopback_only() {
 #[test]
 fn compose_services_have_healthchecks_and_start_in_order() {
     let services = services();
-    for name in ["kafka", "postgres", "cassandra"] {
+    for name in ["kafka", "postgres", "cassandra", "registry"] {
         let service = services.get(name).unwrap_or_else(|| panic!("docker-compose.yml has a {name} service"));
         let test = service.get("healthcheck").and_then(|h| h.get("test")).unwrap_or_else(|| panic!("{name} has a healthcheck test"));
         assert!(!strings(test, &format!("{name}'s healthcheck test")).is_empty(), "{name}'s healthcheck test is not empty");
@@ -155,6 +155,13 @@ fn compose_services_have_healthchecks_and_start_in_order() {
     };
     depends_on("ingest", &[("postgres", "service_healthy"), ("api", "service_started")]);
     depends_on("cdc", &[("postgres", "service_healthy"), ("kafka", "service_healthy")]);
+    // The registry keeps its schemas in Kafka (not in memory, which a restart would lose).
+    depends_on("registry", &[("kafka", "service_healthy")]);
+    let registry = services["registry"].get("environment").expect("registry has an environment");
+    assert_eq!(registry.get("APICURIO_STORAGE_KIND").and_then(Value::as_str), Some("kafkasql"), "the registry's storage survives a restart");
+    let bootstrap = registry.get("APICURIO_KAFKASQL_BOOTSTRAP_SERVERS").and_then(Value::as_str).expect("the registry names its Kafka");
+    let advertised = services["kafka"].get("environment").and_then(|e| e.get("KAFKA_ADVERTISED_LISTENERS")).and_then(Value::as_str).unwrap_or_default();
+    assert!(advertised.split(',').any(|l| l.ends_with(&format!("://{bootstrap}"))), "the registry's Kafka {bootstrap} is one of kafka's advertised listeners");
     // PostgreSQL decodes its log for the CDC stage.
     let postgres = strings(services["postgres"].get("command").expect("postgres has a command"), "postgres's command");
     assert!(postgres.iter().any(|a| a == "wal_level=logical"), "postgres runs with wal_level=logical: {postgres:?}");

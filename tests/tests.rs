@@ -1,7 +1,8 @@
 //! rtds's integration tests: one binary, one module per part of the pipeline.
 //!
-//! Tests that need PostgreSQL, Kafka or Cassandra find them through `RTDS_POSTGRES`,
-//! `RTDS_KAFKA` and `RTDS_CASSANDRA` (`scripts/test` starts them and sets these).
+//! Tests that need PostgreSQL, Kafka, Cassandra or the Schema Registry find them through
+//! `RTDS_POSTGRES`, `RTDS_KAFKA`, `RTDS_CASSANDRA` and `RTDS_SCHEMA_REGISTRY` (`scripts/test`
+//! starts them and sets these).
 
 mod api;
 mod cli;
@@ -13,6 +14,7 @@ mod ingest;
 mod model;
 mod multinode;
 mod process;
+mod registry;
 mod secured;
 mod services;
 mod sql;
