@@ -11,6 +11,10 @@
 //! - `response/*`: a generated 5000-user response: `parse_response` alone (`split`), then
 //!   `User::from_json` of each record (`split_format`), and `format_response`, which does both
 //!   in one pass (`format_response`), in records/s;
+//! - `worker_decode/*`: what a worker does first with each Kafka message of 5000 generated
+//!   users: read the row (JSON, or Avro in the Confluent wire format by its cached writer
+//!   schema), check `users.sql`'s expectations and take the state row (`parse_change`), in
+//!   records/s; the mean Kafka value size of each form is printed;
 //! - `generator/*`: one 5000-user page, generated, and generated then serialized to JSON as
 //!   `rtds api serve` does, in users/s.
 //!
@@ -241,6 +245,106 @@ fn response(c: &mut Bench) {
     group.finish();
 }
 
+/// A user's row as PostgreSQL sends it in binary, in `created_users`' column order.
+fn binary_row(user: &User) -> Vec<Option<Vec<u8>>> {
+    let text = |v: &Option<String>| v.as_ref().map(|t| t.as_bytes().to_vec());
+    let time = |v: &Option<rtds::model::date::Date>| v.map(|d| (d.timestamp_micros() - 946_684_800_000_000).to_be_bytes().to_vec());
+    vec![
+        Some(user.id.as_bytes().to_vec()),
+        text(&user.first_name),
+        text(&user.last_name),
+        text(&user.gender),
+        text(&user.address),
+        text(&user.post_code),
+        text(&user.email),
+        text(&user.username),
+        time(&user.dob),
+        time(&user.registered_date),
+        text(&user.phone),
+        text(&user.picture),
+        text(&user.country),
+        time(&user.registered_date),
+    ]
+}
+
+fn worker_decode(c: &mut Bench) {
+    use rtds::connectors::registry::avro::{Column, Encoder, value_schema};
+    use rtds::connectors::registry::decode::Schemas;
+    use rtds::engine::cluster::{Message, parse_change};
+    let mut json = Vec::new();
+    let users: Vec<User> = Generator::new()
+        .page(&request())
+        .iter()
+        .map(|generated| {
+            json.clear();
+            write_json(generated, &mut json);
+            User::from_json(std::str::from_utf8(&json).expect("UTF-8")).expect("formats")
+        })
+        .collect();
+    let columns: Vec<Column> = [
+        ("id", 2950),
+        ("first_name", 25),
+        ("last_name", 25),
+        ("gender", 25),
+        ("address", 25),
+        ("post_code", 25),
+        ("email", 25),
+        ("username", 25),
+        ("dob", 1184),
+        ("registered_date", 1184),
+        ("phone", 25),
+        ("picture", 25),
+        ("country", 25),
+        ("ingested_at", 1184),
+    ]
+    .into_iter()
+    .map(|(name, type_oid)| Column { name: name.into(), type_oid })
+    .collect();
+    let schemas = Schemas::new(None);
+    schemas.preload(1, &value_schema("created_users", &columns).expect("a schema")).expect("it parses");
+    let encoder = Encoder::new(columns, 1).expect("an encoder");
+    let keys: Vec<String> = users.iter().map(|u| u.id.to_string()).collect();
+    let as_json: Vec<Vec<u8>> = users.iter().map(|u| serde_json::to_vec(u).expect("JSON")).collect();
+    let as_avro: Vec<Vec<u8>> = users
+        .iter()
+        .map(|u| {
+            let row = binary_row(u);
+            let values: Vec<Option<&[u8]>> = row.iter().map(|v| v.as_deref()).collect();
+            let mut out = Vec::new();
+            encoder.encode(&values, &mut out).expect("encodes");
+            out
+        })
+        .collect();
+    let mean = |messages: &[Vec<u8>]| messages.iter().map(Vec::len).sum::<usize>() / messages.len();
+    eprintln!("worker_decode: Kafka value bytes per record: JSON {}, Avro {}", mean(&as_json), mean(&as_avro));
+    let dataflow = rtds::dataflow::Dataflow::users();
+    let table = &dataflow.program.table;
+    let decoder = rtds::sql::decode::Decoder::new(table);
+    let committed = chrono::DateTime::from_timestamp_millis(1_780_000_000_000);
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 6).expect("a date");
+    let mut group = c.benchmark_group("worker_decode");
+    group.throughput(Throughput::Elements(users.len() as u64));
+    // Both forms read to the same change, or to the same reason.
+    for ((key, json), avro) in keys.iter().zip(&as_json).zip(&as_avro) {
+        let read = |value: &[u8]| {
+            let message = Message { key: Some(key.as_bytes()), value: Some(value), max_bytes: 1 << 20, schemas: &schemas };
+            parse_change(message, table, &decoder, committed, today, None).map(|(change, _)| change)
+        };
+        assert_eq!(read(json), read(avro), "JSON and Avro read differently");
+    }
+    for (name, messages) in [("json", &as_json), ("avro", &as_avro)] {
+        group.bench_function(format!("{name}_5000"), |b| {
+            b.iter(|| {
+                for (key, value) in keys.iter().zip(messages.iter()) {
+                    let message = Message { key: Some(key.as_bytes()), value: Some(value), max_bytes: 1 << 20, schemas: &schemas };
+                    black_box(parse_change(message, table, &decoder, committed, today, None).ok());
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
 fn generator(c: &mut Bench) {
     let generator = Generator::new();
     let request = request();
@@ -261,6 +365,6 @@ fn generator(c: &mut Bench) {
 criterion_group! {
     name = benches;
     config = Criterion::default().with_measurement(ThreadCpuTime::new());
-    targets = parse_format, response, generator
+    targets = parse_format, response, worker_decode, generator
 }
 criterion_main!(benches);

@@ -154,7 +154,7 @@ fn compose_services_have_healthchecks_and_start_in_order() {
         }
     };
     depends_on("ingest", &[("postgres", "service_healthy"), ("api", "service_started")]);
-    depends_on("cdc", &[("postgres", "service_healthy"), ("kafka", "service_healthy")]);
+    depends_on("cdc", &[("postgres", "service_healthy"), ("kafka", "service_healthy"), ("registry", "service_healthy")]);
     // The registry keeps its schemas in Kafka (not in memory, which a restart would lose).
     depends_on("registry", &[("kafka", "service_healthy")]);
     let registry = services["registry"].get("environment").expect("registry has an environment");
@@ -178,6 +178,17 @@ fn compose_services_have_healthchecks_and_start_in_order() {
         advertised.split(',').any(|l| l.ends_with(&format!("://{brokers}"))),
         "cdc's --kafka {brokers} is one of kafka's advertised listeners ({advertised})"
     );
+    // The pipeline runs on registered schemas: the stage writes Avro, and it and the master (which
+    // hands the flag to its workers) reach the registry service on its container port.
+    let value = |args: &[String], flag: &str| args.iter().position(|a| a == flag).map(|i| args[i + 1].clone());
+    assert_eq!(value(&args, "--format").as_deref(), Some("avro"), "cdc writes Avro");
+    let ports = strings(services["registry"].get("ports").expect("registry publishes a port"), "registry's ports");
+    let container_port = ports[0].rsplit(':').next().unwrap().to_string();
+    let url = format!("http://registry:{container_port}/apis/ccompat/v7");
+    let master = strings(services["master"].get("command").unwrap(), "master's command");
+    for (service, args) in [("cdc", &args), ("master", &master)] {
+        assert_eq!(value(args, "--schema-registry"), Some(url.clone()), "{service} reaches the registry's Confluent API");
+    }
 }
 
 #[test]

@@ -14,6 +14,10 @@
 //! snapshot: the rows already in the table go first, in one transaction with the slot's
 //! starting point, and the stream continues from exactly there.
 //!
+//! The value is the row's JSON by default (`--format json`, with the header
+//! `rtds-schema: user/1`), or with `--format avro` Avro in the Confluent wire format under a
+//! schema registered per version of the table ([`schema`]); keys are the id as text in both.
+//!
 //! Limits: TRUNCATE is not streamed (the publication leaves it out: delete rows instead);
 //! the snapshot is one Kafka transaction, so it must be read and produced within the longest
 //! time the brokers let a transaction stay open (`transaction.max.timeout.ms`, 15 min by
@@ -22,6 +26,7 @@
 //! Streaming transactions keep a 60 s timeout.
 
 mod report;
+mod schema;
 mod snapshot;
 mod stream;
 
@@ -60,6 +65,18 @@ pub struct CdcOptions {
     /// Finish once nothing changed for this long and everything committed is in Kafka.
     pub idle_exit: Option<Duration>,
     pub progress: bool,
+    /// How values are written.
+    pub format: Format,
+}
+
+/// How the stage writes a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Format {
+    /// The formatted row's JSON (what ingest's direct mode writes too).
+    Json,
+    /// Avro in the Confluent wire format, its schema registered in the registry at this
+    /// Confluent API base.
+    Avro { registry: String },
 }
 
 /// What the stage has done so far, shared with its metrics endpoint.
@@ -88,6 +105,9 @@ pub struct Counters {
     pub oldest_pending_commit: std::sync::atomic::AtomicI64,
     /// PostgreSQL commit to Kafka commit, in milliseconds.
     pub latency: std::sync::Mutex<Option<hdrhistogram::Histogram<u64>>>,
+    /// With `--format avro`: the id and version of the value schema in use (0: none yet).
+    pub schema_id: AtomicU64,
+    pub schema_version: AtomicU64,
 }
 
 impl Counters {
@@ -151,6 +171,8 @@ impl Counters {
             ("rtds_cdc_committed_lsn", "gauge", "End LSN of the last PostgreSQL commit in Kafka", get(&self.committed_lsn)),
             ("rtds_cdc_slot_lag_bytes", "gauge", "WAL the replication slot holds back", self.slot_lag_bytes.load(Ordering::Relaxed) as f64),
             ("rtds_cdc_pending_changes", "gauge", "Changes received from the slot, not yet in Kafka", get(&self.pending_changes)),
+            ("rtds_cdc_schema_id", "gauge", "Registry id of the value schema in use (0: JSON, or none yet)", get(&self.schema_id)),
+            ("rtds_cdc_schema_version", "gauge", "Version of the value schema in use under its subject", get(&self.schema_version)),
             ("rtds_cdc_lag_seconds", "gauge", "Since the oldest change not yet in Kafka was committed in PostgreSQL", self.lag_millis() as f64 / 1000.0),
             ("rtds_cdc_resident_memory_bytes", "gauge", "Resident memory of the CDC process", rss as f64),
             ("rtds_cdc_cpu_seconds_total", "counter", "CPU time of the CDC process, user + system", cpu),
@@ -193,6 +215,16 @@ pub enum CdcError {
          broker and start rtds cdc again (its last error: {error})"
     )]
     SnapshotTooLong { ran: Duration, longest: Duration, error: ServiceError },
+    /// The table has a column Avro cannot carry here.
+    #[error("created_users cannot be written in Avro: {0}")]
+    Schema(String),
+    /// The registry refuses the table's new shape: nothing of it was written.
+    #[error(
+        "created_users changed ({changes}) and the Schema Registry refuses the new value schema of {subject}: {rule} \
+         compatibility does not allow it ({message}). Nothing of the new shape was written and the slot waits before \
+         the change: undo it (or add the column back with its old type, or with a default), then start rtds cdc again"
+    )]
+    Incompatible { subject: String, changes: String, rule: String, message: String },
 }
 
 /// Prefix of the logical messages the stage writes to learn that it is caught up.
@@ -215,15 +247,19 @@ pub async fn run(options: CdcOptions, stop: Arc<AtomicBool>, counters: Arc<Count
     let partitions = ensure_topic(&options.kafka, &options.topic, options.partitions).await?;
     ensure_topic(&options.kafka, &dlq_topic(&options.topic), 1).await?;
     ensure_topic_with(&options.kafka, &offsets_topic(&options.topic), 1, &[("cleanup.policy", "compact")]).await?;
+    let mut schemas = match &options.format {
+        Format::Json => None,
+        Format::Avro { registry } => Some(schema::ValueSchemas::new(registry, &options.topic).await?),
+    };
     let mut producer =
         ChangeProducer::new(&options.kafka, &options.topic, &format!("rtds-cdc-{}", options.slot), &options.slot).await?;
-    tracing::info!(slot = %options.slot, topic = %options.topic, partitions, "cdc started");
+    tracing::info!(slot = %options.slot, topic = %options.topic, partitions, format = ?options.format, "cdc started");
 
     let started = Instant::now();
     let mut progress = Progress::new();
     let mut waits = backon::BackoffBuilder::build(retry::backoff());
     loop {
-        let outcome = session(&options, &mut producer, &stop, &counters, &mut progress).await;
+        let outcome = session(&options, &mut producer, schemas.as_mut(), &stop, &counters, &mut progress).await;
         match outcome {
             Ok(()) => break,
             Err(CdcError::Service(e)) if e.is_transient() => {
@@ -248,6 +284,7 @@ pub async fn run(options: CdcOptions, stop: Arc<AtomicBool>, counters: Arc<Count
 async fn session(
     options: &CdcOptions,
     producer: &mut ChangeProducer,
+    mut schemas: Option<&mut schema::ValueSchemas>,
     stop: &AtomicBool,
     counters: &Counters,
     progress: &mut Progress,
@@ -286,12 +323,12 @@ async fn session(
             let (mut client, point, name) = replication::create_slot(config).await?;
             tracing::info!(longest = ?longest, "snapshot: the table's rows in one Kafka transaction");
             let began = Instant::now();
-            let rows = match snapshot::send(&options.postgres, &name, point, producer).await {
+            let rows = match snapshot::send(&options.postgres, &name, point, producer, schemas.as_deref_mut(), counters).await {
                 Ok(rows) => rows,
-                Err(error) if began.elapsed() >= longest => {
+                Err(CdcError::Service(error)) if began.elapsed() >= longest => {
                     return Err(CdcError::SnapshotTooLong { ran: began.elapsed(), longest, error });
                 }
-                Err(error) => return Err(error.into()),
+                Err(error) => return Err(error),
             };
             producer.set_transaction_timeout(TRANSACTION_TIMEOUT).await?;
             counters.snapshot_rows.fetch_add(rows, Ordering::Relaxed);
@@ -303,7 +340,7 @@ async fn session(
             client
         }
     };
-    stream::Stream { options, producer, stop, counters, progress, control }.run(client).await
+    stream::Stream { options, producer, stop, counters, progress, control, schemas }.run(client).await
 }
 
 fn summary(counters: &Counters, seconds: f64) -> CdcSummary {

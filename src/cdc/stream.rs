@@ -31,6 +31,8 @@ pub(super) struct Stream<'a> {
     pub progress: &'a mut Progress,
     /// An ordinary connection, for probes and the slot's lag.
     pub control: tokio_postgres::Client,
+    /// With `--format avro`: where each version of the table's schema is registered.
+    pub schemas: Option<&'a mut super::schema::ValueSchemas>,
 }
 
 /// Changes received and not yet in Kafka.
@@ -48,7 +50,7 @@ impl Stream<'_> {
     /// Streams until stopped (or idle, with `idle_exit`); an error ends the session, and the
     /// caller resumes from the last point in Kafka.
     pub async fn run(mut self, mut client: ReplicationClient) -> Result<(), CdcError> {
-        let mut decoder = Decoder::default();
+        let mut decoder = if self.schemas.is_some() { Decoder::avro() } else { Decoder::default() };
         // The transaction being received: its changes wait for its commit.
         let mut open: Vec<Outgoing> = Vec::new();
         let mut in_transaction = false;
@@ -116,7 +118,12 @@ impl Stream<'_> {
                     open.clear();
                 }
                 ReplicationEvent::XLogData { data, .. } => match decoder.decode(&data)? {
-                    Decoded::Change(change) => open.push(Outgoing::Change { change, lsn: 0, committed_ms: None }),
+                    Decoded::Change(change, encoded) => open.push(Outgoing::Change { change, lsn: 0, committed_ms: None, encoded }),
+                    Decoded::Relation(columns) => {
+                        if let Some(schemas) = self.schemas.as_deref_mut() {
+                            decoder.set_avro(schemas.register(columns, self.counters).await?);
+                        }
+                    }
                     Decoded::Refused { id, reason } => {
                         let raw = String::from_utf8_lossy(&data[..data.len().min(64 * 1024)]).into_owned();
                         open.push(Outgoing::Dead { id, raw, reason, lsn: 0 });
@@ -235,10 +242,10 @@ mod tests {
     #[test]
     fn a_transaction_sends_the_last_change_of_each_row() {
         let id = |n: u128| uuid::Uuid::from_u128(n);
-        let delete = |n| Outgoing::Change { change: Change::Delete(id(n)), lsn: 0, committed_ms: None };
+        let delete = |n| Outgoing::Change { change: Change::Delete(id(n)), lsn: 0, committed_ms: None, encoded: None };
         let upsert = |n: u128, name: &str| {
             let user: crate::model::User = serde_json::from_value(serde_json::json!({ "id": id(n), "first_name": name })).unwrap();
-            Outgoing::Change { change: Change::Upsert(user), lsn: 0, committed_ms: None }
+            Outgoing::Change { change: Change::Upsert(user), lsn: 0, committed_ms: None, encoded: None }
         };
         let mut changes = vec![upsert(1, "first"), upsert(2, "other"), upsert(1, "second"), delete(2), upsert(3, "only")];
         last_change_per_row(&mut changes);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use crate::cdc::{CdcOptions, CdcSummary};
+use crate::cdc::{CdcOptions, CdcSummary, Format};
 use crate::connectors::defaults;
 
 #[derive(Debug, Args)]
@@ -43,13 +43,37 @@ pub struct CdcArgs {
     /// Print a report line (JSON) on stdout every second, for a master that runs the stage.
     #[arg(long, hide = true)]
     pub report: bool,
+    /// How rows are written: json (the formatted row, header rtds-schema: user/1) or avro
+    /// (the Confluent wire format, the schema registered under TOPIC-value, BACKWARD).
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: FormatArg,
+    /// The Schema Registry's Confluent API (for --format avro),
+    /// e.g. http://127.0.0.1:8081/apis/ccompat/v7.
+    #[arg(long, env = "RTDS_SCHEMA_REGISTRY", value_name = "URL")]
+    pub schema_registry: Option<String>,
     /// Serve Prometheus metrics on this address (/metrics), e.g. 127.0.0.1:9102.
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    Json,
+    Avro,
+}
+
 pub fn cdc(args: CdcArgs) -> anyhow::Result<()> {
+    let format = match (args.format, args.schema_registry) {
+        (FormatArg::Json, _) => Format::Json,
+        (FormatArg::Avro, Some(registry)) => Format::Avro { registry },
+        (FormatArg::Avro, None) => anyhow::bail!(
+            "--format avro needs a Schema Registry: pass --schema-registry URL or set RTDS_SCHEMA_REGISTRY \
+             (scripts/stack up starts one at http://127.0.0.1:8081/apis/ccompat/v7)"
+        ),
+    };
     let options = CdcOptions {
+        format,
         slot: args.slot.unwrap_or_else(|| crate::connectors::postgres::default_slot(&args.postgres)),
         postgres: args.postgres,
         kafka: args.kafka.config(&Default::default())?,

@@ -56,6 +56,10 @@ pub struct MasterArgs {
     /// it again whenever it exits; the status page shows its changes/s.
     #[arg(long, requires = "postgres")]
     pub cdc: bool,
+    /// How the CDC stage writes rows (`rtds cdc --format`): json, or avro under a schema
+    /// registered in --schema-registry.
+    #[arg(long, value_enum, default_value = "json", requires = "cdc")]
+    pub cdc_format: super::cdc::FormatArg,
     #[command(flatten)]
     pub pipeline: PipelineArgs,
 }
@@ -118,6 +122,10 @@ pub fn master(args: MasterArgs) -> anyhow::Result<()> {
             stage_args.extend(stage_kafka.to_args());
             if let Some(slot) = &args.slot {
                 stage_args.extend(["--slot".to_string(), slot.clone()]);
+            }
+            if args.cdc_format == super::cdc::FormatArg::Avro {
+                let registry = args.pipeline.schema_registry.clone().context("--cdc-format avro needs --schema-registry (or RTDS_SCHEMA_REGISTRY)")?;
+                stage_args.extend(["--format".to_string(), "avro".to_string(), "--schema-registry".to_string(), registry]);
             }
             let program = std::env::current_exe().context("cannot find the rtds binary")?;
             let stage = CdcStage { program, postgres: url, kafka: stage_kafka.brokers.clone(), args: stage_args };

@@ -86,6 +86,10 @@ pub struct PipelineArgs {
     /// offsets, and its master does not restart it.
     #[arg(long)]
     pub accept_lost_records: bool,
+    /// The Schema Registry's Confluent API, to read Avro messages (rtds cdc --format avro) by
+    /// their writer schema, e.g. http://127.0.0.1:8081/apis/ccompat/v7; JSON messages need none.
+    #[arg(long, env = "RTDS_SCHEMA_REGISTRY", value_name = "URL")]
+    pub schema_registry: Option<String>,
 }
 
 impl PipelineArgs {
@@ -128,6 +132,7 @@ impl PipelineArgs {
             ("--dataflow", self.dataflow.as_ref().map(|p| p.display().to_string())),
             ("--keyspace", self.keyspace.clone()),
             ("--idle-exit", self.idle_exit.map(|d| humantime::format_duration(d).to_string())),
+            ("--schema-registry", self.schema_registry.clone()),
         ];
         if self.accept_lost_records {
             args.push("--accept-lost-records".into());
@@ -247,6 +252,7 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         progress: !args.report,
         report: args.report,
         accept_lost_records: args.pipeline.accept_lost_records,
+        schema_registry: args.pipeline.schema_registry.clone(),
     };
     run_worker(options).with_context(|| format!("worker process {} of {}", args.process, args.processes))
 }

@@ -7,6 +7,7 @@
 //!   statements (`tables.rs`), the durable offsets (`offsets.rs`) and the dedupe state read
 //!   back after a restart (`state.rs`);
 //! - [`postgres`]: ingest's store and the CDC stage's replication slot and `pgoutput` decoder;
+//! - [`registry`]: the Schema Registry, the Avro schema of `created_users` and its wire format;
 //! - [`retry`]: the one retry policy every write goes through.
 //!
 //! Connectors depend on the model and on [`crate::operators`], never on the engine: the
@@ -23,6 +24,7 @@ pub mod cassandra;
 mod jsonl;
 pub mod kafka;
 pub mod postgres;
+pub mod registry;
 pub mod retry;
 
 pub use jsonl::JsonlSink;

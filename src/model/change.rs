@@ -54,19 +54,22 @@ impl Change {
         }
     }
 
+    /// The upsert of a row read from a message's value (JSON or Avro), keyed by `key`, which
+    /// must be the row's id.
+    pub fn keyed(key: Option<&[u8]>, user: User) -> Result<Change, String> {
+        let key = key.ok_or("a row without a message key: the key must be the row's id (versions assume one partition per id)")?;
+        let keyed = std::str::from_utf8(key).ok().and_then(|k| Uuid::parse_str(k).ok());
+        if keyed != Some(user.id) {
+            return Err("the message key is not the row's id: versions assume one partition per id".into());
+        }
+        Ok(Change::Upsert(user))
+    }
+
     /// A Kafka message read back: a tombstone (no value) is a delete of the id in its key;
     /// anything else must be a formatted row keyed by its id.
     pub fn from_message(key: Option<&[u8]>, value: Option<&[u8]>) -> Result<Change, String> {
         match value {
-            Some(value) => {
-                let user: User = serde_json::from_slice(value).map_err(|_| not_a_row(value))?;
-                let key = key.ok_or("a row without a message key: the key must be the row's id (versions assume one partition per id)")?;
-                let keyed = std::str::from_utf8(key).ok().and_then(|k| Uuid::parse_str(k).ok());
-                if keyed != Some(user.id) {
-                    return Err("the message key is not the row's id: versions assume one partition per id".into());
-                }
-                Ok(Change::Upsert(user))
-            }
+            Some(value) => Change::keyed(key, serde_json::from_slice(value).map_err(|_| not_a_row(value))?),
             None => {
                 let key = key.ok_or("a tombstone without a key: no id to delete")?;
                 std::str::from_utf8(key)

@@ -49,6 +49,26 @@ pub struct User {
 pub const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6a1f_5e0c_2b7d_4c35_9e61_0d2f_7a4b_c8e3);
 
 impl User {
+    /// A row with only its id: the key of a change whose value is carried already encoded
+    /// (the CDC stage's Avro mode).
+    pub fn blank(id: Uuid) -> User {
+        User {
+            id,
+            first_name: None,
+            last_name: None,
+            gender: None,
+            address: None,
+            post_code: None,
+            email: None,
+            username: None,
+            dob: None,
+            registered_date: None,
+            phone: None,
+            picture: None,
+            country: None,
+        }
+    }
+
     /// The row's text columns with their names (everything but the id and the two dates).
     pub fn text_fields(&self) -> [(&'static str, &Option<String>); 10] {
         [

@@ -50,8 +50,10 @@ const DEFAULT_MAX_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 pub enum Outgoing {
     /// A change of a row, with the end LSN of its commit and the commit's time (Unix
     /// milliseconds), which becomes the Kafka record's timestamp: downstream, the end-to-end
-    /// latency then runs from the PostgreSQL commit. None for a snapshot's rows.
-    Change { change: Change, lsn: u64, committed_ms: Option<i64> },
+    /// latency then runs from the PostgreSQL commit. None for a snapshot's rows. `encoded`:
+    /// an upsert's value already encoded (Avro in the Confluent wire format); else the row's
+    /// JSON is written.
+    Change { change: Change, lsn: u64, committed_ms: Option<i64>, encoded: Option<Vec<u8>> },
     /// A change that cannot be encoded: to the dead-letter topic with the reason.
     Dead { id: Option<Uuid>, raw: String, reason: String, lsn: u64 },
 }
@@ -178,19 +180,28 @@ impl ChangeProducer {
         while let Some(record) = records.next().await {
             let record = record.map_err(Failure::Source)?;
             match record.borrow() {
-                Outgoing::Change { change, lsn, committed_ms } => {
+                Outgoing::Change { change, lsn, committed_ms, encoded } => {
                     lsn_text.clear();
                     lsn_text.push_str(&lsn.to_string());
-                    let headers = schema.clone().insert(Header { key: LSN_HEADER, value: Some(lsn_text.as_str()) });
+                    // JSON rows name their form in a header; Avro ones carry their schema id.
+                    let headers = match encoded {
+                        None => schema.clone(),
+                        Some(_) => OwnedHeaders::new(),
+                    };
+                    let headers = headers.insert(Header { key: LSN_HEADER, value: Some(lsn_text.as_str()) });
                     let id = change.id().hyphenated().encode_lower(&mut key).to_string();
                     let mut message = BaseRecord::<str, [u8]>::to(&self.topic).key(id.as_str()).headers(headers);
                     if let Some(ms) = committed_ms {
                         message = message.timestamp(*ms);
                     }
-                    if let Change::Upsert(user) = change {
-                        value.clear();
-                        user.write_json(&mut value);
-                        message = message.payload(&value);
+                    match (change, encoded) {
+                        (Change::Upsert(_), Some(encoded)) => message = message.payload(encoded.as_slice()),
+                        (Change::Upsert(user), None) => {
+                            value.clear();
+                            user.write_json(&mut value);
+                            message = message.payload(&value);
+                        }
+                        (Change::Delete(_), _) => {}
                     }
                     self.enqueue(message).await?;
                 }

@@ -21,6 +21,8 @@ use uuid::Uuid;
 
 use crate::model::{Change, User};
 
+use crate::connectors::registry::avro;
+
 /// The table whose changes are decoded.
 pub const TABLE: &str = "created_users";
 
@@ -36,8 +38,13 @@ const TIMESTAMPTZ_OID: u32 = 1184;
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, PartialEq, Eq)]
 pub enum Decoded {
-    /// A change of `created_users`.
-    Change(Change),
+    /// A change of `created_users`, and with an Avro encoder set, its row encoded (an upsert's
+    /// row then holds only its id).
+    Change(Change, Option<Vec<u8>>),
+    /// The columns of `created_users`, announced before its first change in a session and
+    /// again after the table changed: the CDC stage registers their schema, then calls
+    /// [`Decoder::set_avro`].
+    Relation(Vec<avro::Column>),
     /// A change that cannot become a row: the id when known, and why.
     Refused { id: Option<Uuid>, reason: String },
     /// Nothing to stream (a relation or type message, another table, an origin).
@@ -63,6 +70,9 @@ struct Column {
 #[derive(Debug, Default)]
 pub struct Decoder {
     relations: HashMap<u32, (String, Vec<Column>)>,
+    /// Rows are encoded in Avro (the stage's `--format avro`); `Some(None)` until the first
+    /// Relation message's schema is registered.
+    avro: Option<Option<avro::Encoder>>,
 }
 
 /// One value of a tuple.
@@ -73,6 +83,17 @@ enum Value<'a> {
 }
 
 impl Decoder {
+    /// A decoder that encodes each upserted row in Avro, by the encoder [`Decoder::set_avro`]
+    /// gives it after each [`Decoded::Relation`].
+    pub fn avro() -> Decoder {
+        Decoder { avro: Some(None), ..Decoder::default() }
+    }
+
+    /// The encoder of the table's rows from now on (its columns' schema, registered).
+    pub fn set_avro(&mut self, encoder: avro::Encoder) {
+        self.avro = Some(Some(encoder));
+    }
+
     /// Decodes one message (the XLogData payload, its type byte first).
     pub fn decode(&mut self, message: &[u8]) -> Result<Decoded, DecodeError> {
         let Some((&kind, body)) = message.split_first() else {
@@ -95,8 +116,10 @@ impl Decoder {
                     let _modifier = reader.u32().map_err(fail)?;
                     columns.push(Column { name, type_oid });
                 }
+                let ours = name == TABLE;
+                let announced = columns.iter().map(|c| avro::Column { name: c.name.clone(), type_oid: c.type_oid }).collect();
                 self.relations.insert(relid, (name, columns));
-                Ok(Decoded::Nothing)
+                Ok(if ours { Decoded::Relation(announced) } else { Decoded::Nothing })
             }
             b'I' | b'U' | b'D' => {
                 let relid = reader.u32().map_err(fail)?;
@@ -117,13 +140,20 @@ impl Decoder {
                 if kind == b'D' {
                     let old = old.ok_or_else(|| fail("a delete without the old key".into()))?;
                     return Ok(match row_id(columns, &old) {
-                        Ok(id) => Decoded::Change(Change::Delete(id)),
+                        Ok(id) => Decoded::Change(Change::Delete(id), None),
                         Err(reason) => Decoded::Refused { id: None, reason },
                     });
                 }
                 let new = new.ok_or_else(|| fail("no new row".into()))?;
+                if let Some(encoder) = &self.avro {
+                    let encoder = encoder.as_ref().ok_or_else(|| fail("a change before its relation's schema was registered".into()))?;
+                    return Ok(match encoded(encoder, columns, &new, old.as_deref()) {
+                        Ok((id, value)) => Decoded::Change(Change::Upsert(User::blank(id)), Some(value)),
+                        Err(reason) => Decoded::Refused { id: row_id(columns, &new).ok(), reason },
+                    });
+                }
                 Ok(match user(columns, &new, old.as_deref()) {
-                    Ok(user) => Decoded::Change(Change::Upsert(user)),
+                    Ok(user) => Decoded::Change(Change::Upsert(user), None),
                     Err(reason) => Decoded::Refused { id: row_id(columns, &new).ok(), reason },
                 })
             }
@@ -143,6 +173,30 @@ fn row_id(columns: &[Column], tuple: &[Value<'_>]) -> Result<Uuid, String> {
         Value::Bytes(_) => Err(format!("id is of type {}, not uuid", columns[index].type_oid)),
         _ => Err("the row has no id".into()),
     }
+}
+
+/// A row of `created_users` in Avro, and its id; `old` fills values an update left out.
+fn encoded(encoder: &avro::Encoder, columns: &[Column], new: &[Value<'_>], old: Option<&[Value<'_>]>) -> Result<(Uuid, Vec<u8>), String> {
+    let id = row_id(columns, new)?;
+    let mut values = Vec::with_capacity(columns.len());
+    for (index, column) in columns.iter().enumerate() {
+        values.push(match (&new[index], old.map(|o| &o[index])) {
+            (Value::Bytes(bytes), _) | (Value::UnchangedToast, Some(Value::Bytes(bytes))) => Some(*bytes),
+            (Value::UnchangedToast, _) => return Err(unchanged_toast(&column.name)),
+            (Value::Null, _) => None,
+        });
+    }
+    let mut out = Vec::with_capacity(512);
+    encoder.encode(&values, &mut out)?;
+    Ok((id, out))
+}
+
+/// Why an update whose large value pgoutput left out cannot be streamed.
+fn unchanged_toast(column: &str) -> String {
+    format!(
+        "{column} is a large value the update left unchanged, which pgoutput does not send; \
+         run `ALTER TABLE created_users REPLICA IDENTITY FULL` to stream such updates"
+    )
 }
 
 /// A formatted user from a row of `created_users`; `old` fills values an update left out.
@@ -165,13 +219,7 @@ fn user(columns: &[Column], new: &[Value<'_>], old: Option<&[Value<'_>]>) -> Res
     for (index, column) in columns.iter().enumerate() {
         let value = match (&new[index], old.map(|o| &o[index])) {
             (Value::UnchangedToast, Some(old @ Value::Bytes(_))) => old,
-            (Value::UnchangedToast, _) => {
-                return Err(format!(
-                    "{} is a large value the update left unchanged, which pgoutput does not send; \
-                     run `ALTER TABLE created_users REPLICA IDENTITY FULL` to stream such updates",
-                    column.name
-                ));
-            }
+            (Value::UnchangedToast, _) => return Err(unchanged_toast(&column.name)),
             (value, _) => value,
         };
         let Value::Bytes(bytes) = value else { continue };
@@ -291,7 +339,8 @@ mod tests {
     #[test]
     fn inserts_updates_and_deletes_become_changes() {
         let mut decoder = Decoder::default();
-        assert_eq!(decoder.decode(&relation()).unwrap(), Decoded::Nothing);
+        let Decoded::Relation(columns) = decoder.decode(&relation()).unwrap() else { panic!("the table's columns") };
+        assert_eq!(columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["id", "first_name", "dob"]);
         let id = Uuid::from_u128(42);
         let mut insert = vec![b'I'];
         insert.extend(16384u32.to_be_bytes());
@@ -301,7 +350,7 @@ mod tests {
         value(&mut insert, b"Ada");
         // 1990-01-01T00:00:00Z is 315,532,800 s before 2000-01-01.
         value(&mut insert, &(-315_532_800_000_000i64).to_be_bytes());
-        let Decoded::Change(Change::Upsert(user)) = decoder.decode(&insert).unwrap() else { panic!("an upsert") };
+        let Decoded::Change(Change::Upsert(user), None) = decoder.decode(&insert).unwrap() else { panic!("an upsert") };
         assert_eq!((user.id, user.first_name.as_deref(), user.dob.map(|d| crate::model::date::format(&d))), (id, Some("Ada"), Some("1990-01-01T00:00:00Z".to_string())));
 
         let mut update = insert.clone();
@@ -318,7 +367,16 @@ mod tests {
         delete.extend(3u16.to_be_bytes());
         value(&mut delete, id.as_bytes());
         delete.extend([b'n', b'n']);
-        assert_eq!(decoder.decode(&delete).unwrap(), Decoded::Change(Change::Delete(id)));
+        assert_eq!(decoder.decode(&delete).unwrap(), Decoded::Change(Change::Delete(id), None));
+
+        // In Avro: the row encoded by the registered schema's encoder, a delete still a tombstone.
+        let mut decoder = Decoder::avro();
+        let Decoded::Relation(columns) = decoder.decode(&relation()).unwrap() else { panic!("the table's columns") };
+        assert!(decoder.decode(&insert).unwrap_err().to_string().contains("before its relation's schema was registered"));
+        decoder.set_avro(avro::Encoder::new(columns, 11).unwrap());
+        let Decoded::Change(Change::Upsert(user), Some(value)) = decoder.decode(&insert).unwrap() else { panic!("an encoded upsert") };
+        assert_eq!((user.id, user.first_name, &value[..5]), (id, None, &[0u8, 0, 0, 0, 11][..]));
+        assert_eq!(decoder.decode(&delete).unwrap(), Decoded::Change(Change::Delete(id), None));
     }
 
     #[test]

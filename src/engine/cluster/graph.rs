@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::ProcessState;
 use crate::connectors::cassandra::{CassandraRows, CassandraView, RowChange, row_owner, stored_state};
 use crate::connectors::kafka::{DeadLetterSink, Incoming, KafkaSourceOptions, kafka_source};
+use crate::connectors::registry::decode::{Schemas, is_framed};
 use crate::metrics::ProcessCounters;
 use crate::model::{Change, Rejected, Version};
 use crate::operators::AsyncSinkOptions;
@@ -58,11 +59,13 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: Kaf
     let (today, max_bytes, counters) = (state.today, state.max_message_bytes, state.counters.clone());
     let topic = state.topic.clone();
     let table = program.clone();
+    let schemas = state.schemas.clone();
     let (parsed, rejected) = records.ok_err::<Vec<_>, _, Vec<_>, _, _>(move |(incoming, epoch, diff): (Incoming, u64, isize)| {
         // Judged against the time that travels with the record (its commit time), so a replay
         // judges it the same.
         let committed = incoming.produced_ms.and_then(DateTime::from_timestamp_millis);
-        let checked = parse_change(incoming.key.as_deref(), incoming.payload.as_deref(), max_bytes, &table.table, &decoder, committed, today, Some(&counters));
+        let message = Message { key: incoming.key.as_deref(), value: incoming.payload.as_deref(), max_bytes, schemas: &schemas };
+        let checked = parse_change(message, &table.table, &decoder, committed, today, Some(&counters));
         match checked {
             Ok((change, row)) => {
                 let version = Version::of(incoming.lsn, incoming.offset);
@@ -71,7 +74,7 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: Kaf
             Err(reason) => {
                 let source = format!("{topic}/{}@{}", incoming.partition, incoming.offset);
                 let payload = incoming.payload.as_deref().unwrap_or_default();
-                let raw = String::from_utf8_lossy(&payload[..payload.len().min(max_bytes)]).into_owned();
+                let raw = raw_text(&payload[..payload.len().min(max_bytes)]);
                 Err(((Rejected { raw, reason }, source), epoch, diff))
             }
         }
@@ -191,26 +194,53 @@ fn late_judge(program: Arc<Program>, state: Arc<ProcessState>) -> impl FnMut(Par
     }
 }
 
-/// A Kafka message (key and value; no value is a tombstone) to a checked change and its state
-/// row (none for a delete), or the reason it is rejected: a message that cannot be read, or
-/// an upsert that fails an enforced expectation (the reason names every one it fails).
-/// Expectations are judged against `committed`, the record's commit time (its Kafka
-/// timestamp, what `NOW()` is), never the worker's clock; `counters` count their failures.
-#[allow(clippy::too_many_arguments)]
+/// A message's payload as dead-letter text: itself when it is UTF-8 (JSON), else (Avro) its
+/// bytes in hex after `hex:`, so nothing of it is lost.
+fn raw_text(payload: &[u8]) -> String {
+    match std::str::from_utf8(payload) {
+        Ok(text) => text.to_string(),
+        Err(_) => {
+            let mut out = String::with_capacity(4 + payload.len() * 2);
+            out.push_str("hex:");
+            for byte in payload {
+                out.push_str(&format!("{byte:02x}"));
+            }
+            out
+        }
+    }
+}
+
+/// A Kafka message as the parser sees it: its key and value (no value is a tombstone), the
+/// largest value taken, and the writer schemas of Avro values.
+pub struct Message<'a> {
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    pub max_bytes: usize,
+    pub schemas: &'a Schemas,
+}
+
+/// A Kafka message to a checked change and its state row (none for a delete), or the reason
+/// it is rejected: a message that cannot be read (JSON, or Avro in the Confluent wire format
+/// read by its writer schema), or an upsert that fails an enforced expectation (the reason
+/// names every one it fails). Expectations are judged against `committed`, the record's
+/// commit time (its Kafka timestamp, what `NOW()` is), never the worker's clock; `counters`
+/// count their failures.
 pub fn parse_change(
-    key: Option<&[u8]>,
-    payload: Option<&[u8]>,
-    max_bytes: usize,
+    message: Message<'_>,
     table: &Table,
     decoder: &Decoder,
     committed: Option<DateTime<Utc>>,
     today: chrono::NaiveDate,
     counters: Option<&ProcessCounters>,
 ) -> Result<(Change, Option<Row>), String> {
-    if let Some(payload) = payload.filter(|p| p.len() > max_bytes) {
-        return Err(format!("message of {} bytes is over the {max_bytes}-byte limit", payload.len()));
+    let Message { key, value, max_bytes, schemas } = message;
+    if let Some(value) = value.filter(|p| p.len() > max_bytes) {
+        return Err(format!("message of {} bytes is over the {max_bytes}-byte limit", value.len()));
     }
-    let change = Change::from_message(key, payload)?;
+    let change = match value {
+        Some(value) if is_framed(value) => Change::keyed(key, schemas.decode(value)?)?,
+        _ => Change::from_message(key, value)?,
+    };
     let Change::Upsert(user) = &change else { return Ok((change, None)) };
     if user.id.is_nil() {
         return Err("id is the nil UUID".into());

@@ -28,6 +28,6 @@ mod network;
 mod process;
 mod report;
 
-pub use graph::parse_change;
+pub use graph::{Message, parse_change};
 pub use process::{ClusterError, EXIT_PERMANENT, ProcessState, WorkerOptions, WorkerSummary, run_worker};
 pub use report::{REPORT_PREFIX, WorkerReport};

@@ -45,6 +45,8 @@ pub struct WorkerOptions {
     /// Go on past records Kafka's retention deleted before they were durable, counting them,
     /// instead of stopping.
     pub accept_lost_records: bool,
+    /// The Schema Registry's Confluent API, for Avro messages.
+    pub schema_registry: Option<String>,
 }
 
 /// What every worker thread of the process shares.
@@ -61,6 +63,8 @@ pub struct ProcessState {
     pub latencies: Arc<Latencies>,
     /// Partitions owned by this process's workers.
     pub owned: Mutex<Vec<i32>>,
+    /// Writer schemas of Avro messages, by id.
+    pub schemas: Arc<crate::connectors::registry::decode::Schemas>,
 }
 
 /// What a worker process did, printed as one JSON line on stdout when it finishes.
@@ -179,6 +183,7 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
         counters,
         latencies,
         owned: Mutex::new(Vec::new()),
+        schemas: Arc::new(crate::connectors::registry::decode::Schemas::new(options.schema_registry.clone())),
     });
     let started = std::time::Instant::now();
     let (first_worker, local_workers, peers) = layout(&options.timely.communication);

@@ -59,6 +59,9 @@ pub struct WorkerReport {
     /// Per window view, by name: records late for its window (dead letters).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub late_records: BTreeMap<String, u64>,
+    /// Per Avro writer schema, by registry id: records read (JSON records are not counted).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub schema_records: BTreeMap<String, u64>,
     /// The epoch the sources stamp new records with.
     pub epoch: u64,
     /// The length of an epoch, in milliseconds.
@@ -134,6 +137,7 @@ pub fn report(state: &ProcessState) -> WorkerReport {
             .filter(|(view, _)| view.window.is_some())
             .map(|(view, late)| (view.name.clone(), late.load(Ordering::Relaxed)))
             .collect(),
+        schema_records: state.schemas.per_id().into_iter().map(|(id, n)| (id.to_string(), n)).collect(),
         epoch: c.epoch.load(Ordering::Relaxed),
         epoch_ms: state.source_options.epochs.epoch_ms,
         durable_epoch: c.durable_epoch.load(Ordering::Relaxed),

@@ -43,6 +43,8 @@ pub fn prometheus_text(status: &Status, telemetry: &Telemetry) -> String {
     out.metric("rtds_expectation_failures_total", "counter", "Expectations: rows that failed one (dropped to the dead-letter topic, or counted only when NOT ENFORCED)", failures);
     let late = per_process_named("view", &|p| &p.report.late_records);
     out.metric("rtds_late_records_total", "counter", "Windows: records late for a view's window (behind the watermark by more than its allowed lateness), sent to the dead-letter topic", late);
+    let schemas = per_process_named("schema_id", &|p| &p.report.schema_records);
+    out.metric("rtds_records_by_schema_total", "counter", "Avro records read per registry schema id (their writer schema)", schemas);
     out.metric("rtds_cassandra_write_errors_total", "counter", "Cassandra write attempts that failed and were retried", per_process(&|p| p.report.cassandra_write_errors as f64));
     let warnings = per_process_named("kind", &|p| &p.report.cassandra_warnings);
     out.metric("rtds_cassandra_warnings_total", "counter", "Warnings Cassandra returned with writes, per kind (e.g. unlogged_batch_across_partitions)", warnings);
@@ -74,6 +76,8 @@ pub fn prometheus_text(status: &Status, telemetry: &Telemetry) -> String {
         out.metric("rtds_cdc_changes_per_second", "gauge", "Changes the CDC stage produced per second, over the last second", one(stage.changes_per_second));
         out.metric("rtds_cdc_pending_changes", "gauge", "Changes the CDC stage received from the slot, not yet in Kafka", one(r.pending_changes as f64));
         out.metric("rtds_cdc_lag_seconds", "gauge", "Since the oldest change not yet in Kafka was committed in PostgreSQL", one(r.lag_ms as f64 / 1000.0));
+        out.metric("rtds_cdc_schema_id", "gauge", "Registry id of the value schema the CDC stage writes (0: JSON)", one(r.schema_id as f64));
+        out.metric("rtds_cdc_schema_version", "gauge", "Version of that schema under its subject", one(r.schema_version as f64));
         out.metric("rtds_cdc_stage_up", "gauge", "1 while the CDC stage runs", one(stage.running as u8 as f64));
         out.metric("rtds_cdc_stage_restarts_total", "counter", "Times the CDC stage exited and was started again", one(stage.restarts as f64));
     }

@@ -46,6 +46,8 @@ pub struct Totals {
     pub expectations: std::collections::BTreeMap<String, u64>,
     /// Per window view, by name: records late for its window (dead letters).
     pub late: std::collections::BTreeMap<String, u64>,
+    /// Per Avro writer schema, by registry id: records read.
+    pub schemas: std::collections::BTreeMap<String, u64>,
 }
 
 impl Totals {
@@ -65,6 +67,9 @@ impl Totals {
         }
         for (view, late) in &r.late_records {
             *self.late.entry(view.clone()).or_default() += late;
+        }
+        for (id, records) in &r.schema_records {
+            *self.schemas.entry(id.clone()).or_default() += records;
         }
     }
 }
