@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::harness::{Pipeline, STATUS_PAGE_ON, finish};
+use super::harness::{Pipeline, STATUS_PAGE_ON, finish, wait_durable};
 use crate::process::Running;
-use crate::util::{cdc_args, rtds, root, stack_lock};
+use crate::util::{cdc_args, consume_all, root, rtds, stack_lock};
 
 /// The registry's Confluent API, or the way to start it.
 fn registry() -> String {
@@ -37,8 +37,9 @@ fn sql(pipeline: &Pipeline, statements: &str) {
     });
 }
 
-/// Every message of the topic as Confluent's Python client reads it: (key, schema id, value).
-fn python_read(pipeline: &Pipeline) -> Vec<(String, Option<u64>, Value)> {
+/// Every message of the topic as Confluent's Python client reads it: (key, schema id, value,
+/// or the client's error).
+fn python_read(pipeline: &Pipeline) -> Vec<(String, Option<u64>, Result<Value, String>)> {
     let out = std::process::Command::new(root().join("tests/data/avro-reader.sh"))
         .args([&pipeline.brokers, &registry(), &pipeline.topic])
         .output()
@@ -49,9 +50,21 @@ fn python_read(pipeline: &Pipeline) -> Vec<(String, Option<u64>, Value)> {
         .lines()
         .map(|line| {
             let v: Value = serde_json::from_str(line).unwrap();
-            (v["key"].as_str().unwrap().to_string(), v["schema_id"].as_u64(), v["value"].clone())
+            let read = match v["error"].as_str() {
+                Some(error) => Err(error.to_string()),
+                None => Ok(v["value"].clone()),
+            };
+            (v["key"].as_str().unwrap().to_string(), v["schema_id"].as_u64(), read)
         })
         .collect()
+}
+
+/// Produces one message to the pipeline's topic.
+fn produce(pipeline: &Pipeline, key: &str, value: &[u8]) {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let producer: BaseProducer = rtds::connectors::kafka::KafkaConfig::new(&pipeline.brokers).client_config().create().unwrap();
+    producer.send(BaseRecord::to(&pipeline.topic).key(key).payload(value)).map_err(|(e, _)| e).unwrap();
+    producer.flush(Duration::from_secs(30)).unwrap();
 }
 
 /// The subject's versions, as the registry lists them.
@@ -79,9 +92,21 @@ fn the_pipeline_runs_on_registered_avro_schemas_through_a_schema_change() {
     let (ok, stderr) = cdc_avro(&pipeline);
     assert!(ok, "rtds cdc --format avro failed:\n{stderr}");
     assert_eq!(versions(&pipeline), [1]);
+    // A message whose schema id the registry never gave: a dead letter, not a stall.
+    let stray = uuid::Uuid::from_u128(0xbad).to_string();
+    produce(&pipeline, &stray, &[0, 0x00, 0x0f, 0x42, 0x3f, 0x02]);
 
-    // A column added with a default: a new Relation message mid-stream, version 2 registered
-    // before the first change that carries it.
+    // A cluster reads version 1, then, while it runs, the table gains a column with a default:
+    // a new Relation message mid-stream, version 2 registered before the first change that
+    // carries it, and the cluster reads both by their writer schemas.
+    let mut command = rtds();
+    command
+        .args(["master", "--local", "-n", "2", "-w", "2", "--http", "127.0.0.1:0", "--schema-registry", &registry()])
+        .args(pipeline.pipeline_args_idle("20s"));
+    let master = Running::spawn(command);
+    let http = master.port_after(STATUS_PAGE_ON);
+    // The snapshot's 300 rows, 20 updates, 10 tombstones and the stray message.
+    wait_durable(&pipeline, http, 331);
     sql(
         &pipeline,
         "alter table created_users add column nickname text default 'none';
@@ -90,25 +115,31 @@ fn the_pipeline_runs_on_registered_avro_schemas_through_a_schema_change() {
     let (ok, stderr) = cdc_avro(&pipeline);
     assert!(ok, "rtds cdc --format avro failed:\n{stderr}");
     assert_eq!(versions(&pipeline), [1, 2]);
-
-    // A cluster reads versions 1 and 2 by their writer schemas: Cassandra equals PostgreSQL.
-    let mut command = rtds();
-    command
-        .args(["master", "--local", "-n", "2", "-w", "2", "--http", "127.0.0.1:0", "--schema-registry", &registry()])
-        .args(pipeline.pipeline_args());
-    let master = Running::spawn(command);
-    master.port_after(STATUS_PAGE_ON);
+    let status = wait_durable(&pipeline, http, 336);
+    let per_schema = &status["totals"]["schemas"];
+    assert_eq!(per_schema.as_object().map(|ids| ids.len()), Some(2), "records per schema id on /status: {per_schema}");
     finish(master, "rtds master over Avro", Duration::from_secs(180));
     pipeline.assert_cassandra_equals_postgres(290);
+    let dead = consume_all(&pipeline.brokers, &format!("{}.dlq", pipeline.topic), 1);
+    assert_eq!(dead.len(), 1, "only the stray message is a dead letter");
+    let reason = dead[0].header("rtds-reason").unwrap_or_default();
+    assert!(reason.contains("schema id 999999 is unknown"), "{reason}");
+    assert_eq!(dead[0].payload, "hex:00000f423f02", "the dead letter keeps its bytes");
 
     // Confluent's Python client reads the same rows: the last message of each id is its row.
     let messages = python_read(&pipeline);
-    let ids: std::collections::BTreeSet<u64> = messages.iter().filter_map(|(_, id, _)| *id).collect();
-    assert_eq!(ids.len(), 2, "two schema ids in use: {ids:?}");
     let mut last: BTreeMap<String, Value> = BTreeMap::new();
-    for (key, _, value) in messages {
-        last.insert(key, value);
+    let mut ids = std::collections::BTreeSet::new();
+    for (key, id, read) in messages {
+        match read {
+            Ok(value) => {
+                ids.extend(id);
+                last.insert(key, value);
+            }
+            Err(error) => assert!(key == stray && error.contains("999999"), "only the stray message is unreadable: {key}: {error}"),
+        }
     }
+    assert_eq!(ids.len(), 2, "two schema ids in use: {ids:?}");
     last.retain(|_, value| !value.is_null());
     let expected: BTreeMap<String, Value> = pipeline.rt.block_on(async {
         let client = rtds::connectors::postgres::connect(&pipeline.database).await.unwrap();

@@ -1,7 +1,8 @@
 """Reads a topic the way a team's own tool would: Confluent's Python client and its
 AvroDeserializer against the Schema Registry, independently of rtds. Prints one JSON line per
 message, read_committed, to the end of every partition: its key, the schema id of its value and
-the value (None for a tombstone), timestamps as microseconds since 1970 and UUIDs as text.
+the value (None for a tombstone), timestamps as microseconds since 1970 and UUIDs as text, and
+the reader's error for a message it cannot read.
 
 Usage: avro-reader.sh BROKERS REGISTRY_URL TOPIC
 """
@@ -52,11 +53,14 @@ def main():
             continue
         if message.error():
             sys.exit(str(message.error()))
-        value, row, schema_id = message.value(), None, None
+        value, row, schema_id, error = message.value(), None, None, None
         if value is not None:
             schema_id = int.from_bytes(value[1:5], "big")
-            row = {name: plain(v) for name, v in deserialize(value, context).items()}
-        print(json.dumps({"key": message.key().decode(), "schema_id": schema_id, "value": row}))
+            try:
+                row = {name: plain(v) for name, v in deserialize(value, context).items()}
+            except Exception as e:  # a message the registry cannot explain: reported, not fatal
+                error = str(e)
+        print(json.dumps({"key": message.key().decode(), "schema_id": schema_id, "value": row, "error": error}))
     consumer.close()
 
 

@@ -194,12 +194,12 @@ fn late_judge(program: Arc<Program>, state: Arc<ProcessState>) -> impl FnMut(Par
     }
 }
 
-/// A message's payload as dead-letter text: itself when it is UTF-8 (JSON), else (Avro) its
-/// bytes in hex after `hex:`, so nothing of it is lost.
+/// A message's payload as dead-letter text: itself when it is text (JSON), else (Avro, or any
+/// bytes that are not UTF-8) its bytes in hex after `hex:`, so nothing of it is lost.
 fn raw_text(payload: &[u8]) -> String {
     match std::str::from_utf8(payload) {
-        Ok(text) => text.to_string(),
-        Err(_) => {
+        Ok(text) if !is_framed(payload) => text.to_string(),
+        _ => {
             let mut out = String::with_capacity(4 + payload.len() * 2);
             out.push_str("hex:");
             for byte in payload {
