@@ -105,7 +105,9 @@ pub struct Counters {
     pub oldest_pending_commit: std::sync::atomic::AtomicI64,
     /// PostgreSQL commit to Kafka commit, in milliseconds.
     pub latency: std::sync::Mutex<Option<hdrhistogram::Histogram<u64>>>,
-    /// With `--format avro`: the id and version of the value schema in use (0: none yet).
+    /// With `--format avro`: the subject, id and version of the value schema in use (0: none
+    /// yet).
+    pub schema_subject: std::sync::Mutex<String>,
     pub schema_id: AtomicU64,
     pub schema_version: AtomicU64,
 }

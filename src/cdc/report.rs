@@ -39,7 +39,10 @@ pub struct CdcReport {
     /// Since the oldest of them was committed in PostgreSQL, in milliseconds (0: none waits).
     #[serde(default)]
     pub lag_ms: u64,
-    /// With `--format avro`: the registry id and version of the value schema in use (0: JSON).
+    /// With `--format avro`: the subject, registry id and version of the value schema in use
+    /// (empty and 0 with JSON).
+    #[serde(default)]
+    pub schema_subject: String,
     #[serde(default)]
     pub schema_id: u64,
     #[serde(default)]
@@ -61,6 +64,7 @@ impl CdcReport {
             slot_lag_bytes: counters.slot_lag_bytes.load(Ordering::Relaxed),
             pending_changes: get(&counters.pending_changes),
             lag_ms: counters.lag_millis(),
+            schema_subject: counters.schema_subject.lock().expect("schema subject").clone(),
             schema_id: get(&counters.schema_id),
             schema_version: get(&counters.schema_version),
         }

@@ -42,6 +42,7 @@ impl ValueSchemas {
         match self.registry.register(&self.subject, &schema).await {
             Ok(registered) => {
                 tracing::info!(subject = %self.subject, version = registered.version, id = registered.id, "value schema registered");
+                self.subject.clone_into(&mut counters.schema_subject.lock().expect("schema subject"));
                 counters.schema_id.store(u64::from(registered.id), Ordering::Relaxed);
                 counters.schema_version.store(u64::from(registered.version), Ordering::Relaxed);
                 let encoder = Encoder::new(columns, registered.id).map_err(CdcError::Schema)?;
