@@ -87,21 +87,7 @@ mod tests {
     use super::*;
 
     fn row(id: Uuid) -> Vec<u8> {
-        let user = User {
-            id,
-            first_name: Some("Ana".into()),
-            last_name: None,
-            gender: None,
-            address: None,
-            post_code: None,
-            email: Some("ana@example.com".into()),
-            username: None,
-            dob: None,
-            registered_date: None,
-            phone: None,
-            picture: None,
-            country: None,
-        };
+        let user = User { first_name: Some("Ana".into()), email: Some("ana@example.com".into()), ..User::blank(id) };
         serde_json::to_vec(&user).unwrap()
     }
 

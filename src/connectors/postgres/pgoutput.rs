@@ -201,21 +201,7 @@ fn unchanged_toast(column: &str) -> String {
 
 /// A formatted user from a row of `created_users`; `old` fills values an update left out.
 fn user(columns: &[Column], new: &[Value<'_>], old: Option<&[Value<'_>]>) -> Result<User, String> {
-    let mut user = User {
-        id: row_id(columns, new)?,
-        first_name: None,
-        last_name: None,
-        gender: None,
-        address: None,
-        post_code: None,
-        email: None,
-        username: None,
-        dob: None,
-        registered_date: None,
-        phone: None,
-        picture: None,
-        country: None,
-    };
+    let mut user = User::blank(row_id(columns, new)?);
     for (index, column) in columns.iter().enumerate() {
         let value = match (&new[index], old.map(|o| &o[index])) {
             (Value::UnchangedToast, Some(old @ Value::Bytes(_))) => old,
