@@ -96,13 +96,11 @@ impl Registry {
         struct Id {
             id: u32,
         }
-        let Id { id } = serde_json::from_str(&check(&url, response).await?)
-            .map_err(|e| ServiceError::Failed { service: "Schema Registry", message: format!("{url}: unexpected answer: {e}") })?;
+        let Id { id } = answer(&url, response).await?;
         // The version the id has under the subject (the answer to a POST names only the id).
         let url = format!("{}/subjects/{subject}", self.base);
         let response = self.send(self.http.post(&url).body(json!({ "schema": schema }).to_string())).await?;
-        let found: Registered = serde_json::from_str(&check(&url, response).await?)
-            .map_err(|e| ServiceError::Failed { service: "Schema Registry", message: format!("{url}: unexpected answer: {e}") })?;
+        let found: Registered = answer(&url, response).await?;
         Ok(Registered { id, ..found })
     }
 
@@ -113,9 +111,7 @@ impl Registry {
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        serde_json::from_str(&check(&url, response).await?)
-            .map(Some)
-            .map_err(|e| ServiceError::Failed { service: "Schema Registry", message: format!("{url}: unexpected answer: {e}") })
+        answer(&url, response).await.map(Some)
     }
 
     /// The schema with id `id`; `None` when the registry has no such id.
@@ -129,8 +125,7 @@ impl Registry {
         struct Schema {
             schema: String,
         }
-        let Schema { schema } = serde_json::from_str(&check(&url, response).await?)
-            .map_err(|e| ServiceError::Failed { service: "Schema Registry", message: format!("{url}: unexpected answer: {e}") })?;
+        let Schema { schema } = answer(&url, response).await?;
         Ok(Some(schema))
     }
 
@@ -143,8 +138,7 @@ impl Registry {
         }
         let url = format!("{}/config/{subject}?defaultToGlobal=true", self.base);
         let response = self.send(self.http.get(&url)).await?;
-        let Config { compatibility_level } = serde_json::from_str(&check(&url, response).await?)
-            .map_err(|e| ServiceError::Failed { service: "Schema Registry", message: format!("{url}: unexpected answer: {e}") })?;
+        let Config { compatibility_level } = answer(&url, response).await?;
         Ok(compatibility_level)
     }
 
@@ -156,6 +150,12 @@ impl Registry {
             reason: e.to_string(),
         })
     }
+}
+
+/// A successful answer's JSON body read as `T`.
+async fn answer<T: serde::de::DeserializeOwned>(url: &str, response: reqwest::Response) -> Result<T, ServiceError> {
+    serde_json::from_str(&check(url, response).await?)
+        .map_err(|e| ServiceError::Failed { service: "Schema Registry", message: format!("{url}: unexpected answer: {e}") })
 }
 
 /// The body of a successful answer; a server error may pass, a client error will not.

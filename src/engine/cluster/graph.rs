@@ -200,10 +200,11 @@ fn raw_text(payload: &[u8]) -> String {
     match std::str::from_utf8(payload) {
         Ok(text) if !is_framed(payload) => text.to_string(),
         _ => {
+            use std::fmt::Write;
             let mut out = String::with_capacity(4 + payload.len() * 2);
             out.push_str("hex:");
             for byte in payload {
-                out.push_str(&format!("{byte:02x}"));
+                write!(out, "{byte:02x}").expect("writing to a String cannot fail");
             }
             out
         }
