@@ -11,6 +11,7 @@
 //! - [`cdc`]: PostgreSQL's committed changes → Kafka, exactly once;
 //! - [`operators`]: the timely operators every pipeline uses (epochs, the async sink);
 //! - [`connectors`]: Kafka, PostgreSQL, Cassandra and local files, each with its source or sink;
+//! - [`checkpoint`]: the dedupe's and the views' state on local disk, so a restart resumes;
 //! - [`engine`]: timely workers running a pipeline, wired from the connectors' operators;
 //! - [`clock`]: the wall clock, which orders nothing;
 //! - [`metrics`]: counters and progress;
@@ -18,6 +19,7 @@
 
 pub mod api;
 pub mod cdc;
+pub mod checkpoint;
 pub mod cli;
 pub mod clock;
 pub mod connectors;

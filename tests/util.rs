@@ -28,7 +28,15 @@ pub fn test_data(name: &str) -> String {
 
 /// The `rtds` binary cargo built for these tests.
 pub fn rtds() -> std::process::Command {
-    std::process::Command::new(env!("CARGO_BIN_EXE_rtds"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rtds"));
+    command.env("RTDS_STATE_DIR", state_dir());
+    command
+}
+
+/// Where the workers this test run starts keep their checkpoints: one folder per test run,
+/// so no run resumes from another's.
+pub fn state_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("rtds-test-state-{}", std::process::id()))
 }
 
 

@@ -90,6 +90,15 @@ pub struct PipelineArgs {
     /// their writer schema, e.g. http://127.0.0.1:8081/apis/ccompat/v7; JSON messages need none.
     #[arg(long, env = "RTDS_SCHEMA_REGISTRY", value_name = "URL")]
     pub schema_registry: Option<String>,
+    /// Where each worker checkpoints its dedupe state and the views' inputs with every epoch,
+    /// so a restart resumes from there rather than reading every stored row back from
+    /// Cassandra (under KEYSPACE/TOPIC/worker-I.redb) [default: $XDG_STATE_HOME/rtds, else
+    /// ~/.local/state/rtds].
+    #[arg(long, env = "RTDS_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Keep no checkpoint: each restart reads the stored rows back.
+    #[arg(long, conflicts_with = "state_dir")]
+    pub no_checkpoint: bool,
 }
 
 impl PipelineArgs {
@@ -117,6 +126,19 @@ impl PipelineArgs {
         self.kafka.config(&properties)
     }
 
+    /// Where the workers keep their checkpoints (none with `--no-checkpoint`).
+    pub fn checkpoint_dir(&self) -> Option<PathBuf> {
+        if self.no_checkpoint {
+            return None;
+        }
+        if let Some(dir) = &self.state_dir {
+            return Some(dir.clone());
+        }
+        let state_home = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()).map(PathBuf::from);
+        let home = || std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("state"));
+        Some(state_home.or_else(home).unwrap_or_else(|| PathBuf::from(".rtds-state")).join("rtds"))
+    }
+
     /// The flags as arguments, to hand to a worker process. Secrets are not among them: a
     /// process on this machine inherits them with the environment, one on another machine
     /// has its own.
@@ -133,9 +155,13 @@ impl PipelineArgs {
             ("--keyspace", self.keyspace.clone()),
             ("--idle-exit", self.idle_exit.map(|d| humantime::format_duration(d).to_string())),
             ("--schema-registry", self.schema_registry.clone()),
+            ("--state-dir", self.state_dir.as_ref().map(|p| p.display().to_string())),
         ];
         if self.accept_lost_records {
             args.push("--accept-lost-records".into());
+        }
+        if self.no_checkpoint {
+            args.push("--no-checkpoint".into());
         }
         for (flag, value) in optional {
             if let Some(value) = value {
@@ -253,6 +279,7 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         report: args.report,
         accept_lost_records: args.pipeline.accept_lost_records,
         schema_registry: args.pipeline.schema_registry.clone(),
+        state_dir: args.pipeline.checkpoint_dir(),
     };
     run_worker(options).with_context(|| format!("worker process {} of {}", args.process, args.processes))
 }

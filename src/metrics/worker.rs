@@ -32,6 +32,8 @@ pub struct ProcessCounters {
     pub epoch: AtomicU64,
     /// Stored rows read back as dedupe state at start.
     pub state_rows_loaded: AtomicU64,
+    /// Workers that resumed from their checkpoint at start, without reading rows back.
+    pub checkpoints_resumed: AtomicU64,
     /// Expectations: upserts evaluated against them.
     pub expectation_rows: AtomicU64,
     /// Per expectation, in the dataflow's order: rows that failed it.

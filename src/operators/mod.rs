@@ -11,5 +11,5 @@ mod upsert;
 mod watermark;
 
 pub use async_sink::{AsyncSink, AsyncSinkOptions};
-pub use upsert::Upsert;
+pub use upsert::{InMemory, Upsert, UpsertState, Versioned};
 pub use watermark::{EventClock, EventTimes, HoldOpenWindows, JudgeLate};

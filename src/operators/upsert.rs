@@ -20,21 +20,78 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
+use std::time::Duration;
 
 use differential_dataflow::{AsCollection, Hashable, VecCollection};
 use serde::{Serialize, de::DeserializeOwned};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::Stream;
-use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::{Capability, Operator};
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use timely::dataflow::operators::Capability;
+use timely::dataflow::operators::generic::OutputBuilder;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::generic::operator::empty;
 
 /// A key's version and its value (none: deleted).
-type Versioned<K, N, V> = (K, (N, Option<V>));
+pub type Versioned<K, N, V> = (K, (N, Option<V>));
+
+/// Where the operator keeps each key's newest version: in memory ([`InMemory`]) or in a
+/// checkpoint on disk ([`crate::checkpoint`]).
+pub trait UpsertState<K, N, V, M>: 'static {
+    /// Applies one complete epoch's `updates`, in version order, calling `changed(key, old,
+    /// new)` for each key whose value changed, and records `marks` (what the epoch covered).
+    fn apply(&mut self, updates: Vec<Versioned<K, N, V>>, marks: Vec<M>, changed: &mut dyn FnMut(K, Option<V>, Option<V>));
+
+    /// `None` once every epoch applied is as durable as the state gets (always, for state
+    /// in memory); else how long until [`sync`](Self::sync) is due.
+    fn unsynced(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Makes every epoch applied durable.
+    fn sync(&mut self) {}
+}
+
+/// The newest version of each key, in a hash map: the state of a run that does not outlive
+/// its process.
+pub struct InMemory<K, N, V>(HashMap<K, (N, Option<V>), foldhash::fast::RandomState>);
+
+impl<K, N, V> Default for InMemory<K, N, V> {
+    fn default() -> Self {
+        InMemory(HashMap::default())
+    }
+}
+
+impl<K: Hash + Eq + Clone + 'static, N: Ord + 'static, V: Clone + 'static, M> UpsertState<K, N, V, M> for InMemory<K, N, V> {
+    fn apply(&mut self, updates: Vec<Versioned<K, N, V>>, _marks: Vec<M>, changed: &mut dyn FnMut(K, Option<V>, Option<V>)) {
+        for (key, (version, value)) in updates {
+            let old = match self.0.get_mut(&key) {
+                Some((seen, _)) if *seen >= version => continue,
+                Some(slot) => std::mem::replace(slot, (version, value.clone())).1,
+                None => {
+                    self.0.insert(key.clone(), (version, value.clone()));
+                    None
+                }
+            };
+            changed(key, old, value);
+        }
+    }
+}
 
 /// The latest version of each key ([module docs](self)).
 pub trait Upsert<'scope, K, N, V> {
-    /// Each key's value at its newest version, as a collection of `(key, value)`.
+    /// Each key's value at its newest version, as a collection of `(key, value)`, kept in
+    /// memory.
     fn upsert(self) -> VecCollection<'scope, u64, (K, V)>;
+
+    /// The same, kept in `state`; `marks` (broadcast to every worker) say what each epoch
+    /// covered, and reach the state with the epoch's updates. The second stream carries
+    /// nothing and holds each epoch until the state has made it durable: what says an epoch
+    /// is durable waits for it, the views downstream do not.
+    fn upsert_into<M, S>(self, state: S, marks: Stream<'scope, u64, Vec<(M, u64, isize)>>) -> (VecCollection<'scope, u64, (K, V)>, Stream<'scope, u64, Vec<()>>)
+    where
+        M: Clone + 'static,
+        S: UpsertState<K, N, V, M>;
 }
 
 impl<'scope, K, N, V> Upsert<'scope, K, N, V> for Stream<'scope, u64, Vec<(Versioned<K, N, V>, u64, isize)>>
@@ -44,43 +101,75 @@ where
     V: Clone + Serialize + DeserializeOwned + Send + 'static,
 {
     fn upsert(self) -> VecCollection<'scope, u64, (K, V)> {
+        let marks = empty::<u64, Vec<((), u64, isize)>>(self.scope());
+        self.upsert_into(InMemory::default(), marks).0
+    }
+
+    fn upsert_into<M, S>(self, mut state: S, marks: Stream<'scope, u64, Vec<(M, u64, isize)>>) -> (VecCollection<'scope, u64, (K, V)>, Stream<'scope, u64, Vec<()>>)
+    where
+        M: Clone + 'static,
+        S: UpsertState<K, N, V, M>,
+    {
+        let scope = self.scope();
+        let mut builder = OperatorBuilder::new("Upsert".to_owned(), scope);
+        let activator = scope.activator_for(builder.operator_info().address);
         let by_key = Exchange::new(|((key, _), _, _): &(Versioned<K, N, V>, u64, isize)| key.hashed().into());
-        self.unary_frontier::<CapacityContainerBuilder<Vec<((K, V), u64, isize)>>, _, _, _>(by_key, "Upsert", |_capability, _info| {
-            let mut newest: HashMap<K, (N, Option<V>), foldhash::fast::RandomState> = HashMap::default();
-            let mut pending: BTreeMap<u64, (Capability<u64>, Vec<Versioned<K, N, V>>)> = BTreeMap::new();
-            move |(input, frontier), output| {
-                input.for_each(|cap, data| {
+        let mut updates = builder.new_input(self, by_key);
+        let mut marks = builder.new_input(marks, Pipeline);
+        let (output, rows) = builder.new_output::<Vec<((K, V), u64, isize)>>();
+        let (_synced, synced) = builder.new_output::<Vec<()>>();
+        let mut output = OutputBuilder::<_, CapacityContainerBuilder<Vec<((K, V), u64, isize)>>>::from(output);
+
+        builder.build(move |_capabilities| {
+            // Per epoch not yet complete: its capabilities (rows, synced), updates and marks.
+            type Epoch<K, N, V, M> = ([Capability<u64>; 2], Vec<Versioned<K, N, V>>, Vec<M>);
+            let mut pending: BTreeMap<u64, Epoch<K, N, V, M>> = BTreeMap::new();
+            // The earliest epoch applied but not yet durable.
+            let mut unsynced: Option<Capability<u64>> = None;
+            move |frontiers| {
+                let mut output = output.activate();
+                let new = |cap: &timely::dataflow::operators::InputCapability<u64>, time: &u64| [cap.delayed(time, 0), cap.delayed(time, 1)];
+                updates.for_each(|cap, data| {
                     for (update, time, diff) in data.drain(..) {
                         if diff > 0 {
-                            pending.entry(time).or_insert_with(|| (cap.delayed(&time, 0), Vec::new())).1.push(update);
+                            pending.entry(time).or_insert_with(|| (new(&cap, &time), Vec::new(), Vec::new())).1.push(update);
                         }
                     }
                 });
+                marks.for_each(|cap, data| {
+                    for (mark, time, _) in data.drain(..) {
+                        pending.entry(time).or_insert_with(|| (new(&cap, &time), Vec::new(), Vec::new())).2.push(mark);
+                    }
+                });
                 // A complete epoch's updates, in version order, against each key's newest.
-                while let Some(entry) = pending.first_entry().filter(|e| !frontier.less_equal(e.key())) {
-                    let (time, (cap, mut updates)) = entry.remove_entry();
+                let complete = |time: &u64| frontiers.iter().all(|f| !f.less_equal(time));
+                while let Some(entry) = pending.first_entry().filter(|e| complete(e.key())) {
+                    let (time, ([cap, synced], mut updates, marks)) = entry.remove_entry();
                     updates.sort_by(|a, b| a.1.0.cmp(&b.1.0));
                     let mut session = output.session(&cap);
-                    for (key, (version, value)) in updates {
-                        let old = match newest.get_mut(&key) {
-                            Some((seen, _)) if *seen >= version => continue,
-                            Some(slot) => std::mem::replace(slot, (version, value.clone())).1,
-                            None => {
-                                newest.insert(key.clone(), (version, value.clone()));
-                                None
-                            }
-                        };
+                    state.apply(updates, marks, &mut |key, old, new| {
                         if let Some(old) = old {
                             session.give(((key.clone(), old), time, -1));
                         }
-                        if let Some(new) = value {
+                        if let Some(new) = new {
                             session.give(((key, new), time, 1));
                         }
+                    });
+                    unsynced.get_or_insert(synced);
+                }
+                if unsynced.is_some() {
+                    match state.unsynced() {
+                        None => unsynced = None,
+                        Some(due) if due.is_zero() => {
+                            state.sync();
+                            unsynced = None;
+                        }
+                        Some(due) => activator.activate_after(due),
                     }
                 }
             }
-        })
-        .as_collection()
+        });
+        (rows.as_collection(), synced)
     }
 }
 

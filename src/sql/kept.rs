@@ -125,6 +125,27 @@ impl Kept {
         }
     }
 
+    /// What each view reads of a kept row, as `(view, group key or state row)`: what the views'
+    /// routing ([`super::render::render_views`]) hands them for it, so a checkpoint of these
+    /// restores the views as they were.
+    pub fn view_inputs(&self, kept: &[Datum]) -> Vec<(u64, Row)> {
+        let mut state: Option<Row> = None;
+        let mut inputs = Vec::new();
+        for (index, view) in self.views.iter().enumerate() {
+            match self.key(index, kept) {
+                Some(None) => {}
+                Some(Some(key)) => inputs.push((index as u64, Row::from(key))),
+                None => {
+                    let state = state.get_or_insert_with(|| self.state_row(kept));
+                    if view.keeps(state, &self.cx) {
+                        inputs.push((index as u64, state.clone()));
+                    }
+                }
+            }
+        }
+        inputs
+    }
+
     /// The state row at the head of a kept row, for the views that read rows.
     pub fn state_row(&self, kept: &[Datum]) -> Row {
         Row::from(&kept[..self.state_len])

@@ -23,6 +23,8 @@ use serde::{Deserialize, Serialize};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::{Capability, Operator};
+use timely::dataflow::Stream;
+use timely::dataflow::operators::Concat;
 use timely::dataflow::operators::vec::Partition;
 
 use super::expr::Context;
@@ -44,6 +46,16 @@ enum Part {
 /// Maintains every view of `kept` over `rows` (kept rows, [`Kept::row`]): each view's table
 /// as `(key, row)`, in the order of its views.
 pub fn render_views<'scope>(rows: VecCollection<'scope, u64, KeptRow>, kept: Arc<Kept>) -> Vec<VecCollection<'scope, u64, (Row, Row)>> {
+    render_views_resumed(rows, kept, None)
+}
+
+/// [`render_views`], with the views' inputs restored from a checkpoint
+/// ([`Kept::view_inputs`], consolidated) added to what the rows route to them.
+pub fn render_views_resumed<'scope>(
+    rows: VecCollection<'scope, u64, KeptRow>,
+    kept: Arc<Kept>,
+    restored: Option<Stream<'scope, u64, Vec<((u64, Row), u64, isize)>>>,
+) -> Vec<VecCollection<'scope, u64, (Row, Row)>> {
     let views: Vec<Arc<View>> = kept.views().to_vec();
     if views.is_empty() {
         return Vec::new();
@@ -97,8 +109,12 @@ pub fn render_views<'scope>(rows: VecCollection<'scope, u64, KeptRow>, kept: Arc
                     output.session(&cap).give_iterator(keys.filter(|(_, diff)| *diff != 0).map(|(key, diff)| (key, time, diff)));
                 }
             }
-        })
-        .partition(count as u64, |((index, input), time, diff)| (index, (input, time, diff)));
+        });
+    let routed = match restored {
+        Some(restored) => routed.concat(restored),
+        None => routed,
+    };
+    let routed = routed.partition(count as u64, |((index, input), time, diff)| (index, (input, time, diff)));
     routed.into_iter().zip(all).map(|(stream, view)| maintain(stream.as_collection(), view, cx)).collect()
 }
 

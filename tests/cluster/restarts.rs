@@ -79,6 +79,9 @@ fn a_crash_during_a_stall_reads_again_at_most_the_in_flight_window() {
     finish(second, "the restarted rtds worker", Duration::from_secs(180));
     let stdout = std::fs::read_to_string(out).unwrap();
     let summary: serde_json::Value = stdout.lines().rev().find_map(|l| serde_json::from_str(l).ok()).expect("a summary line");
+    // Both workers resumed from their checkpoints: nothing was read back from Cassandra.
+    assert_eq!(summary["checkpoints_resumed"], workers, "{stdout}");
+    assert_eq!(summary["state_rows_loaded"], 0, "{stdout}");
     let read_after = summary["records_in"].as_u64().unwrap();
     assert_eq!(read_after, total - recorded, "the restart read from the recorded offsets to the end");
 
@@ -116,5 +119,23 @@ fn a_cluster_restarted_in_another_shape_ends_equal_to_postgres() {
         .args(pipeline.pipeline_args());
     let stderr = finish(Running::spawn(command), "rtds master -n 1 -w 3", Duration::from_secs(180));
     assert!(stderr.contains("every worker process finished"), "{stderr}");
+    // The checkpoints were of another shape: each worker read its rows back instead.
+    assert_eq!(checkpoints(&stderr), (0, 3), "{stderr}");
     pipeline.assert_cassandra_equals_postgres(35_000);
+
+    // The same shape again, and worker 1 lost its disk: the others resume, it reads back.
+    pipeline.ingest(3_000, &[]);
+    let lost = crate::util::state_dir().join(&pipeline.keyspace).join(&pipeline.topic).join("worker-1.redb");
+    std::fs::remove_file(&lost).unwrap_or_else(|e| panic!("{}: {e}", lost.display()));
+    let mut command = rtds();
+    command.args(["master", "--local", "-n", "1", "-w", "3"]).args(["--http", "127.0.0.1:0"]).args(pipeline.pipeline_args());
+    let stderr = finish(Running::spawn(command), "rtds master -n 1 -w 3, again", Duration::from_secs(180));
+    assert_eq!(checkpoints(&stderr), (2, 1), "{stderr}");
+    pipeline.assert_cassandra_equals_postgres(38_000);
+}
+
+/// How many workers resumed from their checkpoints and how many did not, from their logs.
+fn checkpoints(stderr: &str) -> (usize, usize) {
+    let not = stderr.lines().filter(|l| l.contains("not resuming from the checkpoint")).count();
+    (stderr.lines().filter(|l| l.contains("resuming from the checkpoint")).count() - not, not)
 }

@@ -272,6 +272,22 @@ impl CassandraTables {
         Err(ServiceError::cassandra("cannot claim a run number: 100 attempts lost to other processes"))
     }
 
+    /// The keyspace's lineage: a number drawn when the keyspace is first used and kept in
+    /// `rtds_meta`, so a keyspace dropped and made again under the same name is told apart
+    /// (a checkpoint of the old one is not resumed from).
+    pub async fn lineage(&self) -> Result<i64, ServiceError> {
+        let ks = &self.keyspace;
+        let draw = format!("INSERT INTO {ks}.rtds_meta (name, value) VALUES ('lineage', ?) IF NOT EXISTS");
+        self.session.query_unpaged(draw, (rand::random::<i64>(),)).await.map_err(ServiceError::cassandra)?;
+        let mut read = Statement::new(format!("SELECT value FROM {ks}.rtds_meta WHERE name = 'lineage'"));
+        read.set_consistency(Consistency::Serial);
+        let rows = self.session.query_unpaged(read, &[]).await.map_err(ServiceError::cassandra)?.into_rows_result().map_err(ServiceError::cassandra)?;
+        rows.maybe_first_row::<(Option<i64>,)>()
+            .map_err(ServiceError::cassandra)?
+            .and_then(|(v,)| v)
+            .ok_or_else(|| ServiceError::cassandra("the keyspace's lineage was drawn but reads back empty"))
+    }
+
     /// The table of view `index`.
     pub fn view(&self, index: usize) -> &ViewTable {
         &self.views[index]

@@ -2,16 +2,21 @@
 //! sink, the dead-letter sink, the dedupe (latest version per id) and the views, all
 //! ending in the probe that says which epochs are durable.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use timely::dataflow::{Scope, Stream};
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::operators::vec::Map;
-use timely::dataflow::operators::{Concat, Concatenate, Exchange, OkErr, Probe};
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::vec::Broadcast;
+use timely::dataflow::operators::{Concat, Concatenate, Exchange, OkErr, Operator, Probe};
 use uuid::Uuid;
 
 use super::ProcessState;
+use crate::checkpoint::{Checkpoint, Coverage, Identity, Mark};
 use crate::connectors::cassandra::{CassandraRows, CassandraView, RowChange, row_owner, stored_state};
 use crate::connectors::kafka::{DeadLetterSink, Incoming, KafkaSourceOptions, kafka_source};
 use crate::connectors::registry::decode::{Schemas, is_framed};
@@ -21,7 +26,7 @@ use crate::operators::AsyncSinkOptions;
 use crate::sql::decode::Decoder;
 use crate::sql::expr::Context;
 use crate::sql::kept::{self, KeptRow};
-use crate::sql::render::render_views;
+use crate::sql::render::render_views_resumed;
 use crate::operators::{EventTimes, HoldOpenWindows, JudgeLate, Upsert};
 use crate::sql::{OnViolation, Program, Row, Table};
 
@@ -38,19 +43,34 @@ type Parsed = (Change, Option<i64>, Option<Row>, Version, (i32, i64));
 /// A record that goes to the dead-letter topic, with where it was read.
 type DeadLetter = (Rejected, String);
 
-/// This worker's share of what Cassandra held when the run began.
-#[derive(Debug, Default)]
+/// This worker's share of what Cassandra held when the run began, and its checkpoint.
+#[derive(Default)]
 pub(super) struct Stored {
-    /// The state rows, as the dedupe needs them: older than anything read from Kafka.
+    /// The state rows, as the dedupe needs them: older than anything read from Kafka (none
+    /// when the worker resumes from its checkpoint).
     pub rows: Vec<Row>,
     /// Per view, the keys its table held that this worker writes ([`row_owner`]).
     pub view_keys: Vec<Vec<Row>>,
+    /// The checkpoint the dedupe keeps its state in (none: in memory, for dataflows with
+    /// windows).
+    pub checkpoint: Option<Resumed>,
+}
+
+/// A worker's checkpoint, opened: resumed from, or emptied to be rebuilt from the stored rows.
+pub(super) struct Resumed {
+    pub checkpoint: Checkpoint,
+    pub identity: Identity,
+    pub coverage: Coverage,
+    /// The views' inputs it held (none when emptied).
+    pub view_inputs: Vec<((u64, Row), isize)>,
 }
 
 /// Builds one worker's dataflow. The stored rows enter at epoch 0, before anything read from
 /// Kafka (epochs 1 on).
 pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: KafkaSourceOptions, durable: ProbeHandle<u64>, stored: Stored) {
     let records = kafka_source(scope, source, durable.clone(), 1);
+    let Stored { rows: stored_rows, mut view_keys, checkpoint } = stored;
+    let marks = checkpoint.as_ref().map(|_| covered(records.clone()));
 
     // Decode, check the expectations, keep the state row; rejected records keep their raw
     // text and the reason.
@@ -82,7 +102,6 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: Kaf
 
     // The stored rows (what Cassandra held when the run began) enter at epoch 0, older than
     // every record read from Kafka in this run.
-    let Stored { rows: stored_rows, mut view_keys } = stored;
     let key = program.table.state_columns.iter().position(|c| *c == program.table.key).expect("the key is kept");
     let old = stored_rows
         .into_iter()
@@ -129,10 +148,20 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: Kaf
     // changes moves from one group to the other, and a deleted one leaves its groups.
     let keep = kept.clone();
     let stored = stored.map(move |((id, (version, row)), time, diff)| ((id, (version, row.map(|row| keep.row(row)))), time, diff));
-    let unique = stored.concat(fresh).upsert();
+    let (unique, restored) = match checkpoint.zip(marks) {
+        Some((Resumed { checkpoint, identity, coverage, view_inputs }, marks)) => {
+            let restored = stored_state(scope, view_inputs, 0).map(|((input, diff), time, _)| (input, time, diff));
+            let (unique, synced) = stored.concat(fresh).upsert_into(checkpoint.into_state(identity, coverage, kept.clone()), marks);
+            (unique, Some((restored, synced)))
+        }
+        None => (stored.concat(fresh).upsert(), None),
+    };
+    let (restored, synced) = restored.unzip();
     let rows = unique.map(|(_, row)| row);
+    // An epoch is durable once its checkpoint is on disk too.
     let mut done = vec![rows_done, dead_done];
-    for (index, table) in render_views(rows, kept).into_iter().enumerate() {
+    done.extend(synced);
+    for (index, table) in render_views_resumed(rows, kept, restored).into_iter().enumerate() {
         // Each key to the worker that owns it: the one that also deletes its stale copy.
         let owned = table.inner.exchange(|((key, _), _, _)| row_owner(key));
         let stale = view_keys.get_mut(index).map(std::mem::take).unwrap_or_default();
@@ -146,6 +175,25 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: Kaf
         done.push(owned.cassandra_view(index, state.sink_options.clone(), stale));
     }
     scope.concatenate(done).probe_with(&durable);
+}
+
+/// What each epoch read, for the checkpoints: per partition, how many of its records were read
+/// through the epoch, from every worker to every worker (a checkpoint covers the whole topic).
+fn covered<'scope>(records: Stream<'scope, u64, Vec<(Incoming, u64, isize)>>) -> Stream<'scope, u64, Vec<(Mark, u64, isize)>> {
+    records
+        .unary::<CapacityContainerBuilder<Vec<(Mark, u64, isize)>>, _, _, _>(Pipeline, "Covered", |_capability, _info| {
+            move |input, output| {
+                input.for_each(|cap, data| {
+                    let mut newest: HashMap<(i32, u64), i64> = HashMap::new();
+                    for (incoming, time, _) in data.iter() {
+                        let number = newest.entry((incoming.partition, *time)).or_default();
+                        *number = (*number).max(incoming.number);
+                    }
+                    output.session(&cap).give_iterator(newest.into_iter().map(|((partition, time), number)| ((partition, number), time, 1)));
+                });
+            }
+        })
+        .broadcast()
 }
 
 /// The event times every worker folds into the watermark, when the dataflow has windows.

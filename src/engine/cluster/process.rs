@@ -47,6 +47,9 @@ pub struct WorkerOptions {
     pub accept_lost_records: bool,
     /// The Schema Registry's Confluent API, for Avro messages.
     pub schema_registry: Option<String>,
+    /// Where the workers keep their checkpoints ([`crate::checkpoint`]); none: each restart
+    /// reads the stored rows back.
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 /// What every worker thread of the process shares.
@@ -77,6 +80,8 @@ pub struct WorkerSummary {
     pub rejected: u64,
     pub aggregate_writes: u64,
     pub state_rows_loaded: u64,
+    /// This process's workers that resumed from their checkpoints ([`crate::checkpoint`]).
+    pub checkpoints_resumed: u64,
     /// Records retention deleted before they were durable, skipped (`--accept-lost-records`).
     pub records_skipped: u64,
     pub seconds: f64,
@@ -193,23 +198,56 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
         tracing::warn!(seconds = offset.num_seconds(), "this process's clock is shifted for a test ({})", crate::clock::OFFSET_ENV);
     }
 
-    // Each local worker's share of the stored rows and view keys, read here on the runtime,
-    // concurrently, before timely starts: a worker thread makes no network call.
+    // Each local worker's view keys, checkpoint and share of the stored rows, read here on the
+    // runtime before timely starts: a worker thread makes no network call.
     let view_keys: Vec<Vec<crate::sql::Row>> = runtime.block_on(crate::connectors::retry::forever("reading the views' keys", || tables.read_view_keys()));
-    let loaded: HashMap<usize, Stored> = runtime
-        .block_on(futures::future::join_all((first_worker..first_worker + local_workers).map(|index| {
-            let state = state.clone();
-            let keys = view_keys
-                .iter()
-                .map(|keys| keys.iter().filter(|key| row_owner(key) % peers as u64 == index as u64).cloned().collect())
-                .collect();
-            async move {
-                let rows = load_share(&state.sink_options.tables, index, peers, &state.counters).await;
-                (index, Stored { rows, view_keys: keys })
+    let local = first_worker..first_worker + local_workers;
+    let own_keys = |index: usize| -> Vec<Vec<crate::sql::Row>> {
+        view_keys.iter().map(|keys| keys.iter().filter(|key| row_owner(key) % peers as u64 == index as u64).cloned().collect()).collect()
+    };
+    let checkpoints = match checkpoint_dir(&options, &sink_plan.keyspace, &topic) {
+        Some(dir) => Some(open_checkpoints(&runtime, &tables, &state, dir, local.clone(), peers)?),
+        None => None,
+    };
+    let loaded: HashMap<usize, Stored> = match checkpoints {
+        // Workers that resume read nothing back; the others read the stored rows they own
+        // (one scan of the table for the process), as the dedupe exchanges them by id.
+        Some(checkpoints) => {
+            let fallback: Vec<usize> = checkpoints.iter().filter(|(_, opened)| opened.fallback).map(|(index, _)| *index).collect();
+            let mut rows: HashMap<usize, Vec<crate::sql::Row>> = HashMap::new();
+            if !fallback.is_empty() {
+                let all = runtime.block_on(crate::connectors::retry::forever("reading back the stored rows", || tables.scan_share(0, 1)));
+                let key = state.dataflow.program.table.state_columns.iter().position(|c| *c == state.dataflow.program.table.key).expect("the key is kept");
+                for row in all {
+                    if let crate::sql::Datum::Uuid(id) = &row[key] {
+                        let owner = (differential_dataflow::Hashable::hashed(id) % peers as u64) as usize;
+                        if fallback.contains(&owner) {
+                            rows.entry(owner).or_default().push(row);
+                        }
+                    }
+                }
+                state.counters.state_rows_loaded.store(rows.values().map(|r| r.len() as u64).sum(), Ordering::Relaxed);
             }
-        })))
-        .into_iter()
-        .collect();
+            checkpoints
+                .into_iter()
+                .map(|(index, opened)| {
+                    let stored = Stored { rows: rows.remove(&index).unwrap_or_default(), view_keys: own_keys(index), checkpoint: Some(opened.resumed) };
+                    (index, stored)
+                })
+                .collect()
+        }
+        None => runtime
+            .block_on(futures::future::join_all(local.map(|index| {
+                let state = state.clone();
+                let keys = own_keys(index);
+                async move {
+                    let rows = load_share(&state.sink_options.tables, index, peers, &state.counters).await;
+                    (index, Stored { rows, view_keys: keys, checkpoint: None })
+                }
+            })))
+            .into_iter()
+            .collect(),
+    };
     let loaded = Mutex::new(loaded);
     // Epoch 1 begins when the processes are connected (the first worker to get here), so the
     // processes of a cluster count epochs together whatever their clocks say.
@@ -252,6 +290,62 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
     Ok(())
 }
 
+/// Where this process's workers keep their checkpoints: none for a dataflow with windows (the
+/// watermark is not checkpointed yet, [`crate::checkpoint`]).
+fn checkpoint_dir(options: &WorkerOptions, keyspace: &str, topic: &str) -> Option<std::path::PathBuf> {
+    let windows = options.dataflow.program.views.iter().any(|v| v.window.is_some());
+    if windows {
+        tracing::info!("the dataflow has windows: no checkpoint, a restart reads the stored rows back");
+        return None;
+    }
+    Some(options.state_dir.as_ref()?.join(keyspace).join(topic))
+}
+
+/// A local worker's checkpoint, and whether it must be rebuilt from the stored rows.
+struct Opened {
+    resumed: super::graph::Resumed,
+    fallback: bool,
+}
+
+/// Opens each local worker's checkpoint in `dir` and resumes from it when it is valid
+/// ([`crate::checkpoint::Checkpoint::resume`]); empties it otherwise, saying why.
+fn open_checkpoints(
+    runtime: &tokio::runtime::Runtime,
+    tables: &CassandraTables,
+    state: &ProcessState,
+    dir: std::path::PathBuf,
+    local: std::ops::Range<usize>,
+    peers: usize,
+) -> Result<Vec<(usize, Opened)>, ClusterError> {
+    use crate::checkpoint::{Checkpoint, Coverage, Identity};
+    let lineage = runtime.block_on(crate::connectors::retry::forever("reading the keyspace's lineage", || tables.lineage()));
+    let dataflow = crate::checkpoint::digest(&state.dataflow.program);
+    let start = &state.source_options.start;
+    let mut opened = Vec::new();
+    for index in local {
+        let path = dir.join(format!("worker-{index}.redb"));
+        let started = std::time::Instant::now();
+        let checkpoint = Checkpoint::open(&path).map_err(|e| ClusterError::Invalid(e.to_string()))?;
+        let identity = Identity { lineage, dataflow: dataflow.clone(), index, peers };
+        let resumed = match checkpoint.resume(&identity, start) {
+            Ok((view_inputs, coverage)) => {
+                state.counters.checkpoints_resumed.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(worker = index, path = %path.display(), view_inputs = view_inputs.len(), ms = started.elapsed().as_millis() as u64, "resuming from the checkpoint");
+                Opened { resumed: super::graph::Resumed { checkpoint, identity, coverage, view_inputs }, fallback: false }
+            }
+            Err(reason) => {
+                tracing::info!(worker = index, path = %path.display(), %reason, "not resuming from the checkpoint: reading the stored rows back");
+                checkpoint.clear().map_err(|e| ClusterError::Invalid(e.to_string()))?;
+                // The stored rows hold at least what the recorded offsets say is durable.
+                let coverage: Coverage = start.iter().map(|(partition, point)| (*partition, point.records)).collect();
+                Opened { resumed: super::graph::Resumed { checkpoint, identity, coverage, view_inputs: Vec::new() }, fallback: true }
+            }
+        };
+        opened.push((index, resumed));
+    }
+    Ok(opened)
+}
+
 /// What the process did, from its counters and histograms.
 fn summary(state: &ProcessState, process: String, seconds: f64) -> WorkerSummary {
     let c = &state.counters;
@@ -265,6 +359,7 @@ fn summary(state: &ProcessState, process: String, seconds: f64) -> WorkerSummary
         rejected: c.rejected.load(Ordering::Relaxed),
         aggregate_writes: c.aggregate_writes.load(Ordering::Relaxed),
         state_rows_loaded: c.state_rows_loaded.load(Ordering::Relaxed),
+        checkpoints_resumed: c.checkpoints_resumed.load(Ordering::Relaxed),
         records_skipped: c.records_skipped.load(Ordering::Relaxed),
         seconds,
         latency_ms_p50: latency.value_at_quantile(0.5),

@@ -66,6 +66,10 @@ pub struct Incoming {
     pub produced_ms: Option<i64>,
     /// The end LSN of the change's PostgreSQL commit (`rtds-lsn`), the order of its versions.
     pub lsn: Option<u64>,
+    /// How many records of its partition were read through this one (counted from the
+    /// partition's start, across runs): what a checkpoint says it covers.
+    #[serde(default)]
+    pub number: i64,
 }
 
 /// Partitions owned by global worker `index` of `workers`: p with p mod workers == index.
@@ -305,8 +309,9 @@ impl Reading {
                 Some(Ok(incoming)) => {
                     read += 1;
                     self.next_offsets.insert(incoming.partition, incoming.offset + 1);
-                    *self.records.entry(incoming.partition).or_default() += 1;
-                    give(incoming);
+                    let records = self.records.entry(incoming.partition).or_default();
+                    *records += 1;
+                    give(Incoming { number: *records, ..incoming });
                 }
                 Some(Err(ReadError::OffsetOutOfRange)) => {
                     self.check_lost();

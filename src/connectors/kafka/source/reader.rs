@@ -95,6 +95,7 @@ impl PartitionReader for KafkaReader {
                 let header = headers.iter().find(|h| h.key == LSN_HEADER)?;
                 std::str::from_utf8(header.value?).ok()?.parse().ok()
             }),
+            number: 0,
         }))
     }
 

@@ -26,7 +26,7 @@ struct FakeReader {
 impl FakeReader {
     fn with(records_per_partition: i64) -> Arc<FakeReader> {
         let queue = (0..records_per_partition)
-            .flat_map(|offset| [0, 1].map(|partition| Incoming { key: None, payload: Some(b"{}".to_vec()), partition, offset, produced_ms: None, lsn: None }))
+            .flat_map(|offset| [0, 1].map(|partition| Incoming { key: None, payload: Some(b"{}".to_vec()), partition, offset, produced_ms: None, lsn: None, number: 0 }))
             .collect();
         let ends = HashMap::from([(0, records_per_partition), (1, records_per_partition)]);
         Arc::new(FakeReader { queue: Mutex::new(queue), positions: Mutex::default(), ends })
@@ -188,7 +188,7 @@ impl PartitionReader for ArrivingReader {
             return None;
         }
         *read += 1;
-        Some(Ok(Incoming { key: None, payload: Some(b"{}".to_vec()), partition: self.partition, offset: *read - 1, produced_ms: None, lsn: None }))
+        Some(Ok(Incoming { key: None, payload: Some(b"{}".to_vec()), partition: self.partition, offset: *read - 1, produced_ms: None, lsn: None, number: 0 }))
     }
     fn positions(&self) -> Option<HashMap<i32, i64>> {
         Some(HashMap::from([(self.partition, *self.read.lock().unwrap())]))
@@ -257,7 +257,7 @@ impl PartitionReader for RetainedReader {
         }
         (*read < 30).then(|| {
             *read = (*read).max(self.from) + 1;
-            Ok(Incoming { key: None, payload: Some(b"{}".to_vec()), partition: 0, offset: *read - 1, produced_ms: None, lsn: None })
+            Ok(Incoming { key: None, payload: Some(b"{}".to_vec()), partition: 0, offset: *read - 1, produced_ms: None, lsn: None, number: 0 })
         })
     }
     fn positions(&self) -> Option<HashMap<i32, i64>> {
