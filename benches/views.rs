@@ -13,6 +13,8 @@
 //!   what the SQL layer costs from what the dedupe saves;
 //! - `sql`: `dataflows/users.sql` as the cluster runs it: its expectations, the state row, the
 //!   dedupe, and its three views rendered from the plan;
+//! - `sql-checkpoint`: `sql` with the dedupe's state and the views' inputs in a checkpoint
+//!   file ([`rtds::checkpoint`], in a temporary folder), as a cluster worker keeps them;
 //! - `sql-1` and `sql-10`: one view, and ten views (the default three and seven more, each a
 //!   count by another derived key of the same columns), to see how cost grows with views;
 //! - `sql-10-wide`: ten views whose seven more read five more columns (email, names, post
@@ -34,13 +36,15 @@ use differential_dataflow::input::InputSession;
 use rtds::api::generator::{Generator, Request};
 use rtds::dataflow::Dataflow;
 use rtds::model::checks::{Checks, age_band, check};
-use rtds::model::{Change, User};
+use rtds::checkpoint::{Checkpoint, Coverage, Identity};
+use rtds::model::{Change, User, Version};
 use rtds::operators::Upsert;
 use rtds::sql::decode::Decoder;
 use rtds::sql::expr::Context;
 use rtds::sql::kept::{Kept, KeptRow};
 use rtds::sql::render::render_views;
 use rtds::sql::{OnViolation, Program};
+use timely::dataflow::operators::generic::operator::empty;
 use timely::dataflow::operators::probe::Handle;
 use uuid::Uuid;
 
@@ -145,17 +149,28 @@ fn compiled(records: Records, upsert: bool) -> f64 {
     })
 }
 
-/// A dataflow file's path: expectations, state row, dedupe, its views. CPU seconds.
-fn sql(program: Arc<Program>, records: Records) -> f64 {
+/// A dataflow file's path: expectations, state row, dedupe, its views. CPU seconds. With
+/// `checkpoint`, the dedupe keeps its state and the views' inputs in a checkpoint file (in a
+/// temporary folder) as a cluster worker does, rather than in memory.
+fn sql(program: Arc<Program>, records: Records, checkpoint: bool) -> f64 {
     timely::execute_directly(move |worker| {
         let cx = Context { today: chrono::Utc::now().date_naive(), now: None };
         let decoder = Decoder::new(&program.table);
         let views: Vec<Arc<rtds::sql::View>> = program.views.iter().cloned().map(Arc::new).collect();
         let kept = Arc::new(Kept::new(views, program.table.state_columns.len(), cx));
-        let mut input: Versioned<KeptRow> = InputSession::new();
+        let mut input: InputSession<u64, (Uuid, (Version, Option<KeptRow>)), isize> = InputSession::new();
         let probe = Handle::new();
+        let dir = tempfile::tempdir().unwrap();
         worker.dataflow::<u64, _, _>(|scope| {
-            let rows = input.to_collection(scope).inner.upsert().map(|(_, row)| row);
+            let versions = input.to_collection(scope).inner;
+            let rows = if checkpoint {
+                let identity = Identity { lineage: 1, dataflow: String::new(), index: 0, peers: 1 };
+                let state = Checkpoint::open(&dir.path().join("worker-0.redb")).unwrap().into_state(identity, Coverage::new(), kept.clone());
+                versions.upsert_into(state, empty::<u64, Vec<((i32, i64), u64, isize)>>(scope)).0
+            } else {
+                versions.upsert()
+            };
+            let rows = rows.map(|(_, row)| row);
             for table in render_views(rows, kept.clone()) {
                 table.probe_with(&probe);
             }
@@ -170,7 +185,8 @@ fn sql(program: Arc<Program>, records: Records) -> f64 {
                 if failed.iter().any(|i| program.table.expectations[*i].on_violation == OnViolation::DropRow) {
                     continue;
                 }
-                input.insert((user.id, (*version, Some(kept.row(program.table.take_state_row(&mut columns))))));
+                let version = Version { order: *version, offset: *version as i64 };
+                input.insert((user.id, (version, Some(kept.row(program.table.take_state_row(&mut columns))))));
             }
             input.advance_to(epoch as u64 + 1);
             input.flush();
@@ -247,34 +263,35 @@ fn main() {
             return;
         }
         let (views, wide) = match name.as_str() {
-            "sql" => (3, false),
+            "sql" | "sql-checkpoint" => (3, false),
             "sql-1" => (1, false),
             "sql-10" => (10, false),
             "sql-10-wide" => (10, true),
-            other => panic!("RTDS_BENCH_ONLY={other}: expected compiled, compiled-upsert, sql, sql-1, sql-10 or sql-10-wide"),
+            other => panic!("RTDS_BENCH_ONLY={other}: expected compiled, compiled-upsert, sql, sql-checkpoint, sql-1, sql-10 or sql-10-wide"),
         };
         let program = program(views, wide);
-        let seconds = median((0..runs).map(|_| sql(program.clone(), records.clone())).collect());
+        let checkpoint = name == "sql-checkpoint";
+        let seconds = median((0..runs).map(|_| sql(program.clone(), records.clone(), checkpoint)).collect());
         println!("{name:<11} {:>8.3} µs CPU/record", seconds / n * 1e6);
         return;
     }
-    let paths = [("sql", 3, false), ("sql-1", 1, false), ("sql-10", 10, false), ("sql-10-wide", 10, true)];
-    let programs: Vec<Arc<Program>> = paths.iter().map(|(_, views, wide)| program(*views, *wide)).collect();
+    let paths = [("sql", 3, false, false), ("sql-checkpoint", 3, false, true), ("sql-1", 1, false, false), ("sql-10", 10, false, false), ("sql-10-wide", 10, true, false)];
+    let programs: Vec<Arc<Program>> = paths.iter().map(|(_, views, wide, _)| program(*views, *wide)).collect();
     let (mut compiled_runs, mut upsert_runs) = (Vec::new(), Vec::new());
     let mut sql_runs = vec![Vec::new(); paths.len()];
     for _ in 0..runs {
         compiled_runs.push(compiled(records.clone(), false));
         upsert_runs.push(compiled(records.clone(), true));
-        for (runs, program) in sql_runs.iter_mut().zip(&programs) {
-            runs.push(sql(program.clone(), records.clone()));
+        for ((runs, program), (_, _, _, checkpoint)) in sql_runs.iter_mut().zip(&programs).zip(&paths) {
+            runs.push(sql(program.clone(), records.clone(), *checkpoint));
         }
     }
     let compiled_s = median(compiled_runs);
     println!("{:<11} {:>8.3} µs CPU/record  {:>9.0} records/s", "compiled", compiled_s / n * 1e6, n / compiled_s);
     let upsert_s = median(upsert_runs);
     println!("{:<11} {:>8.3} µs CPU/record  {:>9.0} records/s", "compiled-upsert", upsert_s / n * 1e6, n / upsert_s);
-    let one_view = median(sql_runs[1].clone());
-    for ((name, views, _), runs) in paths.iter().zip(sql_runs) {
+    let one_view = median(sql_runs[2].clone());
+    for ((name, views, _, _), runs) in paths.iter().zip(sql_runs) {
         let seconds = median(runs);
         let against_one = if *views > 1 { format!(", {:.2}x sql-1", seconds / one_view) } else { String::new() };
         println!(

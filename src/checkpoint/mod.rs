@@ -1,8 +1,8 @@
 //! The dedupe's state and the views' inputs, checkpointed on local disk with every epoch, so a
 //! restart resumes from them instead of scanning every stored row back from Cassandra.
 //!
-//! Each worker keeps one [redb](https://docs.rs/redb) file (`--state-dir`, then
-//! `KEYSPACE/TOPIC/worker-I.redb`) holding, in one transaction per epoch:
+//! Each worker keeps one [fjall](https://docs.rs/fjall) database (an LSM tree; `--state-dir`,
+//! then `KEYSPACE/TOPIC/worker-I`) holding, in one atomic batch per epoch:
 //! - `newest`: each id it owns (the upsert's exchange by id) with its newest version and kept
 //!   row ([`crate::sql::kept`]), deletes included: the [`Upsert`](crate::operators::Upsert)
 //!   operator's state, read and written there rather than held in memory;
@@ -12,8 +12,10 @@
 //! - `meta`: the checkpoint's [`Identity`] and its [`Coverage`] (per Kafka partition, how many
 //!   of its records the state includes).
 //!
-//! A worker's epoch is committed before its capability for the epoch is released, so an epoch
-//! is durable (and its offsets recorded) only once every worker's checkpoint holds it. A
+//! A worker's epoch is committed (to the kernel) before the upsert operator releases the epoch,
+//! and reaches the disk (fsync) within 100 ms; the operator holds the epoch back from the
+//! durable probe until then, so an epoch is durable (and its offsets recorded) only once every
+//! worker's checkpoint holds it on disk. The views downstream do not wait for the sync. A
 //! checkpoint may be ahead of the recorded offsets (a crash after it and before them): the
 //! records replayed from the offsets are then versions the state already has, which the upsert
 //! ignores, so resuming from any checkpoint at or past the offsets gives the same result.

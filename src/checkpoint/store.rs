@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -15,16 +15,13 @@ use crate::operators::{UpsertState, Versioned};
 use crate::sql::kept::{Kept, KeptRow};
 use crate::sql::{Datum, Row};
 
-/// Each id's newest version and kept row (none: deleted).
-const NEWEST: TableDefinition<&[u8], &[u8]> = TableDefinition::new("newest");
-/// The views' inputs: `(view, group key or row)` → how many times it counts.
-const VIEWS: TableDefinition<&[u8], i64> = TableDefinition::new("views");
-/// [`Identity`] and [`Coverage`].
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// The block cache of a checkpoint: what of the state a worker keeps in memory, whatever the
+/// number of ids (the rest is read from disk when an id comes again).
+const CACHE_BYTES: u64 = 32 << 20;
 
-/// The page cache of a checkpoint file: what of the state a worker keeps in memory, whatever
-/// the number of ids (the rest is read from disk when an id comes again).
-const CACHE_BYTES: usize = 64 << 20;
+/// The most journal a checkpoint keeps before its memtables are flushed to tables: what an
+/// opening replays, so it bounds the time a restart takes to open it (fjall's least).
+const JOURNAL_BYTES: u64 = 64 << 20;
 
 /// Which state a checkpoint is of: one worker's share of one keyspace's data, computed by one
 /// dataflow. A checkpoint of another identity is not resumed from.
@@ -49,33 +46,35 @@ pub struct CheckpointError {
     pub reason: String,
 }
 
-/// A worker's checkpoint file, opened.
+/// A worker's checkpoint, opened: a [fjall](https://docs.rs/fjall) database (an LSM tree:
+/// an epoch's writes are appended to its journal, not spread over pages of a B-tree) with
+/// three keyspaces:
+/// - `newest`: id (16 bytes) → bincode of (version, kept row or none);
+/// - `views`: bincode of (view, input) → count (8 bytes, little-endian);
+/// - `meta`: `identity` and `coverage`, in bincode.
 pub struct Checkpoint {
     db: Database,
+    newest: Keyspace,
+    views: Keyspace,
+    meta: Keyspace,
     path: PathBuf,
 }
 
 impl Checkpoint {
-    /// Opens (or creates) the checkpoint at `path`.
+    /// Opens (or creates) the checkpoint in the folder `path`.
     pub fn open(path: &Path) -> Result<Checkpoint, CheckpointError> {
         let error = |reason: String| CheckpointError { path: path.to_path_buf(), reason };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| error(format!("cannot create {}: {e}", dir.display())))?;
-        }
-        let db = Database::builder().set_cache_size(CACHE_BYTES).create(path).map_err(|e| error(e.to_string()))?;
-        let checkpoint = Checkpoint { db, path: path.to_path_buf() };
-        // Every table exists from the start, so reads need not ask.
-        checkpoint.write(|txn| {
-            txn.open_table(NEWEST)?;
-            txn.open_table(VIEWS)?;
-            txn.open_table(META)?;
-            Ok(())
-        })?;
-        Ok(checkpoint)
+        std::fs::create_dir_all(path).map_err(|e| error(format!("cannot create it: {e}")))?;
+        // One background thread (flushes and compactions) per worker: the machine's cores
+        // belong to the dataflow.
+        let db = Database::builder(path).cache_size(CACHE_BYTES).worker_threads(1).max_journaling_size(JOURNAL_BYTES).open().map_err(|e| error(e.to_string()))?;
+        let keyspace = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default).map_err(|e| error(e.to_string()));
+        let (newest, views, meta) = (keyspace("newest")?, keyspace("views")?, keyspace("meta")?);
+        Ok(Checkpoint { db, newest, views, meta, path: path.to_path_buf() })
     }
 
-    /// The views' inputs to resume from, when the checkpoint is of `identity` and covers every
-    /// partition's `durable` point; else why not.
+    /// The views' inputs to resume from and what the checkpoint covers, when it is of
+    /// `identity` and covers every partition's `durable` point; else why not.
     pub fn resume(&self, identity: &Identity, durable: &HashMap<i32, Durable>) -> Result<(Vec<((u64, Row), isize)>, Coverage), String> {
         let (stored, coverage) = self.meta().map_err(|e| e.reason)?;
         let Some(stored) = stored else { return Err("it holds no complete epoch".into()) };
@@ -99,15 +98,14 @@ impl Checkpoint {
 
     /// Empties the checkpoint, to be rebuilt from the stored rows.
     pub fn clear(&self) -> Result<(), CheckpointError> {
-        self.write(|txn| {
-            txn.delete_table(NEWEST)?;
-            txn.open_table(NEWEST)?;
-            txn.delete_table(VIEWS)?;
-            txn.open_table(VIEWS)?;
-            txn.delete_table(META)?;
-            txn.open_table(META)?;
-            Ok(())
-        })
+        let clear = || -> fjall::Result<()> {
+            // The identity first: a checkpoint without one is never resumed from.
+            self.meta.clear()?;
+            self.newest.clear()?;
+            self.views.clear()?;
+            self.db.persist(PersistMode::SyncAll)
+        };
+        clear().map_err(|e| self.error(e))
     }
 
     /// The state to give the upsert operator: it writes `identity` with its first epoch, and
@@ -116,50 +114,36 @@ impl Checkpoint {
         CheckpointedState { checkpoint: self, identity, coverage, kept, written: false, synced: None, dirty: false }
     }
 
-    /// How many ids the checkpoint holds.
-    pub fn ids(&self) -> Result<u64, CheckpointError> {
-        let read = || -> Result<u64, redb::Error> { Ok(self.db.begin_read()?.open_table(NEWEST)?.len()?) };
-        read().map_err(|e| self.error(e))
+    /// How many ids the checkpoint holds (a scan: for tests).
+    pub fn ids(&self) -> Result<usize, CheckpointError> {
+        self.newest.len().map_err(|e| self.error(e))
     }
 
     fn meta(&self) -> Result<(Option<Identity>, Coverage), CheckpointError> {
-        let read = || -> Result<(Option<Identity>, Coverage), redb::Error> {
-            let txn = self.db.begin_read()?;
-            let table = txn.open_table(META)?;
-            let identity = table.get("identity")?.and_then(|v| bincode::deserialize(v.value()).ok());
-            let coverage = table.get("coverage")?.and_then(|v| bincode::deserialize(v.value()).ok()).unwrap_or_default();
-            Ok((identity, coverage))
-        };
-        read().map_err(|e| self.error(e))
+        let read = |name: &str| self.meta.get(name).map_err(|e| self.error(e));
+        let identity = read("identity")?.and_then(|v| bincode::deserialize(&v).ok());
+        let coverage = read("coverage")?.and_then(|v| bincode::deserialize(&v).ok()).unwrap_or_default();
+        Ok((identity, coverage))
     }
 
     fn view_inputs(&self) -> Result<Vec<((u64, Row), isize)>, CheckpointError> {
-        let read = || -> Result<Vec<((u64, Row), isize)>, redb::Error> {
-            let txn = self.db.begin_read()?;
-            let mut inputs = Vec::new();
-            for entry in txn.open_table(VIEWS)?.iter()? {
-                let (key, count) = entry?;
-                let input: (u64, Vec<Datum>) = bincode::deserialize(key.value()).map_err(|e| redb::Error::Corrupted(e.to_string()))?;
-                inputs.push(((input.0, Row::from_vec(input.1)), count.value() as isize));
-            }
-            Ok(inputs)
-        };
-        read().map_err(|e| self.error(e))
-    }
-
-    fn write(&self, work: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error>) -> Result<(), CheckpointError> {
-        let run = || -> Result<(), redb::Error> {
-            let txn = self.db.begin_write()?;
-            work(&txn)?;
-            txn.commit()?;
-            Ok(())
-        };
-        run().map_err(|e| self.error(e))
+        let mut inputs = Vec::new();
+        for entry in self.views.iter() {
+            let (key, count) = entry.into_inner().map_err(|e| self.error(e))?;
+            let (view, input): (u64, Vec<Datum>) = bincode::deserialize(&key).map_err(|e| self.error(e))?;
+            inputs.push(((view, Row::from_vec(input)), count_of(&count) as isize));
+        }
+        Ok(inputs)
     }
 
     fn error(&self, error: impl std::fmt::Display) -> CheckpointError {
         CheckpointError { path: self.path.clone(), reason: error.to_string() }
     }
+}
+
+/// A view input's count, as stored.
+fn count_of(bytes: &[u8]) -> i64 {
+    bytes.try_into().map(i64::from_le_bytes).unwrap_or(0)
 }
 
 /// The upsert operator's state in a checkpoint: each complete epoch is one transaction, committed
@@ -187,64 +171,64 @@ pub struct CheckpointedState {
 const SYNC_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl CheckpointedState {
-    fn apply_epoch(&mut self, updates: Vec<Versioned<Uuid, Version, KeptRow>>, marks: Vec<Mark>, changed: &mut dyn FnMut(Uuid, Option<KeptRow>, Option<KeptRow>)) -> Result<(), redb::Error> {
-        let mut txn = self.checkpoint.db.begin_write()?;
-        let sync = self.synced.is_none_or(|at| at.elapsed() >= SYNC_EVERY);
-        if !sync {
-            txn.set_durability(redb::Durability::None)?;
-        }
-        {
-            let mut newest = txn.open_table(NEWEST)?;
-            let mut inputs: HashMap<(u64, Row), i64> = HashMap::new();
-            let mut bytes = Vec::new();
-            for (id, (version, value)) in updates {
-                let old = match newest.get(id.as_bytes().as_slice())? {
+    fn apply_epoch(&mut self, updates: Vec<Versioned<Uuid, Version, KeptRow>>, marks: Vec<Mark>, changed: &mut dyn FnMut(Uuid, Option<KeptRow>, Option<KeptRow>)) -> fjall::Result<()> {
+        let Checkpoint { db, newest, views, meta, .. } = &self.checkpoint;
+        let mut batch = db.batch();
+        // What this epoch wrote, read back before the batch is committed.
+        let mut written: HashMap<Uuid, (Version, Option<KeptRow>)> = HashMap::new();
+        let mut inputs: HashMap<(u64, Row), i64> = HashMap::new();
+        let mut bytes = Vec::new();
+        for (id, (version, value)) in updates {
+            let (seen, old) = match written.get(&id) {
+                Some((seen, row)) => (Some(*seen), row.clone()),
+                None => match newest.get(id.as_bytes())? {
                     Some(stored) => {
-                        let (seen, row): (Version, Option<Vec<Datum>>) = bincode::deserialize(stored.value()).map_err(|e| redb::Error::Corrupted(e.to_string()))?;
-                        if seen >= version {
-                            continue;
-                        }
-                        row.map(KeptRow::from)
+                        let (seen, row): (Version, Option<Vec<Datum>>) = bincode::deserialize(&stored).map_err(|e| fjall::Error::from(std::io::Error::other(e)))?;
+                        (Some(seen), row.map(KeptRow::from))
                     }
-                    None => None,
-                };
-                bytes.clear();
-                bincode::serialize_into(&mut bytes, &(version, value.as_deref())).expect("a kept row serializes");
-                newest.insert(id.as_bytes().as_slice(), bytes.as_slice())?;
-                for (row, diff) in [(&old, -1), (&value, 1)] {
-                    if let Some(row) = row {
-                        for input in self.kept.view_inputs(row) {
-                            *inputs.entry(input).or_default() += diff;
-                        }
+                    None => (None, None),
+                },
+            };
+            if seen.is_some_and(|seen| seen >= version) {
+                continue;
+            }
+            bytes.clear();
+            bincode::serialize_into(&mut bytes, &(version, value.as_deref())).expect("a kept row serializes");
+            batch.insert(newest, id.as_bytes().as_slice(), bytes.as_slice());
+            written.insert(id, (version, value.clone()));
+            for (row, diff) in [(&old, -1), (&value, 1)] {
+                if let Some(row) = row {
+                    for input in self.kept.view_inputs(row) {
+                        *inputs.entry(input).or_default() += diff;
                     }
                 }
-                changed(id, old, value);
             }
-            let mut views = txn.open_table(VIEWS)?;
-            for ((view, input), diff) in inputs {
-                if diff == 0 {
-                    continue;
-                }
-                bytes.clear();
-                bincode::serialize_into(&mut bytes, &(view, input.as_slice())).expect("a view input serializes");
-                let count = views.get(bytes.as_slice())?.map(|c| c.value()).unwrap_or(0) + diff;
-                if count == 0 {
-                    views.remove(bytes.as_slice())?;
-                } else {
-                    views.insert(bytes.as_slice(), count)?;
-                }
+            changed(id, old, value);
+        }
+        for ((view, input), diff) in inputs {
+            if diff == 0 {
+                continue;
             }
-            for (partition, records) in marks {
-                let covered = self.coverage.entry(partition).or_default();
-                *covered = (*covered).max(records);
-            }
-            let mut meta = txn.open_table(META)?;
-            meta.insert("coverage", bincode::serialize(&self.coverage).expect("coverage serializes").as_slice())?;
-            if !self.written {
-                meta.insert("identity", bincode::serialize(&self.identity).expect("identity serializes").as_slice())?;
+            bytes.clear();
+            bincode::serialize_into(&mut bytes, &(view, input.as_slice())).expect("a view input serializes");
+            let count = views.get(&bytes)?.map(|c| count_of(&c)).unwrap_or(0) + diff;
+            if count == 0 {
+                batch.remove(views, bytes.as_slice());
+            } else {
+                batch.insert(views, bytes.as_slice(), count.to_le_bytes().as_slice());
             }
         }
-        txn.commit()?;
+        for (partition, records) in marks {
+            let covered = self.coverage.entry(partition).or_default();
+            *covered = (*covered).max(records);
+        }
+        batch.insert(meta, "coverage", bincode::serialize(&self.coverage).expect("coverage serializes"));
+        if !self.written {
+            batch.insert(meta, "identity", bincode::serialize(&self.identity).expect("identity serializes"));
+        }
+        let sync = self.synced.is_none_or(|at| at.elapsed() >= SYNC_EVERY);
+        // Without a sync, the batch still reaches the kernel (a process that dies keeps it).
+        batch.durability(Some(if sync { PersistMode::SyncAll } else { PersistMode::Buffer })).commit()?;
         self.written = true;
         if sync {
             self.synced = Some(std::time::Instant::now());
@@ -257,7 +241,7 @@ impl CheckpointedState {
 impl CheckpointedState {
     /// Ends the process on a checkpoint that cannot be written: nothing of the epoch is
     /// durable, and its master starts it again from the last synced epoch.
-    fn fail(&self, error: redb::Error) -> ! {
+    fn fail(&self, error: fjall::Error) -> ! {
         let error = self.checkpoint.error(error);
         tracing::error!("{error}");
         eprintln!("rtds worker: {error}");
@@ -278,9 +262,7 @@ impl UpsertState<Uuid, Version, KeptRow, Mark> for CheckpointedState {
     }
 
     fn sync(&mut self) {
-        // An empty commit that waits for the disk makes the ones before it durable.
-        let sync = || -> Result<(), redb::Error> { Ok(self.checkpoint.db.begin_write()?.commit()?) };
-        if let Err(error) = sync() {
+        if let Err(error) = self.checkpoint.db.persist(PersistMode::SyncAll) {
             self.fail(error);
         }
         self.synced = Some(std::time::Instant::now());

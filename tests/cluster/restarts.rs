@@ -125,8 +125,8 @@ fn a_cluster_restarted_in_another_shape_ends_equal_to_postgres() {
 
     // The same shape again, and worker 1 lost its disk: the others resume, it reads back.
     pipeline.ingest(3_000, &[]);
-    let lost = crate::util::state_dir().join(&pipeline.keyspace).join(&pipeline.topic).join("worker-1.redb");
-    std::fs::remove_file(&lost).unwrap_or_else(|e| panic!("{}: {e}", lost.display()));
+    let lost = crate::util::state_dir().join(&pipeline.keyspace).join(&pipeline.topic).join("worker-1");
+    std::fs::remove_dir_all(&lost).unwrap_or_else(|e| panic!("{}: {e}", lost.display()));
     let mut command = rtds();
     command.args(["master", "--local", "-n", "1", "-w", "3"]).args(["--http", "127.0.0.1:0"]).args(pipeline.pipeline_args());
     let stderr = finish(Running::spawn(command), "rtds master -n 1 -w 3, again", Duration::from_secs(180));

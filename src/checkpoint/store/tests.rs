@@ -43,7 +43,7 @@ fn durable(records: i64) -> HashMap<i32, Durable> {
 #[test]
 fn a_checkpoint_resumes_with_the_views_inputs_and_the_newest_versions() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("worker-1.redb");
+    let path = dir.path().join("worker-1");
     let kept = kept();
     let (a, a1) = user(&kept, 1, "BR", "a@x.com");
     let (_, a2) = user(&kept, 1, "PT", "a@x.com");
@@ -78,7 +78,7 @@ fn a_checkpoint_resumes_with_the_views_inputs_and_the_newest_versions() {
 #[test]
 fn a_checkpoint_of_another_state_is_not_resumed_from() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("worker-1.redb");
+    let path = dir.path().join("worker-1");
     let kept = kept();
     let (a, a1) = user(&kept, 1, "BR", "a@x.com");
     {

@@ -323,7 +323,7 @@ fn open_checkpoints(
     let start = &state.source_options.start;
     let mut opened = Vec::new();
     for index in local {
-        let path = dir.join(format!("worker-{index}.redb"));
+        let path = dir.join(format!("worker-{index}"));
         let started = std::time::Instant::now();
         let checkpoint = Checkpoint::open(&path).map_err(|e| ClusterError::Invalid(e.to_string()))?;
         let identity = Identity { lineage, dataflow: dataflow.clone(), index, peers };
