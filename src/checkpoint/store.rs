@@ -175,8 +175,8 @@ impl CheckpointedState {
         let Checkpoint { db, newest, views, meta, .. } = &self.checkpoint;
         let mut batch = db.batch();
         // What this epoch wrote, read back before the batch is committed.
-        let mut written: HashMap<Uuid, (Version, Option<KeptRow>)> = HashMap::new();
-        let mut inputs: HashMap<(u64, Row), i64> = HashMap::new();
+        let mut written: HashMap<Uuid, (Version, Option<KeptRow>), foldhash::fast::RandomState> = HashMap::default();
+        let mut inputs: HashMap<(u64, Row), i64, foldhash::fast::RandomState> = HashMap::default();
         let mut bytes = Vec::new();
         for (id, (version, value)) in updates {
             let (seen, old) = match written.get(&id) {

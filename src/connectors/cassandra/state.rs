@@ -1,8 +1,9 @@
-//! The dedupe state after a restart: each worker reads back its share of the rows already in
-//! Cassandra, by token range, before timely starts (a worker thread makes no network call),
-//! and hands it to its dataflow at the first epoch as if it had just read it.
+//! The dedupe state read back from Cassandra, for a worker that has no checkpoint to resume
+//! from ([`crate::checkpoint`]) or a dataflow that keeps none (windows): the rows already
+//! stored are read before timely starts (a worker thread makes no network call), by token
+//! range, and handed to the dataflow at the first epoch as if just read.
 //!
-//! Limits: the scan reads every stored row, so a restart takes longer as the table grows.
+//! Limits: the scan reads every stored row, so it takes longer as the table grows.
 
 use std::sync::atomic::Ordering;
 

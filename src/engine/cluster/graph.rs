@@ -151,6 +151,11 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: Kaf
     let (unique, restored) = match checkpoint.zip(marks) {
         Some((Resumed { checkpoint, identity, coverage, view_inputs }, marks)) => {
             let restored = stored_state(scope, view_inputs, 0).map(|((input, diff), time, _)| (input, time, diff));
+            // What the state covers at the start, at epoch 0: every worker writes its checkpoint
+            // once at the start, so one that read its rows back claims them even if the run
+            // reads nothing.
+            let start: Vec<Mark> = coverage.iter().map(|(partition, records)| (*partition, *records)).collect();
+            let marks = marks.concat(stored_state(scope, start, 0));
             let (unique, synced) = stored.concat(fresh).upsert_into(checkpoint.into_state(identity, coverage, kept.clone()), marks);
             (unique, Some((restored, synced)))
         }
