@@ -18,6 +18,7 @@ RUN mkdir -p src benches tests \
  && echo 'fn main() {}' > benches/records.rs \
  && echo 'fn main() {}' > benches/cassandra_ceiling.rs \
  && echo 'fn main() {}' > benches/views.rs \
+ && echo 'fn main() {}' > benches/checkpoint.rs \
  && touch tests/tests.rs \
  && cargo build --release --locked \
  && rm -rf src
@@ -40,5 +41,8 @@ RUN apt-get update \
 COPY --from=build /usr/local/bin/rtds /usr/local/bin/rtds
 COPY dataflows /etc/rtds/dataflows
 USER rtds
+# The workers' checkpoints (RTDS_STATE_DIR in docker-compose.yml), owned by rtds so that a named
+# volume mounted there is too.
+RUN mkdir -p /var/lib/rtds/state
 WORKDIR /var/lib/rtds
 ENTRYPOINT ["rtds"]

@@ -40,7 +40,7 @@ fn main() {
     let (id_at, country_at, gender_at, dob_at) = (at("id"), at("country"), at("gender"), at("dob"));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("worker-0");
-    let identity = Identity { lineage: 1, dataflow: rtds::checkpoint::digest(&program), index: 0, peers: 1 };
+    let identity = Identity { lineage: 1, dataflow: rtds::checkpoint::digest(&program, cx.today), index: 0, peers: 1 };
 
     let started = Instant::now();
     let mut state = Checkpoint::open(&path).unwrap().into_state(identity.clone(), Coverage::new(), kept.clone());

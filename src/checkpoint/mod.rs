@@ -39,10 +39,20 @@ pub use store::{Checkpoint, CheckpointError, CheckpointedState, Coverage, Identi
 /// through it ([`crate::connectors::kafka::Incoming::number`]).
 pub type Mark = (i32, i64);
 
-/// A digest of what a dataflow's kept rows and views are made of: a checkpoint of another
-/// dataflow is not resumed from.
-pub fn digest(program: &crate::sql::Program) -> String {
+/// Bumped when what a checkpoint stores changes shape (the kept rows, their encoding).
+const FORMAT: u32 = 1;
+
+/// A digest of what a checkpoint's contents depend on, so one of other contents is not resumed
+/// from: its format; the hash that decides which worker owns an id (differential's, which may
+/// change with a dependency); the dataflow's source table and views (what the kept rows hold);
+/// and `today` when a view that reads rows has a `WHERE` (its inputs were filtered on the day
+/// they were read, and `AGE` moves with the day: such a checkpoint is resumed the same day).
+pub fn digest(program: &crate::sql::Program, today: chrono::NaiveDate) -> String {
+    use differential_dataflow::Hashable;
     use sha2::Digest;
-    let described = format!("{:?}|{:?}", program.table, program.views);
+    let dated = program.views.iter().any(|v| !crate::sql::kept::counts_only(v) && v.filter.is_some());
+    let day = if dated { today.to_string() } else { String::new() };
+    let owner = uuid::Uuid::from_u128(0x5eed).hashed();
+    let described = format!("{FORMAT}|{owner}|{day}|{:?}|{:?}", program.table, program.views);
     format!("{:x}", sha2::Sha256::digest(described.as_bytes()))
 }

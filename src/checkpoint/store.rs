@@ -99,7 +99,11 @@ impl Checkpoint {
     /// Empties the checkpoint, to be rebuilt from the stored rows.
     pub fn clear(&self) -> Result<(), CheckpointError> {
         let clear = || -> fjall::Result<()> {
-            // The identity first: a checkpoint without one is never resumed from.
+            // The identity first, on disk: a checkpoint without one is never resumed from, even
+            // if the machine dies while the rest is cleared (clearing is not one atomic write).
+            let mut batch = self.db.batch();
+            batch.remove(&self.meta, "identity");
+            batch.durability(Some(PersistMode::SyncAll)).commit()?;
             self.meta.clear()?;
             self.newest.clear()?;
             self.views.clear()?;

@@ -96,7 +96,8 @@ pub struct PipelineArgs {
     /// ~/.local/state/rtds].
     #[arg(long, env = "RTDS_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Keep no checkpoint: each restart reads the stored rows back.
+    /// Keep no checkpoint: each restart reads the stored rows back. Every process of a
+    /// cluster must agree (it changes the dataflow's shape); a master hands it on.
     #[arg(long, conflicts_with = "state_dir")]
     pub no_checkpoint: bool,
 }

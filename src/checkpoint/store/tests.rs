@@ -103,3 +103,14 @@ fn a_checkpoint_of_another_state_is_not_resumed_from() {
     assert!(checkpoint.resume(&identity(), &durable(0)).unwrap_err().contains("no complete epoch"));
     assert_eq!(checkpoint.ids().unwrap(), 0);
 }
+
+#[test]
+fn the_day_is_in_the_identity_only_when_a_view_filters_the_rows_it_reads() {
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+    // users.sql: COUNT(*) views, whose keys and filters are kept with each row.
+    let counts = crate::dataflow::Dataflow::users().program;
+    assert_eq!(super::super::digest(&counts, day(6)), super::super::digest(&counts, day(7)));
+    let sql = format!("{SQL}CREATE MATERIALIZED VIEW firsts AS SELECT country, MIN(email) AS first FROM users WHERE email IS NOT NULL GROUP BY 1;\n");
+    let filtered = Program::parse(&sql, "test.sql").unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(super::super::digest(&filtered, day(6)), super::super::digest(&filtered, day(7)));
+}

@@ -211,18 +211,21 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
     };
     let loaded: HashMap<usize, Stored> = match checkpoints {
         // Workers that resume read nothing back; the others read the stored rows they own
-        // (one scan of the table for the process), as the dedupe exchanges them by id.
+        // (one scan of the table for the process, a token range at a time so only the rows
+        // kept are held), as the dedupe exchanges them by id.
         Some(checkpoints) => {
             let fallback: Vec<usize> = checkpoints.iter().filter(|(_, opened)| opened.fallback).map(|(index, _)| *index).collect();
             let mut rows: HashMap<usize, Vec<crate::sql::Row>> = HashMap::new();
             if !fallback.is_empty() {
-                let all = runtime.block_on(crate::connectors::retry::forever("reading back the stored rows", || tables.scan_share(0, 1)));
                 let key = state.dataflow.program.table.state_columns.iter().position(|c| *c == state.dataflow.program.table.key).expect("the key is kept");
-                for row in all {
-                    if let crate::sql::Datum::Uuid(id) = &row[key] {
-                        let owner = (differential_dataflow::Hashable::hashed(id) % peers as u64) as usize;
-                        if fallback.contains(&owner) {
-                            rows.entry(owner).or_default().push(row);
+                for share in 0..peers {
+                    let read = runtime.block_on(crate::connectors::retry::forever("reading back the stored rows", || tables.scan_share(share, peers)));
+                    for row in read {
+                        if let crate::sql::Datum::Uuid(id) = &row[key] {
+                            let owner = (differential_dataflow::Hashable::hashed(id) % peers as u64) as usize;
+                            if fallback.contains(&owner) {
+                                rows.entry(owner).or_default().push(row);
+                            }
                         }
                     }
                 }
@@ -319,7 +322,7 @@ fn open_checkpoints(
 ) -> Result<Vec<(usize, Opened)>, ClusterError> {
     use crate::checkpoint::{Checkpoint, Coverage, Identity};
     let lineage = runtime.block_on(crate::connectors::retry::forever("reading the keyspace's lineage", || tables.lineage()));
-    let dataflow = crate::checkpoint::digest(&state.dataflow.program);
+    let dataflow = crate::checkpoint::digest(&state.dataflow.program, state.today);
     let start = &state.source_options.start;
     let mut opened = Vec::new();
     for index in local {
