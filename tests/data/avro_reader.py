@@ -12,7 +12,7 @@ import sys
 import time
 import uuid
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
@@ -36,23 +36,32 @@ def main():
         "group.id": "rtds-avro-reader",
         "enable.auto.commit": False,
         "isolation.level": "read_committed",
+        # The end of a partition is its end-of-partition event, not a comparison of the
+        # position with the high watermark: librdkafka's fetch position steps over transaction
+        # markers and aborted batches, while the application's position only moves past the
+        # messages it hands out, so a partition ending in a marker may never "reach" the mark.
+        "enable.partition.eof": True,
     })
     partitions = list(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
-    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    at_end = set()
     deadline = time.monotonic() + 120
     context = SerializationContext(topic, MessageField.VALUE)
-    while True:
-        positions = consumer.position([TopicPartition(topic, p) for p in partitions])
-        if all(ends[tp.partition] == 0 or tp.offset >= ends[tp.partition] for tp in positions):
-            break
+    while len(at_end) < len(partitions):
         if time.monotonic() > deadline:
-            sys.exit(f"could not read {topic} to its end")
+            positions = {tp.partition: tp.offset for tp in consumer.position([TopicPartition(topic, p) for p in partitions])}
+            marks = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in partitions}
+            sys.exit(f"could not read {topic} to its end in 120 s: partitions at their end {sorted(at_end)}, "
+                     f"positions {positions}, low and high watermarks {marks}")
         message = consumer.poll(0.2)
         if message is None:
             continue
         if message.error():
+            if message.error().code() == KafkaError._PARTITION_EOF:
+                at_end.add(message.partition())
+                continue
             sys.exit(str(message.error()))
+        at_end.discard(message.partition())
         value, row, schema_id, error = message.value(), None, None, None
         if value is not None:
             schema_id = int.from_bytes(value[1:5], "big")
