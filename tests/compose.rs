@@ -49,9 +49,12 @@ fn is_rtds(service: &Value) -> bool {
 fn compose_config_is_valid() {
     let compose = |secrets: bool| {
         let mut command = std::process::Command::new("docker-compose");
-        command.args(["config", "-q"]).current_dir(root()).env_remove("POSTGRES_PASSWORD").env_remove("RTDS_CLUSTER_TOKEN");
+        command.args(["config", "-q"]).current_dir(root()).env_remove("POSTGRES_PASSWORD").env_remove("RTDS_CLUSTER_TOKEN").env_remove("GRAFANA_ADMIN_PASSWORD");
         if secrets {
-            command.env("POSTGRES_PASSWORD", "0123456789abcdef").env("RTDS_CLUSTER_TOKEN", "0123456789abcdef0123456789abcdef");
+            command
+                .env("POSTGRES_PASSWORD", "0123456789abcdef")
+                .env("RTDS_CLUSTER_TOKEN", "0123456789abcdef0123456789abcdef")
+                .env("GRAFANA_ADMIN_PASSWORD", "0123456789abcdef");
         }
         command.output()
     };
@@ -226,4 +229,48 @@ fn compose_workers_register_with_the_master_it_runs() {
         other => format!("{other:?}"),
     });
     assert_eq!(replicas, value(&master, "--processes"), "as many worker services as the master waits for");
+}
+
+/// The operations services (issue 28): Prometheus scrapes what compose runs on the ports those
+/// services serve metrics on, with the rules of ops/prometheus/rules; Grafana gets its admin
+/// password from .env and no anonymous access; Kafka's and Cassandra's JVMs carry the JMX
+/// exporter on the ports Prometheus scrapes; every file mounted from the repository exists.
+#[test]
+fn compose_prometheus_scrapes_what_compose_runs_and_grafana_needs_a_password() {
+    let services = services();
+    let config: Value = serde_norway::from_str(&std::fs::read_to_string(root().join("ops/prometheus/prometheus.yml")).unwrap()).unwrap();
+    let targets: BTreeMap<String, String> = config["scrape_configs"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|job| (job["job_name"].as_str().unwrap().to_string(), job["static_configs"][0]["targets"][0].as_str().unwrap().to_string()))
+        .collect();
+    let everything = |service: &Value| serde_norway::to_string(service).unwrap();
+    for (job, target) in &targets {
+        let (host, port) = target.rsplit_once(':').unwrap();
+        let service = services.get(host).unwrap_or_else(|| panic!("job {job} scrapes {target}, but compose has no service {host}"));
+        let text = everything(service);
+        let served = match job.as_str() {
+            "rtds-master" => text.contains(&format!("0.0.0.0:{port}")),
+            "rtds-ingest" | "rtds-cdc" => text.contains(&format!("--metrics-addr")) && text.contains(&format!("0.0.0.0:{port}")),
+            "kafka" | "cassandra" => text.contains(&format!("jmx_prometheus_javaagent-1.0.1.jar={port}:/etc/jmx/{job}.yml")),
+            other => panic!("unexpected job {other}"),
+        };
+        assert!(served, "job {job} scrapes {target}, but service {host} serves no metrics there:\n{text}");
+    }
+    assert_eq!(targets.len(), 5, "{targets:?}");
+    let prometheus = everything(&services["prometheus"]);
+    assert!(prometheus.contains("./ops/prometheus/rules:/etc/prometheus/rules"), "{prometheus}");
+    let grafana = &services["grafana"];
+    assert!(env(grafana, "GF_SECURITY_ADMIN_PASSWORD").is_some_and(|v| v.starts_with("${GRAFANA_ADMIN_PASSWORD:?")), "Grafana's password comes from .env");
+    assert_eq!(env(grafana, "GF_AUTH_ANONYMOUS_ENABLED"), Some("false"));
+    // Every bind mount of a repository path points at something that exists.
+    for (name, service) in &services {
+        for volume in service.get("volumes").and_then(Value::as_sequence).into_iter().flatten() {
+            if let Some(source) = volume.as_str().and_then(|v| v.strip_prefix("./")) {
+                let source = source.split(':').next().unwrap();
+                assert!(root().join(source).exists(), "{name} mounts ./{source}, which is not in the repository");
+            }
+        }
+    }
 }
