@@ -14,13 +14,13 @@ use rtds::api::server::spawn_local;
 
 use crate::cluster::harness::STATUS_PAGE_ON;
 use crate::process::{Running, tail};
-use crate::util::{cdc_args, consume_all, fresh_database, kafka, rtds, run_ingest, runtime, service, stack_lock, unique};
+use crate::util::{cdc_args, consume_all, fresh_database, kafka, required_env, rtds, run_ingest, runtime, service, stack_lock, unique};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const INSTALL: &str = "install Debian's `chromium` and `chromium-driver` (`apt-get install chromium chromium-driver`; scripts/test does)";
 
 /// Headless Chromium behind chromedriver, one WebDriver session.
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     rt: tokio::runtime::Runtime,
     session: String,
@@ -30,7 +30,7 @@ struct Browser {
 
 impl Browser {
     /// Starts chromedriver and a session; a missing Chromium or chromedriver fails the test.
-    fn start() -> Browser {
+    pub(crate) fn start() -> Browser {
         assert!(Path::new(CHROMIUM).exists(), "Chromium is missing ({CHROMIUM}): {INSTALL}");
         let chromedriver = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
             .map(|dir| dir.join("chromedriver"))
@@ -75,12 +75,12 @@ impl Browser {
         })
     }
 
-    fn goto(&self, url: &str) {
+    pub(crate) fn goto(&self, url: &str) {
         self.call("POST", &format!("/session/{}/url", self.session), Some(json!({"url": url}))).unwrap();
     }
 
     /// Runs a script in the page and returns what it returns.
-    fn script(&self, script: &str) -> Value {
+    pub(crate) fn script(&self, script: &str) -> Value {
         self.call("POST", &format!("/session/{}/execute/sync", self.session), Some(json!({"script": script, "args": []}))).unwrap()
     }
 }
@@ -94,14 +94,17 @@ impl Drop for Browser {
 }
 
 /// What the page shows: the text of its numbered elements and of every view's value by key.
-const READ_PAGE: &str = r#"
+pub(crate) const READ_PAGE: &str = r#"
     const text = (id) => { const e = document.getElementById(id); return e ? e.textContent : null; };
     const views = {};
     for (const e of document.querySelectorAll("[data-view]")) {
         (views[e.dataset.view] = views[e.dataset.view] || {})[e.dataset.key] = e.textContent;
     }
+    const panel = document.getElementById("alerts-panel");
+    const alerts = { shown: !panel.hidden, summary: text("alerts-summary"), link: document.getElementById("alerts-link").href,
+                     firing: [...document.querySelectorAll("[data-alert]")].map((e) => e.dataset.alert) };
     return { processed: text("processed"), ingested: text("high-watermark"), lag: text("lag"), rejected: text("rejected"),
-             state: text("state"), banner: text("banner"), views };
+             state: text("state"), banner: text("banner"), views, alerts };
 "#;
 
 /// A number as the page writes it ("12,345"); None for a placeholder.
@@ -114,6 +117,7 @@ fn number(text: &Value) -> Option<i64> {
 #[ignore = "needs PostgreSQL, Kafka, Cassandra and Chromium: run scripts/test"]
 fn the_status_page_follows_the_pipeline_live() {
     let _stack = stack_lock();
+    let prometheus = required_env("RTDS_PROMETHEUS", "Prometheus", "scripts/stack up");
     let browser = Browser::start();
     let brokers = kafka();
     let rt = runtime();
@@ -127,7 +131,7 @@ fn the_status_page_follows_the_pipeline_live() {
     command
         .args(["master", "--local", "-n", "2", "-w", "2", "--http", "127.0.0.1:0"])
         .args(["--kafka", &brokers, "--cassandra", &service("RTDS_CASSANDRA"), "--topic", &topic, "--keyspace", &keyspace])
-        .args(["--idle-exit", "15s", "--postgres", &database]);
+        .args(["--idle-exit", "15s", "--postgres", &database, "--prometheus", &prometheus]);
     let mut master = Running::spawn(command);
     let http = master.port_after(STATUS_PAGE_ON);
     let page = format!("http://127.0.0.1:{http}/");
@@ -222,6 +226,11 @@ fn the_status_page_follows_the_pipeline_live() {
     assert_eq!(number(&last["rejected"]).unwrap_or(0), 0, "no user was rejected: {last:#}");
     assert_eq!(last["banner"].as_str().map(str::trim), Some(""), "no error banner: {last:#}");
     assert_eq!(number(&last["views"]["users_by_country"][&top_country]), Some(postgres_count), "users from {top_country}");
+    // The alerts of Prometheus: a panel linking to its page (a firing one: cluster::alerts).
+    let alerts = &last["alerts"];
+    assert_eq!(alerts["shown"], true, "{last:#}");
+    assert_eq!(alerts["link"].as_str(), Some(format!("{}/alerts", prometheus.trim_end_matches('/')).as_str()), "{alerts:#}");
+    assert!(alerts["summary"].as_str().is_some_and(|s| s.split(' ').nth(1) == Some("firing")), "{alerts:#}");
     // The CDC stage's slot, as the master shows it: read by the running stage, holding back
     // little, no warning.
     let status: Value = rt.block_on(async { serde_json::from_str(&reqwest::get(format!("http://127.0.0.1:{http}/status")).await.unwrap().text().await.unwrap()).unwrap() });

@@ -13,6 +13,7 @@ mod embedded;
 mod ingest;
 mod model;
 mod multinode;
+mod operations;
 mod process;
 mod registry;
 mod secured;

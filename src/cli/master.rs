@@ -60,6 +60,14 @@ pub struct MasterArgs {
     /// registered in --schema-registry.
     #[arg(long, value_enum, default_value = "json", requires = "cdc")]
     pub cdc_format: super::cdc::FormatArg,
+    /// Prometheus that scrapes this master with the rules of ops/prometheus/rules: the status
+    /// page shows the alerts firing there, e.g. http://127.0.0.1:9090.
+    #[arg(long, env = "RTDS_PROMETHEUS", value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// Where the page's link to Prometheus points, when readers reach it at another address
+    /// than the master does [default: --prometheus without its credentials].
+    #[arg(long, value_name = "URL", requires = "prometheus")]
+    pub prometheus_link: Option<String>,
     #[command(flatten)]
     pub pipeline: PipelineArgs,
 }
@@ -131,6 +139,10 @@ pub fn master(args: MasterArgs) -> anyhow::Result<()> {
             let stage = CdcStage { program, postgres: url, kafka: stage_kafka.brokers.clone(), args: stage_args };
             run_cdc_stage(stage, state.cdc_stage.clone());
         }
+    }
+    if let Some(url) = args.prometheus.clone() {
+        let link = args.prometheus_link.clone().unwrap_or_else(|| crate::engine::status::without_credentials(&url));
+        runtime.spawn(crate::engine::status::poll_alerts(state.clone(), url, link));
     }
     let listener = runtime.block_on(tokio::net::TcpListener::bind(args.http)).with_context(|| format!("cannot listen on {}", args.http))?;
     runtime.spawn(serve(listener, state.clone()));

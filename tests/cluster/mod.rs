@@ -3,6 +3,7 @@
 //! PostgreSQL holds, whatever happened on the way (a killed worker, Kafka or Cassandra
 //! restarting, bad messages).
 
+mod alerts;
 mod avro;
 mod cdc;
 pub(crate) mod harness;

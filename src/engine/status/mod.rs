@@ -7,8 +7,10 @@
 //! Progress comes from three places: the worker processes' reports (counters, latency), the
 //! durable offsets in Cassandra against Kafka's high watermarks (lag), and the tables and
 //! topics the pipeline writes (views, dead letters), polled once a second; and, given
-//! `--postgres`, the CDC stage's replication slot; given `--cdc`, the CDC stage's reports.
+//! `--postgres`, the CDC stage's replication slot; given `--cdc`, the CDC stage's reports;
+//! given `--prometheus`, the alerts firing there.
 
+mod alerts;
 mod cluster;
 mod poll;
 mod prometheus;
@@ -25,6 +27,7 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use serde::Serialize;
 
+pub use alerts::{Alert, AlertsStatus, poll_alerts, without_credentials};
 pub use cluster::{ClusterStatus, ProcessStatus};
 pub use poll::{DeadLetter, DeadLetters, PartitionStatus, PipelineStatus, VIEW_ROWS_SHOWN, ViewStatus, poll_pipeline};
 pub use prometheus::prometheus_text;
@@ -50,6 +53,8 @@ pub struct Status {
     pub cdc: Option<SlotStatus>,
     /// The CDC stage's process, when the master runs it (`--cdc`).
     pub cdc_stage: Option<CdcStageStatus>,
+    /// The alerts firing in Prometheus, when the master was given `--prometheus`.
+    pub alerts: Option<AlertsStatus>,
 }
 
 /// Shared state of the status server.
@@ -60,6 +65,7 @@ pub struct StatusState {
     pub telemetry: Arc<Telemetry>,
     pub slot: Arc<Mutex<Option<SlotStatus>>>,
     pub cdc_stage: Arc<Mutex<Option<CdcStageStatus>>>,
+    pub alerts: Arc<Mutex<Option<AlertsStatus>>>,
 }
 
 impl StatusState {
@@ -75,6 +81,7 @@ impl StatusState {
             dead_letters: pipeline.dead_letters.clone(),
             cdc: self.slot.lock().expect("status").clone(),
             cdc_stage: self.cdc_stage.lock().expect("status").clone(),
+            alerts: self.alerts.lock().expect("status").clone(),
             cluster,
             pipeline,
         }

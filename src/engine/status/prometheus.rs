@@ -1,4 +1,4 @@
-//! The status in Prometheus text format. README.md lists every metric.
+//! The status in Prometheus text format. docs/metrics.md lists every metric.
 
 use super::{Status, Telemetry};
 use crate::metrics::prometheus::{PrometheusText, escape};
