@@ -5,11 +5,11 @@ Tasks
 - ``ingest``: ``rtds ingest --json`` (one round: ``users`` users, or ``duration`` of fetching
   when ``users`` is 0), retried; the round's JSON summary is the task's XCom value.
 - ``check``: ``rtds check --table created_users`` runs the dataflow's expectations over the
-  table; a failed drop-row expectation exits with status 1 and fails the run. It then checks the
-  round's summary too: a round that stored nothing, or had API requests fail after their
-  retries, fails.
+  table; a failed drop-row expectation exits with status 1 and fails the run.
+- ``check_round``: fails the run when the round's summary says API requests failed after their
+  retries, or that it fetched users and stored none.
 
-Where things come from (nothing secret is in this file, on a command line or in a log)
+Where things come from (nothing secret is in this file, on a command line or in a rendered field)
 - PostgreSQL: the Airflow Connection ``rtds_postgres`` if there is one (its URI, extras such as
   ``sslmode`` included), else ``RTDS_POSTGRES`` in the worker's environment.
 - The users API: the Connection ``rtds_api`` (its host as the URL) if there is one, else
@@ -28,36 +28,51 @@ import os
 import pendulum
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, Connection, Param
+from airflow.sdk.log import mask_secret
 
 DAG_ID = "rtds_users"
 
-# A Connection's URI is rendered into the task's environment, never into its command, so it is
-# not in the rendered command, the process list or the log (Airflow masks a Connection's
-# password wherever it does show). Empty when the Connection does not exist; the command then
-# keeps the worker's RTDS_POSTGRES / RTDS_API.
-CONNECTION_ENV = {
-    "RTDS_CONN_POSTGRES": "{% set c = conn.get('rtds_postgres') %}{{ c.get_uri() if c else '' }}",
-    "RTDS_CONN_API": "{% set c = conn.get('rtds_api') %}{{ c.host if c else '' }}",
+# Every value reaches the commands through their environment, quoted: nothing a run's conf holds
+# is spliced into a command line.
+PARAMS_ENV = {
+    "RTDS_ROUND_USERS": "{{ params.users }}",
+    "RTDS_ROUND_DURATION": "{{ params.duration }}",
+    "RTDS_ROUND_BATCH": "{{ params.batch }}",
+    "RTDS_ROUND_ATTEMPTS": "{{ params.attempts }}",
 }
-PICK_CONNECTIONS = (
-    'export RTDS_POSTGRES="${RTDS_CONN_POSTGRES:-${RTDS_POSTGRES:-}}" RTDS_API="${RTDS_CONN_API:-${RTDS_API:-}}"; '
-    '[ -n "$RTDS_POSTGRES" ] || unset RTDS_POSTGRES; [ -n "$RTDS_API" ] || unset RTDS_API; '
-    'unset RTDS_CONN_POSTGRES RTDS_CONN_API; '
-)
 RTDS = '"${RTDS_BIN:-rtds}"'
-DATAFLOW = '${RTDS_DATAFLOW:+--dataflow "$RTDS_DATAFLOW"}'
 
-# One round; `tr` folds the pretty JSON summary onto one line, the line BashOperator pushes to
-# XCom (pipefail keeps rtds's exit status).
+# One round. The summary is pretty JSON: `tr` folds it onto one line, ended by a newline, the line
+# BashOperator pushes to XCom (pipefail keeps rtds's exit status; rtds's log goes to stderr).
 INGEST = (
     "set -euo pipefail; "
-    + PICK_CONNECTIONS
-    + "if [ {{ params.users }} -gt 0 ]; then round=(--users {{ params.users }}); else round=(--duration {{ params.duration }}); fi; "
+    'if [ "$RTDS_ROUND_USERS" -gt 0 ]; then round=(--users "$RTDS_ROUND_USERS"); else round=(--duration "$RTDS_ROUND_DURATION"); fi; '
     + RTDS
-    + ' ingest "${round[@]}" --batch {{ params.batch }} --attempts {{ params.attempts }} --json | tr -d "\\n"'
+    + ' ingest "${round[@]}" --batch "$RTDS_ROUND_BATCH" --attempts "$RTDS_ROUND_ATTEMPTS" --json | tr -d "\\n"; echo'
 )
-CHECK = "set -euo pipefail; " + PICK_CONNECTIONS + RTDS + " check " + DATAFLOW + " --table created_users"
+CHECK = "set -euo pipefail; " + RTDS + ' check ${RTDS_DATAFLOW:+--dataflow "$RTDS_DATAFLOW"} --table created_users'
+
+
+class RtdsOperator(BashOperator):
+    """A BashOperator whose command finds PostgreSQL and the users API in its environment: from
+    the Airflow Connections `rtds_postgres` and `rtds_api`, looked up when the task runs, else
+    the worker's own RTDS_POSTGRES / RTDS_API. Looked up here rather than templated into `env`,
+    a Connection's URI is never a rendered field (which Airflow stores and shows), and it is
+    registered with Airflow's secrets masker as a whole, so a log that prints it shows ***."""
+
+    def get_env(self, context) -> dict:
+        env = super().get_env(context)
+        for conn_id, variable, value in (("rtds_postgres", "RTDS_POSTGRES", lambda c: c.get_uri()), ("rtds_api", "RTDS_API", lambda c: c.host)):
+            try:
+                connection = Connection.get(conn_id)
+            except Exception:  # no such Connection: the worker's environment says
+                continue
+            if connection is not None and value(connection):
+                env[variable] = value(connection)
+                if connection.password:
+                    mask_secret(env[variable])
+        return env
 
 
 def check_round(ti, **_):
@@ -86,13 +101,14 @@ with DAG(
     default_args={"owner": "rtds", "retries": 3, "retry_delay": pendulum.duration(seconds=30), "retry_exponential_backoff": True},
     params={
         "users": Param(0, type="integer", minimum=0, description="users per round; 0 fetches for `duration`"),
-        "duration": Param("60s", type="string", description="how long a round fetches, like the tutorial's minute"),
+        "duration": Param("60s", type="string", pattern="^[0-9]+(ms|s|m|h)$", description="how long a round fetches, like the tutorial's minute"),
         "batch": Param(5000, type="integer", minimum=1, maximum=5000, description="users per API request"),
         "attempts": Param(8, type="integer", minimum=1, description="attempts per API request and page store"),
     },
     tags=["rtds"],
 ) as dag:
-    ingest = BashOperator(task_id="ingest", bash_command=INGEST, env=CONNECTION_ENV, append_env=True, do_xcom_push=True)
-    quality = BashOperator(task_id="check", bash_command=CHECK, env=CONNECTION_ENV, append_env=True, do_xcom_push=False, retries=0)
+    ingest = RtdsOperator(task_id="ingest", bash_command=INGEST, env=PARAMS_ENV, append_env=True, do_xcom_push=True)
+    # A failed expectation is not transient: the run fails at once.
+    quality = RtdsOperator(task_id="check", bash_command=CHECK, append_env=True, do_xcom_push=False, retries=0)
     summary = PythonOperator(task_id="check_round", python_callable=check_round, retries=0)
     ingest >> quality >> summary

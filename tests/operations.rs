@@ -3,7 +3,6 @@
 //! scraping a running cluster, every panel's query answered, an alert firing and resolving)
 //! is `cluster::alerts`.
 
-use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -94,21 +93,35 @@ fn the_dashboard_queries_the_provisioned_datasource_and_shows_what_the_issue_ask
     }
 }
 
-/// `scripts/airflow ARGS` with the DAG's environment: rtds from this build, PostgreSQL and the
-/// API from Airflow Connections (as environment variables, Airflow's own way), nothing else.
-fn airflow(args: &[&str], database: &str, api: &str) -> Output {
-    Command::new(root().join("scripts/airflow"))
-        .args(args)
-        .env("RTDS_BIN", env!("CARGO_BIN_EXE_rtds"))
-        .env("RTDS_DAG_SCHEDULE", "none")
-        .env("AIRFLOW_CONN_RTDS_POSTGRES", database)
-        .env("AIRFLOW_CONN_RTDS_API", serde_json::json!({ "conn_type": "http", "host": api }).to_string())
-        // The Connections must be what the DAG uses: a worker's own settings point nowhere.
-        .env("RTDS_POSTGRES", "postgres://nobody@127.0.0.1:1/nothing")
-        .env("RTDS_API", "http://127.0.0.1:1/nothing")
-        .env("AIRFLOW_HOME", std::env::temp_dir().join(format!("rtds-test-airflow-{}", std::process::id())))
-        .output()
-        .unwrap()
+/// This test run's Airflow home (SQLite database, logs), removed when the guard drops.
+fn airflow_home() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("rtds-test-airflow-{}", std::process::id()))
+}
+
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `scripts/airflow ARGS` with the DAG's environment: rtds from this build, and PostgreSQL and
+/// the API either from Airflow Connections (given as environment variables, Airflow's own way),
+/// with the worker's own settings pointing nowhere, or from the worker's environment alone.
+fn airflow(args: &[&str], database: &str, api: &str, connections: bool) -> Output {
+    let mut command = Command::new(root().join("scripts/airflow"));
+    command.args(args).env("RTDS_BIN", env!("CARGO_BIN_EXE_rtds")).env("RTDS_DAG_SCHEDULE", "none").env("AIRFLOW_HOME", airflow_home());
+    if connections {
+        command
+            .env("AIRFLOW_CONN_RTDS_POSTGRES", database)
+            .env("AIRFLOW_CONN_RTDS_API", serde_json::json!({ "conn_type": "http", "host": api }).to_string())
+            .env("RTDS_POSTGRES", "postgres://nobody@127.0.0.1:1/nothing")
+            .env("RTDS_API", "http://127.0.0.1:1/nothing");
+    } else {
+        command.env_remove("AIRFLOW_CONN_RTDS_POSTGRES").env_remove("AIRFLOW_CONN_RTDS_API").env("RTDS_POSTGRES", database).env("RTDS_API", api);
+    }
+    command.output().unwrap()
 }
 
 #[test]
@@ -124,6 +137,7 @@ fn the_dag_loads_without_import_errors_and_has_its_tasks() {
 #[test]
 #[ignore = "needs PostgreSQL and Python 3 (Airflow is installed by scripts/airflow): run scripts/test"]
 fn airflow_runs_the_dag_into_postgres_and_a_failed_expectation_fails_the_run() {
+    let _home = RemoveOnDrop(airflow_home());
     let rt = runtime();
     let (api, _) = rt.block_on(rtds::api::server::spawn_local(Default::default())).unwrap();
     let database = rt.block_on(fresh_database("airflow"));
@@ -135,12 +149,19 @@ fn airflow_runs_the_dag_into_postgres_and_a_failed_expectation_fails_the_run() {
     };
 
     // One round: ingest, the expectations over the table, the round's summary.
-    let out = airflow(&["dags", "test", "rtds_users", "-c", r#"{"users": 2000, "batch": 500}"#], &database, &api);
+    let out = airflow(&["dags", "test", "rtds_users", "-c", r#"{"users": 2000, "batch": 500}"#], &database, &api, true);
     let log = text(&out);
     assert!(out.status.success(), "airflow dags test failed:\n{}", crate::process::tail(&log));
     assert_eq!(count(), 2000, "the users are in PostgreSQL");
     assert!(log.contains(r#""stored": 2000"#), "the round's summary went to XCom:\n{}", crate::process::tail(&log));
     assert!(!log.contains(&database), "the database URL is not in the task logs");
+    // Without Connections, the worker's RTDS_POSTGRES and RTDS_API.
+    let out = airflow(&["dags", "test", "rtds_users", "-c", r#"{"users": 500, "batch": 500}"#], &database, &api, false);
+    assert!(out.status.success(), "airflow dags test (environment only) failed:\n{}", crate::process::tail(&text(&out)));
+    assert_eq!(count(), 2500);
+    // A shell word in a param is refused by the param's pattern, never run.
+    let out = airflow(&["dags", "test", "rtds_users", "-c", r#"{"duration": "1s; touch /tmp/rtds-injected"}"#], &database, &api, true);
+    assert!(!out.status.success() && !std::path::Path::new("/tmp/rtds-injected").exists(), "{}", crate::process::tail(&text(&out)));
 
     // A row that fails a drop-row expectation fails the next run, at the check, after its ingest.
     rt.block_on(async {
@@ -154,11 +175,10 @@ fn airflow_runs_the_dag_into_postgres_and_a_failed_expectation_fails_the_run() {
             .await
             .unwrap();
     });
-    let out = airflow(&["dags", "test", "rtds_users", "-c", r#"{"users": 500, "batch": 500}"#], &database, &api);
+    let out = airflow(&["dags", "test", "rtds_users", "-c", r#"{"users": 500, "batch": 500}"#], &database, &api, true);
     let log = text(&out);
     assert!(!out.status.success(), "the run must fail on a failed expectation:\n{}", crate::process::tail(&log));
     let failed = log.lines().find(|l| l.contains("valid_email") && l.contains("failed")).unwrap_or_default();
     assert!(failed.contains("1 failed") && failed.contains("000000000bad"), "rtds check names the expectation and the row:\n{}", crate::process::tail(&log));
-    assert_eq!(count(), 2501, "the round ingested before its check failed");
-    let _ = std::fs::remove_dir_all(Path::new(&std::env::temp_dir()).join(format!("rtds-test-airflow-{}", std::process::id())));
+    assert_eq!(count(), 3001, "the round ingested before its check failed");
 }

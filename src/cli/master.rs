@@ -66,7 +66,7 @@ pub struct MasterArgs {
     pub prometheus: Option<String>,
     /// Where the page's link to Prometheus points, when readers reach it at another address
     /// than the master does [default: --prometheus without its credentials].
-    #[arg(long, value_name = "URL", requires = "prometheus")]
+    #[arg(long, env = "RTDS_PROMETHEUS_LINK", value_name = "URL", requires = "prometheus")]
     pub prometheus_link: Option<String>,
     #[command(flatten)]
     pub pipeline: PipelineArgs,

@@ -91,6 +91,21 @@ pub fn without_credentials(url: &str) -> String {
     }
 }
 
+/// An error and its causes ("error sending request: client error (Connect): tcp connect error:
+/// Connection refused"), without the URL reqwest names in its own message (it may hold a
+/// password).
+fn cause(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
 /// Polls `url`'s alerts into `state` until the process ends. A Prometheus that does not
 /// answer is shown as the error, never as "no alerts".
 pub async fn poll_alerts(state: StatusState, url: String, link: String) {
@@ -107,8 +122,7 @@ pub async fn poll_alerts(state: StatusState, url: String, link: String) {
                 Ok((firing, pending)) => AlertsStatus { link: link.clone(), firing, pending, error: None },
                 Err(e) => AlertsStatus { link: link.clone(), error: Some(format!("Prometheus at {shown} answered something else than its alerts: {e}")), ..Default::default() },
             },
-            // reqwest's message names the URL; without its credentials, like the link.
-            Err(e) => AlertsStatus { link: link.clone(), error: Some(format!("cannot read the alerts of Prometheus at {shown}: {}", e.without_url())), ..Default::default() },
+            Err(e) => AlertsStatus { link: link.clone(), error: Some(format!("cannot read the alerts of Prometheus at {shown}: {}", cause(e))), ..Default::default() },
         };
         *state.alerts.lock().expect("status") = Some(status);
         tokio::time::sleep(POLL_EVERY).await;
