@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::harness::{Pipeline, STATUS_PAGE_ON, kill_pid, stop, wait_durable, wait_for};
+use super::harness::{Pipeline, STATUS_PAGE_ON, kill_pid, stop, wait_durable, wait_for, wait_until};
 use crate::process::Running;
 use crate::status::{Browser, READ_PAGE};
 use crate::util::{required_env, rtds, stack_lock, unique};
@@ -60,15 +60,6 @@ fn alerts(rt: &tokio::runtime::Runtime, name: &str, test: &str, state: &str) -> 
     all.iter().filter(|a| a["labels"]["alertname"] == name && a["labels"]["test"] == test && a["state"] == state).count()
 }
 
-/// Waits up to `limit` for `done`, naming `what` when it never comes.
-fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
 /// Whether the master's `/status` and its page in the browser both list `name` as firing.
 fn firing_on_status_page(pipeline: &Pipeline, http: u16, browser: &Browser, name: &str) -> (bool, bool) {
     let in_json = pipeline.status(http).is_some_and(|s| s["alerts"]["firing"].as_array().is_some_and(|f| f.iter().any(|a| a["name"] == name)));
@@ -103,7 +94,7 @@ fn prometheus_sees_the_pipeline_every_dashboard_query_answers_and_a_killed_worke
     browser.goto(&format!("http://127.0.0.1:{http}/"));
 
     wait_until(Duration::from_secs(60), "Prometheus scrapes the master and ingest", || {
-        samples(rt, &format!("up{{test=\"{test}\"}} == 1")).len() == 2
+        (samples(rt, &format!("up{{test=\"{test}\"}} == 1")).len() == 2).then_some(())
     });
     wait_durable(&pipeline, http, 2000);
 
@@ -113,7 +104,7 @@ fn prometheus_sees_the_pipeline_every_dashboard_query_answers_and_a_killed_worke
     let started = Instant::now();
     for (title, expr) in &queries {
         // An answer with a number: a quantile of no observations is NaN, not a figure.
-        let answers = || samples(rt, expr).iter().any(|sample| sample["value"][1].as_str().and_then(|v| v.parse::<f64>().ok()).is_some_and(f64::is_finite));
+        let answers = || samples(rt, expr).iter().any(|sample| sample["value"][1].as_str().and_then(|v| v.parse::<f64>().ok()).is_some_and(f64::is_finite)).then_some(());
         wait_until(Duration::from_secs(90).saturating_sub(started.elapsed()), &format!("panel {title:?}: {expr} answers with a number"), answers);
     }
     // The status page shows Prometheus's alerts, with the link.
@@ -124,16 +115,16 @@ fn prometheus_sees_the_pipeline_every_dashboard_query_answers_and_a_killed_worke
     // A worker process killed: the cluster restarts, and the alert says so here and on the page.
     let status = wait_for(&pipeline, http, |s| s["cluster"]["processes"][1]["pid"].as_u64().is_some_and(|p| p > 1));
     kill_pid(status["cluster"]["processes"][1]["pid"].as_u64().unwrap());
-    wait_until(Duration::from_secs(60), "RtdsWorkerProcessDied fires in Prometheus", || alerts(rt, "RtdsWorkerProcessDied", &test, "firing") == 1);
+    wait_until(Duration::from_secs(60), "RtdsWorkerProcessDied fires in Prometheus", || (alerts(rt, "RtdsWorkerProcessDied", &test, "firing") == 1).then_some(()));
     wait_until(Duration::from_secs(30), "/status and the status page show RtdsWorkerProcessDied", || {
-        firing_on_status_page(&pipeline, http, &browser, "RtdsWorkerProcessDied") == (true, true)
+        (firing_on_status_page(&pipeline, http, &browser, "RtdsWorkerProcessDied") == (true, true)).then_some(())
     });
     // No other death: a minute later the alert resolves, there and on the page.
     wait_until(Duration::from_secs(150), "RtdsWorkerProcessDied resolves", || {
-        alerts(rt, "RtdsWorkerProcessDied", &test, "firing") + alerts(rt, "RtdsWorkerProcessDied", &test, "pending") == 0
+        (alerts(rt, "RtdsWorkerProcessDied", &test, "firing") + alerts(rt, "RtdsWorkerProcessDied", &test, "pending") == 0).then_some(())
     });
     wait_until(Duration::from_secs(30), "/status and the status page drop the resolved alert", || {
-        firing_on_status_page(&pipeline, http, &browser, "RtdsWorkerProcessDied") == (false, false)
+        (firing_on_status_page(&pipeline, http, &browser, "RtdsWorkerProcessDied") == (false, false)).then_some(())
     });
     let status = pipeline.status(http).unwrap();
     assert_eq!(status["cluster"]["restarts"], 1, "one restart, the kill's");

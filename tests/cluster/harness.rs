@@ -310,6 +310,18 @@ pub fn metric_sum(metrics: &str, prefix: &str) -> f64 {
         .sum()
 }
 
+/// Waits up to `limit` for `ready` to give a value.
+pub fn wait_until<T>(limit: Duration, what: &str, mut ready: impl FnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(value) = ready() {
+            return value;
+        }
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Waits until the master's status satisfies `done`.
 pub fn wait_for(pipeline: &Pipeline, http: u16, done: impl Fn(&Value) -> bool) -> Value {
     let started = Instant::now();

@@ -1,28 +1,16 @@
 //! Restarts: how much a crash makes the cluster read again, and a cluster restarted in
 //! another shape (other `-n`/`-w`, so other owners for the partitions and the stored state).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rtds::engine::cluster::WorkerReport;
 
-use super::harness::{Paused, Pipeline, Running, finish, stop, wait_durable};
+use super::harness::{Paused, Pipeline, Running, finish, stop, wait_durable, wait_until};
 use crate::util::{cassandra, rtds, stack_lock};
 
 /// `source.kafka.max_in_flight` of the replay test's dataflow: records a worker may hold read
 /// but not yet durable.
 const WINDOW: u64 = 2_000;
-
-/// Waits up to `limit` for `ready` to give a value.
-fn wait_until<T>(limit: Duration, what: &str, mut ready: impl FnMut() -> Option<T>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(value) = ready() {
-            return value;
-        }
-        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 fn reports(worker: &Running) -> Vec<WorkerReport> {
     worker.stdout().lines().filter_map(WorkerReport::parse_line).collect()
