@@ -14,7 +14,8 @@
 #    stored rows back from Cassandra, as every restart did before the checkpoints), the same times.
 # Prints one JSON line (and writes it to --json FILE); progress on stderr. Needs PostgreSQL, Kafka
 # and Cassandra (scripts/stack up). Environment: USERS (1000000), NEW (1000), RTDS_BIN
-# (target/release/rtds), KEEP=1 keeps the topic, keyspace, database and work folder.
+# (target/release/rtds), KEEP=1 keeps the topic, keyspace, database and work folder, IMAGE=DIR copies
+# the checkpoints as the first kill -9 left them to DIR (to study their opening).
 set -euo pipefail
 export LC_ALL=C
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,7 +26,7 @@ JSON_OUT=
 while (($#)); do
   case $1 in
     --json) JSON_OUT=$2; shift 2 ;;
-    -h | --help) sed -n '2,17p' "$0" | cut -c3-; exit 0 ;;
+    -h | --help) sed -n '2,18p' "$0" | cut -c3-; exit 0 ;;
     *) echo "restart.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -95,19 +96,19 @@ crash() { # kill -9 of the master's process group (its worker processes with it)
   while kill -0 -- "-$MASTER" 2>/dev/null; do sleep 0.05; done
 }
 # Restarts the master and times it: "first" until the first of the waiting records is durable, "all"
-# until every one is. Sets TIMED (a JSON object); run in this shell, not in $(...), so MASTER and
-# GROUPS_ keep the new master.
+# until every one is, both read from rtds's offsets table in Cassandra every 20 ms (the master's
+# /status reads it once a second). Sets TIMED (a JSON object); run in this shell, not in $(...), so
+# MASTER and GROUPS_ keep the new master.
 timed_restart() { # before(records durable) log
-  local before=$1 t0 first= all= n
+  local before=$1 t0 first all
   t0=$EPOCHREALTIME
   start_master "$2"
-  while :; do
-    n=$(durable)
-    if [[ -z $first ]] && ((n > before)); then first=$(python3 -c "print(round($EPOCHREALTIME - $t0, 2))"); fi
-    if ((n >= before + NEW)); then all=$(python3 -c "print(round($EPOCHREALTIME - $t0, 2))"); break; fi
-    python3 -c "import sys; sys.exit(0 if $EPOCHREALTIME - $t0 < 1800 else 1)" || die "the restart did not catch up in 30 min (see $2)"
-    sleep 0.05
-  done
+  waited() { # records -> seconds since t0 when rtds's offsets first showed them durable
+    python3 "$ROOT/benches/compare/cql.py" wait-durable "$KEYSPACE" "$TOPIC" "$1" --pid "$MASTER" --interval 0.02 --timeout 1800 |
+      python3 -c "import json,sys; print(round(json.load(sys.stdin)['t_offsets'] - $t0, 2))" || die "the restart did not catch up (see $2)"
+  }
+  first=$(waited "$((before + 1))")
+  all=$(waited "$((before + NEW))")
   TIMED=$(printf '{"first_durable_s": %s, "all_durable_s": %s, "worker_rss_mb": %s, "resumed": %s, "read_back": %s}' "$first" "$all" \
     "$(workers_rss_mb)" "$(grep 'resuming from the checkpoint' "$2" | grep -vc 'not resuming' || true)" "$(grep -c 'not resuming from the checkpoint' "$2" || true)")
 }
@@ -118,6 +119,7 @@ t=$SECONDS; start_master "$WORK/master-1.log"; wait_durable "$USERS" 3600; fill_
 rss_before=$(workers_rss_mb)
 say "$USERS durable in $fill_s s (workers' RSS $rss_before MB); kill -9 of the cluster"
 crash
+[[ -z ${IMAGE:-} ]] || { rm -rf "$IMAGE" && cp -r "$RTDS_STATE_DIR/$KEYSPACE/$TOPIC" "$IMAGE" && say "checkpoints copied to $IMAGE"; }
 fill "$NEW" "$RUN-more"
 say "restart from the checkpoints, $NEW new records waiting"
 timed_restart "$USERS" "$WORK/master-2.log"; resumed=$TIMED

@@ -195,14 +195,16 @@ def _literal(text):
 
 
 def durable(conn, keyspace, topic):
-    """Records of `topic` durable in rtds's offsets table: the sum of the next offsets."""
+    """Records of `topic` durable in rtds's offsets table: the sum of the partitions' record counts
+    (of their next offsets in a table from before the counts: the same on a topic without
+    transactions, more on one with them, whose commit markers take offsets)."""
     try:
-        rows = conn.rows(f"SELECT next_offset FROM {keyspace}.offsets WHERE topic = {_literal(topic)}")
+        rows = conn.rows(f"SELECT records, next_offset FROM {keyspace}.offsets WHERE topic = {_literal(topic)}")
     except CqlError as e:
         if "unconfigured table" in str(e) or "does not exist" in str(e):
             return 0  # the workers have not created it yet
         raise
-    return sum(r[0] for r in rows if r[0] is not None)
+    return sum(r[0] if r[0] is not None else (r[1] or 0) for r in rows)
 
 
 def percentile(sorted_values, q):

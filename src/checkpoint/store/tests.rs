@@ -99,9 +99,16 @@ fn a_checkpoint_of_another_state_is_not_resumed_from() {
     assert!(other(|i| i.dataflow = "e".into()).contains("dataflow"));
     assert!(other(|i| i.peers = 3).contains("worker 1 of 2, this is worker 1 of 3"));
     // Emptied for a fallback, it claims nothing until its first epoch is written.
-    checkpoint.clear().unwrap();
+    let checkpoint = checkpoint.recreate().unwrap();
+    let discarded = path.with_file_name("worker-1.discarded");
+    assert!(!discarded.exists());
     assert!(checkpoint.resume(&identity(), &durable(0)).unwrap_err().contains("no complete epoch"));
     assert_eq!(checkpoint.ids().unwrap(), 0);
+    // A crash between moving it aside and deleting it: the next opening deletes what is left.
+    drop(checkpoint);
+    std::fs::create_dir_all(discarded.join("keyspaces")).unwrap();
+    let _checkpoint = Checkpoint::open(&path).unwrap();
+    assert!(!discarded.exists());
 }
 
 #[test]

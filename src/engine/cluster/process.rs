@@ -310,8 +310,10 @@ struct Opened {
     fallback: bool,
 }
 
-/// Opens each local worker's checkpoint in `dir` and resumes from it when it is valid
-/// ([`crate::checkpoint::Checkpoint::resume`]); empties it otherwise, saying why.
+/// Opens each local worker's checkpoint in `dir`, all at once (after a crash each replays its
+/// journal: one thread each, so a process's restart waits for its slowest, not their sum), and
+/// resumes from it when it is valid ([`crate::checkpoint::Checkpoint::resume`]); empties it
+/// otherwise, saying why.
 fn open_checkpoints(
     runtime: &tokio::runtime::Runtime,
     tables: &CassandraTables,
@@ -320,33 +322,45 @@ fn open_checkpoints(
     local: std::ops::Range<usize>,
     peers: usize,
 ) -> Result<Vec<(usize, Opened)>, ClusterError> {
-    use crate::checkpoint::{Checkpoint, Coverage, Identity};
     let lineage = runtime.block_on(crate::connectors::retry::forever("reading the keyspace's lineage", || tables.lineage()));
     let dataflow = crate::checkpoint::digest(&state.dataflow.program, state.today);
+    std::thread::scope(|scope| {
+        let opening: Vec<_> = local
+            .map(|index| {
+                let identity = crate::checkpoint::Identity { lineage, dataflow: dataflow.clone(), index, peers };
+                let path = dir.join(format!("worker-{index}"));
+                std::thread::Builder::new()
+                    .name(format!("checkpoint-{index}"))
+                    .spawn_scoped(scope, move || open_checkpoint(state, path, identity).map(|opened| (index, opened)))
+                    .map_err(|e| ClusterError::Invalid(format!("cannot start a thread to open a checkpoint: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        opening.into_iter().map(|thread| thread.join().expect("opening a checkpoint panicked")).collect()
+    })
+}
+
+/// Opens one worker's checkpoint at `path`: resumed from when it is of `identity` and covers
+/// the recorded offsets, else emptied for the fallback.
+fn open_checkpoint(state: &ProcessState, path: std::path::PathBuf, identity: crate::checkpoint::Identity) -> Result<Opened, ClusterError> {
+    use crate::checkpoint::{Checkpoint, Coverage};
     let start = &state.source_options.start;
-    let mut opened = Vec::new();
-    for index in local {
-        let path = dir.join(format!("worker-{index}"));
-        let started = std::time::Instant::now();
-        let checkpoint = Checkpoint::open(&path).map_err(|e| ClusterError::Invalid(e.to_string()))?;
-        let identity = Identity { lineage, dataflow: dataflow.clone(), index, peers };
-        let resumed = match checkpoint.resume(&identity, start) {
-            Ok((view_inputs, coverage)) => {
-                state.counters.checkpoints_resumed.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(worker = index, path = %path.display(), view_inputs = view_inputs.len(), ms = started.elapsed().as_millis() as u64, "resuming from the checkpoint");
-                Opened { resumed: super::graph::Resumed { checkpoint, identity, coverage, view_inputs }, fallback: false }
-            }
-            Err(reason) => {
-                tracing::info!(worker = index, path = %path.display(), %reason, "not resuming from the checkpoint: reading the stored rows back");
-                checkpoint.clear().map_err(|e| ClusterError::Invalid(e.to_string()))?;
-                // The stored rows hold at least what the recorded offsets say is durable.
-                let coverage: Coverage = start.iter().map(|(partition, point)| (*partition, point.records)).collect();
-                Opened { resumed: super::graph::Resumed { checkpoint, identity, coverage, view_inputs: Vec::new() }, fallback: true }
-            }
-        };
-        opened.push((index, resumed));
-    }
-    Ok(opened)
+    let index = identity.index;
+    let (started, cpu) = (std::time::Instant::now(), crate::metrics::thread_cpu_seconds());
+    let checkpoint = Checkpoint::open(&path).map_err(|e| ClusterError::Invalid(e.to_string()))?;
+    Ok(match checkpoint.resume(&identity, start) {
+        Ok((view_inputs, coverage)) => {
+            state.counters.checkpoints_resumed.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(worker = index, path = %path.display(), view_inputs = view_inputs.len(), ms = started.elapsed().as_millis() as u64, cpu_ms = ((crate::metrics::thread_cpu_seconds() - cpu) * 1e3) as u64, "resuming from the checkpoint");
+            Opened { resumed: super::graph::Resumed { checkpoint, identity, coverage, view_inputs }, fallback: false }
+        }
+        Err(reason) => {
+            tracing::info!(worker = index, path = %path.display(), %reason, "not resuming from the checkpoint: reading the stored rows back");
+            let checkpoint = checkpoint.recreate().map_err(|e| ClusterError::Invalid(e.to_string()))?;
+            // The stored rows hold at least what the recorded offsets say is durable.
+            let coverage: Coverage = start.iter().map(|(partition, point)| (*partition, point.records)).collect();
+            Opened { resumed: super::graph::Resumed { checkpoint, identity, coverage, view_inputs: Vec::new() }, fallback: true }
+        }
+    })
 }
 
 /// What the process did, from its counters and histograms.
