@@ -24,13 +24,11 @@ const CACHE_BYTES: u64 = 32 << 20;
 const JOURNAL_BYTES: u64 = 64 << 20;
 
 /// The most a keyspace's memtable holds before it is flushed to a table. An opening after a
-/// crash reads the journal (fjall rotates it at 64 MB) and puts back into memtables what no table
-/// holds yet, so these bound what a restart replays. `newest` takes most of the bytes; `views`
-/// and `meta` take a few entries an epoch, and with fjall's default (64 MiB) they were flushed
-/// only when the journal outgrew its bound, so an opening replayed every epoch's counts since.
-/// Opening a checkpoint of 250,000 ids after a kill -9, epochs of 60 users: 0.84-0.94 s with the
-/// defaults, 0.46-0.55 s with these (fill cost the same; BENCHMARKS.md). Taken when a keyspace
-/// is created.
+/// crash reads the journal (fjall starts a new one at 64 MB) and puts back into memtables what
+/// no table holds yet, so these bound what a restart re-inserts (and a worker's memtables).
+/// `newest` takes most of the bytes; `views` and `meta` take a few entries an epoch, and with
+/// fjall's default (64 MiB) they were flushed only when the journal outgrew its bound, so an
+/// opening re-inserted every epoch's counts since. Taken when a keyspace is created.
 const NEWEST_MEMTABLE_BYTES: u64 = 8 << 20;
 const SMALL_MEMTABLE_BYTES: u64 = 1 << 20;
 
