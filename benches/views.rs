@@ -165,7 +165,7 @@ fn sql(program: Arc<Program>, records: Records, checkpoint: bool) -> f64 {
             let versions = input.to_collection(scope).inner;
             let rows = if checkpoint {
                 let identity = Identity { lineage: 1, dataflow: String::new(), index: 0, peers: 1 };
-                let state = Checkpoint::open(&dir.path().join("worker-0.redb")).unwrap().into_state(identity, Coverage::new(), kept.clone());
+                let state = Checkpoint::open(&dir.path().join("worker-0")).unwrap().into_state(identity, Coverage::new(), kept.clone());
                 versions.upsert_into(state, empty::<u64, Vec<((i32, i64), u64, isize)>>(scope)).0
             } else {
                 versions.upsert()

@@ -92,7 +92,7 @@ pub struct PipelineArgs {
     pub schema_registry: Option<String>,
     /// Where each worker checkpoints its dedupe state and the views' inputs with every epoch,
     /// so a restart resumes from there rather than reading every stored row back from
-    /// Cassandra (under KEYSPACE/TOPIC/worker-I.redb) [default: $XDG_STATE_HOME/rtds, else
+    /// Cassandra (a folder KEYSPACE/TOPIC/worker-I for each) [default: $XDG_STATE_HOME/rtds, else
     /// ~/.local/state/rtds].
     #[arg(long, env = "RTDS_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
