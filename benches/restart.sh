@@ -87,6 +87,7 @@ wait_durable() { # records limit-seconds
   local t0=$SECONDS
   while (($(durable) < $1)); do
     ((SECONDS - t0 < $2)) || die "not $1 records durable within $2 s (see $WORK)"
+    kill -0 "$MASTER" 2>/dev/null || die "the master exited (see $WORK)"
     sleep 0.2
   done
 }
