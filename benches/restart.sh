@@ -78,18 +78,14 @@ start_master() { # log -> the master's process group in $MASTER
   MASTER=$BG
 }
 status() { curl -fsS -m 2 "http://127.0.0.1:$HTTP/status" 2>/dev/null || true; }
-durable() { status | python3 -c 'import json,sys
-try: print(json.load(sys.stdin)["pipeline"]["durable_records"])
-except Exception: print(-1)'; }
 workers_rss_mb() { status | python3 -c 'import json,sys
 s = json.load(sys.stdin); print(round(max(p["rss_bytes"] for p in s["cluster"]["processes"]) / 2**20))'; }
+# Waits until rtds's offsets table in Cassandra shows N records durable (read every 20 ms; the
+# master's /status reads it once a second) and prints the unix time it first did; stops the
+# bench when the master exits or the limit passes first.
 wait_durable() { # records limit-seconds
-  local t0=$SECONDS
-  while (($(durable) < $1)); do
-    ((SECONDS - t0 < $2)) || die "not $1 records durable within $2 s (see $WORK)"
-    kill -0 "$MASTER" 2>/dev/null || die "the master exited (see $WORK)"
-    sleep 0.2
-  done
+  python3 "$ROOT/benches/compare/cql.py" wait-durable "$KEYSPACE" "$TOPIC" "$1" --pid "$MASTER" --interval 0.02 --timeout "$2" |
+    python3 -c "import json,sys; print(json.load(sys.stdin)['t_offsets'])" || die "not $1 records durable within $2 s, or the master exited (see $WORK)"
 }
 crash() { # kill -9 of the master's process group (its worker processes with it), until all are gone
   kill -KILL -- "-$MASTER" 2>/dev/null || true
@@ -97,26 +93,21 @@ crash() { # kill -9 of the master's process group (its worker processes with it)
   while kill -0 -- "-$MASTER" 2>/dev/null; do sleep 0.05; done
 }
 # Restarts the master and times it: "first" until the first of the waiting records is durable, "all"
-# until every one is, both read from rtds's offsets table in Cassandra every 20 ms (the master's
-# /status reads it once a second). Sets TIMED (a JSON object); run in this shell, not in $(...), so
-# MASTER and GROUPS_ keep the new master.
+# until every one is. Sets TIMED (a JSON object); run in this shell, not in $(...), so MASTER and
+# GROUPS_ keep the new master.
 timed_restart() { # before(records durable) log
   local before=$1 t0 first all
   t0=$EPOCHREALTIME
   start_master "$2"
-  waited() { # records -> seconds since t0 when rtds's offsets first showed them durable
-    python3 "$ROOT/benches/compare/cql.py" wait-durable "$KEYSPACE" "$TOPIC" "$1" --pid "$MASTER" --interval 0.02 --timeout 1800 |
-      python3 -c "import json,sys; print(round(json.load(sys.stdin)['t_offsets'] - $t0, 2))" || die "the restart did not catch up (see $2)"
-  }
-  first=$(waited "$((before + 1))")
-  all=$(waited "$((before + NEW))")
+  first=$(python3 -c "print(round($(wait_durable "$((before + 1))" 1800) - $t0, 2))")
+  all=$(python3 -c "print(round($(wait_durable "$((before + NEW))" 1800) - $t0, 2))")
   TIMED=$(printf '{"first_durable_s": %s, "all_durable_s": %s, "worker_rss_mb": %s, "resumed": %s, "read_back": %s}' "$first" "$all" \
     "$(workers_rss_mb)" "$(grep 'resuming from the checkpoint' "$2" | grep -vc 'not resuming' || true)" "$(grep -c 'not resuming from the checkpoint' "$2" || true)")
 }
 
 say "run $RUN: $USERS users into $TOPIC (8 partitions); work files in $WORK"
 t=$SECONDS; fill "$USERS" "$RUN"; say "ingest and CDC: $((SECONDS - t)) s"
-t=$SECONDS; start_master "$WORK/master-1.log"; wait_durable "$USERS" 3600; fill_s=$((SECONDS - t))
+t=$SECONDS; start_master "$WORK/master-1.log"; wait_durable "$USERS" 3600 >/dev/null; fill_s=$((SECONDS - t))
 rss_before=$(workers_rss_mb)
 say "$USERS durable in $fill_s s (workers' RSS $rss_before MB); kill -9 of the cluster"
 crash

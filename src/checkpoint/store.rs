@@ -73,7 +73,7 @@ impl Checkpoint {
     /// Opens (or creates) the checkpoint in the folder `path`.
     pub fn open(path: &Path) -> Result<Checkpoint, CheckpointError> {
         let error = |reason: String| CheckpointError { path: path.to_path_buf(), reason };
-        // What a crash in `recreate` left behind.
+        // What `recreate` moved aside.
         let discarded = discarded(path);
         if discarded.exists() {
             std::fs::remove_dir_all(&discarded).map_err(|e| error(format!("cannot delete {}: {e}", discarded.display())))?;
@@ -112,10 +112,11 @@ impl Checkpoint {
     }
 
     /// An empty checkpoint in this one's place, to be rebuilt from the stored rows. The folder
-    /// is renamed away (one atomic step: a crash leaves either this checkpoint or none) and
-    /// deleted, then made again. Not fjall's `clear`: a clear is written to the journal, and an
-    /// opening after a crash replays it, dropping the tables flushed since and putting every
-    /// entry after it back into memtables (a restart soon after a fallback took 3-5 times longer).
+    /// is renamed away (one atomic step: a crash leaves either this checkpoint or none), and the
+    /// opening of a new one deletes it. Not fjall's `clear`: a clear is written to the journal,
+    /// and an opening after a crash replays it, dropping the tables flushed since and putting
+    /// every entry after it back into memtables (a restart soon after a fallback took 3-5 times
+    /// longer).
     pub fn recreate(self) -> Result<Checkpoint, CheckpointError> {
         let path = self.path.clone();
         let error = |reason: String| CheckpointError { path: path.clone(), reason };
@@ -123,7 +124,6 @@ impl Checkpoint {
         let discarded = discarded(&path);
         std::fs::rename(&path, &discarded).map_err(|e| error(format!("cannot move it aside to {}: {e}", discarded.display())))?;
         sync_parent(&path).map_err(|e| error(format!("cannot sync its folder: {e}")))?;
-        std::fs::remove_dir_all(&discarded).map_err(|e| error(format!("cannot delete {}: {e}", discarded.display())))?;
         Checkpoint::open(&path)
     }
 

@@ -312,8 +312,8 @@ struct Opened {
 
 /// Opens each local worker's checkpoint in `dir`, all at once (after a crash each replays its
 /// journal: one thread each, so a process's restart waits for its slowest, not their sum), and
-/// resumes from it when it is valid ([`crate::checkpoint::Checkpoint::resume`]); empties it
-/// otherwise, saying why.
+/// resumes from it when it is valid ([`crate::checkpoint::Checkpoint::resume`]); makes it again,
+/// empty, otherwise, saying why.
 fn open_checkpoints(
     runtime: &tokio::runtime::Runtime,
     tables: &CassandraTables,
@@ -340,7 +340,7 @@ fn open_checkpoints(
 }
 
 /// Opens one worker's checkpoint at `path`: resumed from when it is of `identity` and covers
-/// the recorded offsets, else emptied for the fallback.
+/// the recorded offsets, else made again, empty, for the fallback.
 fn open_checkpoint(state: &ProcessState, path: std::path::PathBuf, identity: crate::checkpoint::Identity) -> Result<Opened, ClusterError> {
     use crate::checkpoint::{Checkpoint, Coverage};
     let start = &state.source_options.start;
