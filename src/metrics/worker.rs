@@ -68,12 +68,15 @@ impl ProcessCounters {
     }
 }
 
-/// The latencies of one worker process: produce to acknowledged row (milliseconds), and
-/// Cassandra write requests (microseconds), each since the process started and since the
-/// last report.
+/// The latencies of one worker process: produce to acknowledged row and produce to the
+/// source's read (milliseconds), and Cassandra write requests (microseconds), each since the
+/// process started and since the last report. The read latency splits the end-to-end one into
+/// its stages: what CDC and Kafka took, and what the dataflow and Cassandra took after.
 pub struct Latencies {
     pub end_to_end: Mutex<Histogram<u64>>,
     pub end_to_end_interval: Mutex<Histogram<u64>>,
+    pub read: Mutex<Histogram<u64>>,
+    pub read_interval: Mutex<Histogram<u64>>,
     pub writes: Mutex<Histogram<u64>>,
     pub writes_interval: Mutex<Histogram<u64>>,
 }
@@ -82,7 +85,14 @@ impl Default for Latencies {
     fn default() -> Latencies {
         let millis = || Mutex::new(Histogram::new_with_bounds(1, 3_600_000, 3).expect("valid bounds"));
         let micros = || Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 2).expect("valid bounds"));
-        Latencies { end_to_end: millis(), end_to_end_interval: millis(), writes: micros(), writes_interval: micros() }
+        Latencies {
+            end_to_end: millis(),
+            end_to_end_interval: millis(),
+            read: millis(),
+            read_interval: millis(),
+            writes: micros(),
+            writes_interval: micros(),
+        }
     }
 }
 
@@ -92,6 +102,16 @@ impl Latencies {
         for histogram in [&self.end_to_end, &self.end_to_end_interval] {
             let mut histogram = histogram.lock().expect("latency histogram");
             for latency in latencies.clone() {
+                histogram.saturating_record(*latency);
+            }
+        }
+    }
+
+    /// Records produce-to-read latencies, in milliseconds.
+    pub fn record_read(&self, latencies: &[u64]) {
+        for histogram in [&self.read, &self.read_interval] {
+            let mut histogram = histogram.lock().expect("read latency histogram");
+            for latency in latencies {
                 histogram.saturating_record(*latency);
             }
         }

@@ -90,6 +90,9 @@ pub struct WorkerSummary {
     pub latency_ms_p99: u64,
     pub latency_ms_p999: u64,
     pub latency_ms_max: u64,
+    /// Produce to the source's read, milliseconds: the CDC and Kafka part of the latency.
+    pub read_latency_ms_p50: u64,
+    pub read_latency_ms_p99: u64,
     /// Cassandra write requests (a batch of rows or an aggregate value), microseconds.
     pub write_us_p50: u64,
     pub write_us_p99: u64,
@@ -170,6 +173,7 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
             runtime: runtime.handle().clone(),
             durable_points,
             counters: counters.clone(),
+            latencies: latencies.clone(),
             lost_records,
             // Started again below, once the processes are connected.
             epochs: Epochs::new(source_plan.epoch_ms),
@@ -368,6 +372,7 @@ fn summary(state: &ProcessState, process: String, seconds: f64) -> WorkerSummary
     let c = &state.counters;
     let latency = state.latencies.end_to_end.lock().expect("latency histogram");
     let writes = state.latencies.writes.lock().expect("write latency histogram");
+    let read = state.latencies.read.lock().expect("read latency histogram");
     WorkerSummary {
         process,
         records_in: c.records_in.load(Ordering::Relaxed),
@@ -383,6 +388,8 @@ fn summary(state: &ProcessState, process: String, seconds: f64) -> WorkerSummary
         latency_ms_p99: latency.value_at_quantile(0.99),
         latency_ms_p999: latency.value_at_quantile(0.999),
         latency_ms_max: latency.max(),
+        read_latency_ms_p50: read.value_at_quantile(0.5),
+        read_latency_ms_p99: read.value_at_quantile(0.99),
         write_us_p50: writes.value_at_quantile(0.5),
         write_us_p99: writes.value_at_quantile(0.99),
         write_requests: writes.len(),

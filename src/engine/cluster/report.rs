@@ -74,6 +74,9 @@ pub struct WorkerReport {
     /// Produce-to-acknowledged-row latencies since the last report, milliseconds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub latency_ms: Vec<(u64, u64)>,
+    /// Produce-to-read latencies (the source's poll) since the last report, milliseconds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read_latency_ms: Vec<(u64, u64)>,
     /// Cassandra write request latencies since the last report, microseconds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub write_latency_us: Vec<(u64, u64)>,
@@ -144,6 +147,7 @@ pub fn report(state: &ProcessState) -> WorkerReport {
         rss_bytes,
         cpu_seconds,
         latency_ms: drain_histogram(&mut state.latencies.end_to_end_interval.lock().expect("latency histogram")),
+        read_latency_ms: drain_histogram(&mut state.latencies.read_interval.lock().expect("read latency histogram")),
         write_latency_us: drain_histogram(&mut state.latencies.writes_interval.lock().expect("write latency histogram")),
     }
 }

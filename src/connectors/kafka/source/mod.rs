@@ -41,7 +41,7 @@ pub use idle::IdleVote;
 pub use reader::{OpenReader, PartitionReader, ReadError, rdkafka_reader};
 
 use crate::connectors::Durable;
-use crate::metrics::ProcessCounters;
+use crate::metrics::{Latencies, ProcessCounters};
 
 /// Most messages read in one activation, so other operators get their turn.
 const POLL_BATCH: usize = 5000;
@@ -102,6 +102,8 @@ pub struct KafkaSourceOptions {
     /// Receives (partition, point, epoch) for every durable epoch.
     pub durable_points: tokio::sync::mpsc::UnboundedSender<(i32, Durable, u64)>,
     pub counters: Arc<ProcessCounters>,
+    /// Where the source records each record's produce-to-read latency.
+    pub latencies: Arc<Latencies>,
     /// What to do when retention deleted records this worker has not made durable yet.
     pub lost_records: LostRecords,
     /// When each epoch begins: one clock for the process's workers (see [`Epochs`]).
@@ -216,6 +218,8 @@ struct Reading {
     lost_check: Option<tokio::task::JoinHandle<Option<Vec<(i32, i64, i64, i64)>>>>,
     last_lost_check: Option<Instant>,
     lost_pending: bool,
+    /// The produce-to-read latencies of one `read`, kept to reuse its allocation.
+    read_latencies: Vec<u64>,
 }
 
 impl Reading {
@@ -245,6 +249,7 @@ impl Reading {
             lost_check: None,
             last_lost_check: None,
             lost_pending: false,
+            read_latencies: Vec::new(),
             options,
         }
     }
@@ -304,10 +309,15 @@ impl Reading {
         let room = self.options.max_in_flight.saturating_sub(self.in_flight()).min(POLL_BATCH);
         let Some(reader) = self.reader.as_ref() else { return 0 };
         let mut read = 0;
+        let now_ms = crate::clock::now().timestamp_millis();
+        self.read_latencies.clear();
         while read < room {
             match reader.poll() {
                 Some(Ok(incoming)) => {
                     read += 1;
+                    if let Some(produced) = incoming.produced_ms {
+                        self.read_latencies.push((now_ms - produced).max(0) as u64);
+                    }
                     self.next_offsets.insert(incoming.partition, incoming.offset + 1);
                     let records = self.records.entry(incoming.partition).or_default();
                     *records += 1;
@@ -328,6 +338,7 @@ impl Reading {
             self.last_message = Instant::now();
             self.read_in_epoch += read;
             self.options.counters.records_in.fetch_add(read as u64, Ordering::Relaxed);
+            self.options.latencies.record_read(&self.read_latencies);
         }
         read
     }

@@ -70,6 +70,7 @@ fn options_of(
         runtime: runtime.handle().clone(),
         durable_points,
         counters: Arc::new(ProcessCounters::default()),
+        latencies: Default::default(),
         lost_records: LostRecords { skip: true, fatal: Arc::new(|message| panic!("{message}")) },
         epochs: Epochs::new(10),
     };
