@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# benches/compare.sh: rtds side by side with the Spark Structured Streaming job it replaces, and
-# with the limits of this machine (issue 6). Figures and method: benches/COMPARE.md.
+# benches/compare.sh: rtds side by side with its peers (the tutorial's Spark 3.5 job, Spark 4 in
+# micro-batch and Real-Time Mode, Flink 2.3 SQL) and with the limits of this machine (issues 6, 27).
+# Figures and method: BENCHMARKS.md, "rtds side by side with its peers".
 #
 #   scripts/stack up && cargo build --release && benches/compare.sh [--json FILE] [--png FILE]
 #
-# Environment: USERS (300000), RATE (5000 users/s offered in the latency runs), DURATION (20 s of
-# offered load), ONLY (a comma list of parts to run: kcat,ceiling,rtds,scaling,spark,latency;
-# default all), KEEP=1 keeps the keyspaces, topics and database, RTDS_BIN (target/release/rtds).
+# Environment: USERS (300000), RATES (5000,20000: the users/s offered in the latency runs, one
+# run per rate and system), DURATION (20 s of offered load), ONLY (a comma list of parts to run: kcat,ceiling,rtds,scaling,peers,latency;
+# default all), PEERS (a comma list of peers, for the peers and latency parts; default
+# spark35,spark4,spark4_rt,spark4_rtds,spark4_rtds_rt,flink; empty: none), KEEP=1 keeps the keyspaces, topics
+# and database, RTDS_BIN (target/release/rtds).
 # Results: a table on stdout, JSON in benches/results/compare.json and a chart in
 # benches/results/compare.png (or --json FILE / --png FILE); progress and logs on stderr.
 #
@@ -20,12 +23,13 @@
 #      and `-n 2 -w 1` (1 vs 2 processes): seconds until all USERS records are durable (rtds's
 #      offsets table), CPU seconds of the rtds processes (/usr/bin/time: user + sys, the master's
 #      workers included), peak RSS;
-#    - Spark (benches/baselines/spark/run, local[2]): seconds from the query's start until all
-#      USERS records are written, CPU of the JVM + Python driver, their peak RSS.
-# 3. Latency at RATE users/s offered for DURATION s, each on its own fresh topic: `rtds worker -w 2`
+#    - each peer (benches/baselines/*/run, warmed up on a one-record topic first): seconds from
+#      its query's start until all USERS records are written (and, doing rtds's work, the counts
+#      final), CPU of its whole process tree (JVM + Python), peak RSS.
+# 3. Latency at each of RATES users/s offered for DURATION s, each on its own fresh topic: `rtds worker -w 2`
 #    (its hdrhistogram, from its per-second reports: PostgreSQL commit -> acknowledged Cassandra
-#    write) and the Spark job (WRITETIME(first_name) - produced_at of every row, read back from
-#    Cassandra); both of the offered records only, not the warm-up record written before.
+#    write) and each peer (WRITETIME(first_name) - produced_at of every row, read back from
+#    Cassandra); all of the offered records only, not the warm-up record written before.
 # Background processes run in their own process groups and are all killed on exit.
 set -euo pipefail
 export LC_ALL=C
@@ -33,9 +37,10 @@ export LC_ALL=C
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 USERS=${USERS:-300000}
-RATE=${RATE:-5000}
+RATES=${RATES:-${RATE:-5000,20000}}
 DURATION=${DURATION:-20}
-ONLY=${ONLY:-kcat,ceiling,rtds,scaling,spark,latency}
+ONLY=${ONLY:-kcat,ceiling,rtds,scaling,peers,latency}
+PEERS=${PEERS-spark35,spark4,spark4_rt,spark4_rtds,spark4_rtds_rt,flink}
 BIN=${RTDS_BIN:-$ROOT/target/release/rtds}
 JSON_OUT=$ROOT/benches/results/compare.json
 PNG_OUT=$ROOT/benches/results/compare.png
@@ -43,7 +48,7 @@ while (($#)); do
   case $1 in
     --json) JSON_OUT=$2; shift 2 ;;
     --png) PNG_OUT=$2; shift 2 ;;
-    -h | --help) sed -n '2,27p' "$0" | cut -c3-; exit 0 ;;
+    -h | --help) sed -n '2,33p' "$0" | cut -c3-; exit 0 ;;
     *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -51,7 +56,6 @@ export RTDS_KAFKA=${RTDS_KAFKA:-127.0.0.1:9092} RTDS_CASSANDRA=${RTDS_CASSANDRA:
 STACK=${RTDS_STACK_DIR:-$ROOT/.stack}
 CQL=(python3 "$ROOT/benches/compare/cql.py")
 CPU=(python3 "$ROOT/benches/compare/cpu.py")
-SPARK_RUN=$ROOT/benches/baselines/spark/run
 T_BEGIN=$EPOCHREALTIME
 
 say() { printf '%s compare: %s\n' "$(date +%T)" "$*" >&2; }
@@ -129,6 +133,18 @@ wait_bg() { RC=0; wait "$1" || RC=$?; }
 run() { spawn "$@"; wait_bg "$BG"; return "$RC"; }
 drop_keyspace() { [[ ${KEEP:-0} == 1 ]] || "${CQL[@]}" exec "DROP KEYSPACE IF EXISTS $1" >/dev/null 2>&1 || true; }
 part() { cat >"$PARTS/$1.json"; }
+# The peers: NAME -> the command that runs it (each prints one JSON line; see its folder).
+peer_cmd() {
+  case $1 in
+    spark35) PEER=("$ROOT/benches/baselines/spark/run") ;;
+    spark4) PEER=("$ROOT/benches/baselines/spark4/run" --work tutorial --mode microbatch) ;;
+    spark4_rt) PEER=("$ROOT/benches/baselines/spark4/run" --work tutorial --mode realtime) ;;
+    spark4_rtds) PEER=("$ROOT/benches/baselines/spark4/run" --work rtds --mode microbatch) ;;
+    spark4_rtds_rt) PEER=("$ROOT/benches/baselines/spark4/run" --work rtds --mode realtime) ;;
+    flink) PEER=("$ROOT/benches/baselines/flink/run" --work rtds) ;;
+    *) die "unknown peer $1 in PEERS (known: spark35,spark4,spark4_rt,spark4_rtds,spark4_rtds_rt,flink)" ;;
+  esac
+}
 
 # ------------------------------------------------------------------ set-up
 CEILING_BIN=
@@ -146,13 +162,19 @@ for l in sys.stdin:
     CEILING_BIN=
   fi
 fi
-if want spark || want latency; then
-  say "installing the Spark baseline if needed (benches/baselines/spark/install.sh)"
-  SPARK_CACHE=$("$ROOT/benches/baselines/spark/install.sh")
-  PY=$SPARK_CACHE/venv/bin/python
-else
-  PY=$(ls "${XDG_CACHE_HOME:-$HOME/.cache}/rtds/spark/venv/bin/python" 2>/dev/null || echo python3)
+if want peers || want latency; then
+  # Each peer installs itself once (a venv and jars under ~/.cache/rtds); done here so that a
+  # failing install shows before the long runs.
+  for peer in ${PEERS//,/ }; do peer_cmd "$peer"; done
+  for dir in $(for peer in ${PEERS//,/ }; do peer_cmd "$peer"; dirname "${PEER[0]}"; done | sort -u); do
+    say "installing the peer in ${dir#"$ROOT"/} if needed"
+    "$dir/install.sh" >/dev/null || warn "$dir/install.sh failed: that peer's runs will fail"
+  done
 fi
+# The chart needs matplotlib: the Spark peers' venvs have it.
+PY=$(ls "${RTDS_SPARK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rtds/spark}/venv/bin/python" \
+  "${RTDS_SPARK4_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rtds/spark4}/venv/bin/python" 2>/dev/null | head -n1 || true)
+PY=${PY:-python3}
 
 if [[ -n $CASSANDRA_PID && -n $KAFKA_PID ]]; then
   spawn "${CPU[@]}" sample "$WORK/services.cpu" "cassandra=$CASSANDRA_PID" "kafka=$KAFKA_PID"
@@ -186,12 +208,12 @@ ingest() { # topic users seed [ingest flags...] -> ingest's JSON on stdout; then
   "$BIN" cdc --postgres "$url" --topic "$topic" --partitions 8 --idle-exit 1s --json >"$WORK/cdc_$topic.json" 2>>"$WORK/cdc.err"
 }
 
-say "run $RUN: $USERS users, latency at $RATE users/s for $DURATION s; work files in $WORK"
-python3 - "$USERS" "$RATE" "$DURATION" "$RUN" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
+say "run $RUN: $USERS users, latency at $RATES users/s for $DURATION s; work files in $WORK"
+python3 - "$USERS" "$RATES" "$DURATION" "$RUN" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
   "$(git status --porcelain -- src 2>/dev/null | wc -l)" <<'EOF' | part meta
 import json, os, sys, time
-users, rate, duration, run, commit, dirty = sys.argv[1:]
-print(json.dumps({"users": int(users), "rate": int(rate), "duration": int(duration), "run": run,
+users, rates, duration, run, commit, dirty = sys.argv[1:]
+print(json.dumps({"users": int(users), "rates": [int(r) for r in rates.split(",")], "duration": int(duration), "run": run,
                   "commit": commit, "src_files_changed": int(dirty), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
                   "nproc": os.cpu_count(), "loadavg_at_start": os.getloadavg()[0]}))
 EOF
@@ -296,32 +318,42 @@ EOF
   drop_keyspace "$ks"
 }
 
-spark_throughput() {
-  local ks=${RUN}_spark
+# Adds the services' CPU over the peer's timed window to its JSON line (on stdin) -> stdout.
+with_services_cpu() {
+  local out t0 t1
+  out=$(cat)
+  t0=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("t_query") or 0)' "$out")
+  t1=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d.get("t_done") or d.get("t_query") or 0)' "$out")
+  python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["services_cpu_seconds"]=json.loads(sys.argv[2]); print(json.dumps(d))' \
+    "$out" "$(services_cpu "$t0" "$t1")"
+}
+# A peer's throughput on the filled topic -> part peer_NAME. A peer that fails still gets its part,
+# with "ok": false and the error, so the report says why it has no figure.
+peer_throughput() {
+  local name=$1 ks=${RUN}_$1 out
+  peer_cmd "$name"
   KEYSPACES+=("$ks")
-  say "Spark (local[2]): $USERS records into $ks"
-  spawn "$SPARK_RUN" --topic "$TOPIC" --keyspace "$ks" --users "$USERS" --verify --warmup-topic "${RUN}_warm" \
-    >"$WORK/spark.out" 2>"$WORK/spark.err"
+  say "peer $name: $USERS records into $ks"
+  spawn "${PEER[@]}" --topic "$TOPIC" --keyspace "$ks" --users "$USERS" --verify --warmup-topic "${RUN}_warm" \
+    >"$WORK/$name.out" 2>"$WORK/$name.err"
   wait_bg "$BG"
-  local out
-  out=$(grep '^{' "$WORK/spark.out" | tail -n1 || true)
+  out=$(grep '^{' "$WORK/$name.out" | tail -n1 || true)
   if [[ -z $out ]]; then
-    tail -n 30 "$WORK/spark.err" >&2
-    warn "the Spark run printed no result (exit $RC)"
+    tail -n 30 "$WORK/$name.err" >&2
+    warn "peer $name printed no result (exit $RC)"
+    python3 -c 'import json,sys; print(json.dumps({"ok": False, "error": sys.argv[1]}))' \
+      "no result (exit $RC): $(tail -n 3 "$WORK/$name.err" | tr '\n' ' ' | cut -c1-600)" | part "peer_$name"
+    drop_keyspace "$ks"
     return 0
   fi
-  [[ $RC == 0 ]] || warn "the Spark run failed: $out"
-  local t0 t1
-  t0=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["t_query"])' "$out")
-  t1=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["t_done"] or d["t_query"])' "$out")
-  python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["services_cpu_seconds"]=json.loads(sys.argv[2]); print(json.dumps(d))' \
-    "$out" "$(services_cpu "$t0" "$t1")" | part spark || warn "no spark result"
+  [[ $RC == 0 ]] || warn "peer $name failed: $(cut -c1-300 <<<"$out")"
+  with_services_cpu <<<"$out" | part "peer_$name" || warn "no result for peer $name"
   drop_keyspace "$ks"
 }
 
 # The main comparison first, back to back, while Cassandra holds the least data.
 want rtds && rtds_run master_n2_w2 2 2
-want spark && spark_throughput
+if want peers; then for peer in ${PEERS//,/ }; do peer_throughput "$peer"; done; fi
 if want scaling; then
   for w in 1 2 4; do rtds_run "worker_w$w" 1 "$w"; done
   rtds_run master_n1_w2 1 2
@@ -329,7 +361,6 @@ if want scaling; then
 fi
 
 # ------------------------------------------------------------------ latency at a fixed rate
-OFFERED=$((RATE * DURATION))
 offer() { # topic seed: offers RATE users/s for DURATION s, CDC streaming them; ingest's JSON on stdout
   local url i
   url=$(database "$1")
@@ -347,47 +378,107 @@ offer() { # topic seed: offers RATE users/s for DURATION s, CDC streaming them; 
     --batch 100 2>>"$WORK/ingest.err"
   wait "$cdc"
 }
-if want latency; then
-  t=${RUN}_lat_rtds
+# A peer's latency while ingest offers RATE users/s -> part latency_RATE_NAME: WRITETIME - produced_at of
+# every offered row, read back from Cassandra (cql.py latency), the warm-up record left out.
+peer_latency() {
+  local name=$1 t=${RUN}_lat${RATE}_$1 pid out since_ms t_off
+  peer_cmd "$name"
+  ingest "$t" 1 "$RUN-lat-warm" >/dev/null
+  KEYSPACES+=("$t")
+  say "latency: peer $name while ingest offers $RATE users/s for $DURATION s"
+  spawn "${PEER[@]}" --topic "$t" --keyspace "$t" --users $((OFFERED + 1)) --warmup-topic "${RUN}_warm" \
+    >"$WORK/lat${RATE}_$name.out" 2>"$WORK/lat${RATE}_$name.err"
+  pid=$BG
+  # The peer is ready once the record that was waiting is in Cassandra.
+  if ! run "${CQL[@]}" wait-rows "$t" created_users 1 --pid "$pid" --timeout 300; then
+    wait_bg "$pid"
+    tail -n 30 "$WORK/lat${RATE}_$name.err" >&2
+    warn "the latency run of peer $name did not start"
+    drop_keyspace "$t"
+    return 0
+  fi
+  since_ms=$(python3 -c 'import time; print(int(time.time() * 1000))')
+  offer "$t" "$RUN-lat$RATE-$name" >"$WORK/lat${RATE}_$name.ingest" || warn "ingest at $RATE users/s failed (see $WORK/ingest.err)"
+  t_off=$(now)
+  wait_bg "$pid"
+  out=$(grep '^{' "$WORK/lat${RATE}_$name.out" | tail -n1 || true)
+  if [[ -z $out ]]; then
+    tail -n 20 "$WORK/lat${RATE}_$name.err" >&2
+    warn "the latency run of peer $name printed no result (exit $RC)"
+    drop_keyspace "$t"
+    return 0
+  fi
+  "${CQL[@]}" latency "$t" created_users --since "$since_ms" >"$WORK/lat${RATE}_$name.latency"
+  python3 - "$out" "$WORK/lat${RATE}_$name.latency" "$WORK/lat${RATE}_$name.ingest" "$RATE" "$t_off" <<'PY' | part "latency_${RATE}_$name" || warn "no latency result for peer $name at $RATE users/s"
+import json, sys
+job = json.loads(sys.argv[1])
+latency = json.load(open(sys.argv[2]))
+ingest = json.load(open(sys.argv[3]))
+done = job.get("t_done")
+latency.update({"offered_rate": int(sys.argv[4]), "achieved_rate": round(ingest["users_per_second"]),
+                "behind_seconds": None if done is None else round(max(0.0, done - float(sys.argv[5])), 2),
+                "ok": job["ok"], "error": job.get("error"),
+                **{k: job.get(k) for k in ("batches", "batch_ms_median", "jvm_peak_rss_mb", "python_peak_rss_mb",
+                                           "versions", "sink", "mode", "work")}})
+print(json.dumps(latency))
+PY
+  drop_keyspace "$t"
+}
+# rtds's latency while ingest offers RATE users/s -> part latency_RATE_rtds.
+rtds_latency() {
+  local t=${RUN}_lat${RATE}_rtds pid i warm_reports t_off done_json
   ingest "$t" 1 "$RUN-lat-warm" >/dev/null
   KEYSPACES+=("$t")
   say "latency: rtds worker -w 2 while ingest offers $RATE users/s for $DURATION s"
   # --report: a line a second with the latencies recorded since the last one, so that the
   # warm-up record can be left out, as Spark's figure leaves it out (--since below): it was
   # committed before the worker started, and its latency is the worker's start-up.
-  spawn /usr/bin/time -f '%M' -o "$WORK/lat_rtds.time" "$BIN" worker -w 2 --topic "$t" --keyspace "$t" --idle-exit 3s \
-    --report >"$WORK/lat_rtds.out" 2>"$WORK/lat_rtds.err"
+  spawn /usr/bin/time -f '%M' -o "$WORK/lat${RATE}_rtds.time" "$BIN" worker -w 2 --topic "$t" --keyspace "$t" --idle-exit 3s \
+    --report >"$WORK/lat${RATE}_rtds.out" 2>"$WORK/lat${RATE}_rtds.err"
   pid=$BG
   if run "${CQL[@]}" wait-durable "$t" "$t" 1 --pid "$pid" --timeout 120 >/dev/null; then
     for ((i = 0; i < 50; i++)); do # until a report holds the warm-up record's latency
-      grep -q '^rtds-report .*"latency_ms"' "$WORK/lat_rtds.out" && break
+      grep -q '^rtds-report .*"latency_ms"' "$WORK/lat${RATE}_rtds.out" && break
       sleep 0.1
     done
-    warm_reports=$(grep -c '^rtds-report ' "$WORK/lat_rtds.out" || true)
-    offer "$t" "$RUN-lat-rtds" >"$WORK/lat_rtds.ingest" || warn "ingest at $RATE users/s failed (see $WORK/ingest.err)"
+    warm_reports=$(grep -c '^rtds-report ' "$WORK/lat${RATE}_rtds.out" || true)
+    offer "$t" "$RUN-lat$RATE-rtds" >"$WORK/lat${RATE}_rtds.ingest" || warn "ingest at $RATE users/s failed (see $WORK/ingest.err)"
     t_off=$(now)
     done_json='{"t_offsets": null}'
-    if run "${CQL[@]}" wait-durable "$t" "$t" $((OFFERED + 1)) --pid "$pid" --timeout 900 >"$WORK/lat_rtds.done"; then
-      done_json=$(<"$WORK/lat_rtds.done")
+    if run "${CQL[@]}" wait-durable "$t" "$t" $((OFFERED + 1)) --pid "$pid" --timeout 900 >"$WORK/lat${RATE}_rtds.done"; then
+      done_json=$(<"$WORK/lat${RATE}_rtds.done")
     fi
     wait_bg "$pid"
-    python3 - "$WORK/lat_rtds.out" "$WORK/lat_rtds.time" "$WORK/lat_rtds.ingest" "$RATE" "$t_off" "$done_json" "$warm_reports" <<'EOF' | part latency_rtds || warn "no latency_rtds result"
+    python3 - "$WORK/lat${RATE}_rtds.out" "$WORK/lat${RATE}_rtds.time" "$WORK/lat${RATE}_rtds.ingest" "$RATE" "$t_off" "$done_json" "$warm_reports" "$WORK/cdc_$t.json" <<'EOF' | part "latency_${RATE}_rtds" || warn "no rtds latency result at $RATE users/s"
 import json, sys
 lines = open(sys.argv[1]).read().splitlines()
 summary = [json.loads(l) for l in lines if l.startswith("{")][-1]
 # The offered load's latencies: the reports after the warm-up's (values, counts of hdrhistogram).
 reports = [json.loads(l.split(" ", 1)[1]) for l in lines if l.startswith("rtds-report ")][int(sys.argv[7]):]
-values = sorted((v, c) for r in reports for v, c in r.get("latency_ms", []))
-total = sum(c for _, c in values)
-def at(q):  # nearest rank, as hdrhistogram's value_at_quantile
-    rank, seen = max(1, -(-q * total // 1)), 0
+def merged(key):
+    return sorted((v, c) for r in reports for v, c in r.get(key, []))
+def at(values, q):  # nearest rank, as hdrhistogram's value_at_quantile
+    rank, seen = max(1, -(-q * sum(c for _, c in values) // 1)), 0
     for v, c in values:
         seen += c
         if seen >= rank:
             return v
-if total:
-    summary.update({"latency_ms_p50": at(0.5), "latency_ms_p99": at(0.99), "latency_ms_p999": at(0.999),
-                    "latency_ms_max": values[-1][0], "latency_records": total})
+values = merged("latency_ms")
+if values:
+    summary.update({"latency_ms_p50": at(values, 0.5), "latency_ms_p99": at(values, 0.99), "latency_ms_p999": at(values, 0.999),
+                    "latency_ms_max": values[-1][0], "latency_records": sum(c for _, c in values)})
+# Per stage: commit -> Kafka commit (rtds cdc's own histogram), commit -> the worker's read, and
+# the worker's Cassandra write requests; what is left of the end-to-end time is the dataflow's.
+cdc = json.load(open(sys.argv[8]))
+stages = {"commit_to_kafka_ms": [cdc.get("latency_p50_ms"), cdc.get("latency_p99_ms")]}
+read, writes = merged("read_latency_ms"), merged("write_latency_us")
+if read:
+    stages["commit_to_worker_read_ms"] = [at(read, 0.5), at(read, 0.99)]
+if writes:
+    stages["cassandra_write_request_ms"] = [round(at(writes, 0.5) / 1000, 1), round(at(writes, 0.99) / 1000, 1)]
+if values:
+    stages["commit_to_cassandra_ack_ms"] = [summary["latency_ms_p50"], summary["latency_ms_p99"]]
+summary["stages_p50_p99"] = stages
 ingest = json.load(open(sys.argv[3]))
 done = json.loads(sys.argv[6])["t_offsets"]
 summary.update({"offered_rate": int(sys.argv[4]), "achieved_rate": round(ingest["users_per_second"]),
@@ -398,49 +489,17 @@ print(json.dumps(summary))
 EOF
   else
     wait_bg "$pid"
-    tail -n 20 "$WORK/lat_rtds.err" >&2
+    tail -n 20 "$WORK/lat${RATE}_rtds.err" >&2
     warn "the rtds latency run did not start"
   fi
   drop_keyspace "$t"
-
-  t=${RUN}_lat_spark
-  ingest "$t" 1 "$RUN-lat-warm" >/dev/null
-  KEYSPACES+=("$t")
-  say "latency: Spark while ingest offers $RATE users/s for $DURATION s"
-  spawn "$SPARK_RUN" --topic "$t" --keyspace "$t" --users $((OFFERED + 1)) --warmup-topic "${RUN}_warm" \
-    >"$WORK/lat_spark.out" 2>"$WORK/lat_spark.err"
-  pid=$BG
-  # Spark is ready once the record that was waiting is in Cassandra.
-  if run "${CQL[@]}" wait-rows "$t" created_users 1 --pid "$pid" --timeout 300; then
-    since_ms=$(python3 -c 'import time; print(int(time.time() * 1000))')
-    offer "$t" "$RUN-lat-spark" >"$WORK/lat_spark.ingest" || warn "ingest at $RATE users/s failed (see $WORK/ingest.err)"
-    t_off=$(now)
-    wait_bg "$pid"
-    out=$(grep '^{' "$WORK/lat_spark.out" | tail -n1 || true)
-    if [[ -n $out ]]; then
-      "${CQL[@]}" latency "$t" created_users --since "$since_ms" >"$WORK/lat_spark.latency"
-      python3 - "$out" "$WORK/lat_spark.latency" "$WORK/lat_spark.ingest" "$RATE" "$t_off" <<'EOF' | part latency_spark || warn "no latency_spark result"
-import json, sys
-job = json.loads(sys.argv[1])
-latency = json.load(open(sys.argv[2]))
-ingest = json.load(open(sys.argv[3]))
-done = job.get("t_done")
-latency.update({"offered_rate": int(sys.argv[4]), "achieved_rate": round(ingest["users_per_second"]),
-                "behind_seconds": None if done is None else round(max(0.0, done - float(sys.argv[5])), 2),
-                "batches": job["batches"], "batch_ms_median": job["batch_ms_median"], "ok": job["ok"],
-                "jvm_peak_rss_mb": job["jvm_peak_rss_mb"], "python_peak_rss_mb": job["python_peak_rss_mb"]})
-print(json.dumps(latency))
-EOF
-    else
-      tail -n 20 "$WORK/lat_spark.err" >&2
-      warn "the Spark latency run printed no result (exit $RC)"
-    fi
-  else
-    wait_bg "$pid"
-    tail -n 30 "$WORK/lat_spark.err" >&2
-    warn "the Spark latency run did not start"
-  fi
-  drop_keyspace "$t"
+}
+if want latency; then
+  for RATE in ${RATES//,/ }; do
+    OFFERED=$((RATE * DURATION))
+    rtds_latency
+    for peer in ${PEERS//,/ }; do peer_latency "$peer"; done
+  done
 fi
 
 # ------------------------------------------------------------------ report
