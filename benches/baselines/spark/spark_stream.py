@@ -46,7 +46,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 # What the benchmark sets beyond the tutorial's session: every setting that made this job faster on
-# the 2-core test machine without changing what it does (see benches/COMPARE.md). --untuned drops
+# the 2-core test machine without changing what it does (see BENCHMARKS.md). --untuned drops
 # the connector settings (then it writes one row per request, 5 requests in flight per task).
 TUNING = {
     # No shuffle in this job; the Kafka source gives one task per topic partition.
