@@ -88,7 +88,9 @@ impl CassandraTables {
         ))
         .await?;
         // Tables made by an older rtds get the columns added since: the offsets' record count,
-        // the rows' commit time.
+        // the rows' commit time. Asked once the nodes agree on the tables just made, so that a
+        // process does not miss a column another process's CREATE gave them.
+        session.await_schema_agreement().await.map_err(ServiceError::cassandra)?;
         for (owner, column, ty) in [("offsets", "records", "bigint"), (table, "committed_at", "timestamp")] {
             let has = session
                 .query_unpaged(
@@ -100,7 +102,12 @@ impl CassandraTables {
                 .into_rows_result()
                 .is_ok_and(|rows| rows.rows_num() > 0);
             if !has {
-                ddl(format!("ALTER TABLE {keyspace}.{owner} ADD {column} {ty}")).await?;
+                // Processes starting together may both add it: the one that comes second is
+                // told the column "already exists", which is what it wanted.
+                match ddl(format!("ALTER TABLE {keyspace}.{owner} ADD {column} {ty}")).await {
+                    Err(error) if error.to_string().contains("already exists") => {}
+                    added => added?,
+                }
             }
         }
         ensure_data_write_times(&session, keyspace, table).await?;
