@@ -85,6 +85,8 @@ TOPIC=${RUN}_t
 WORK=$(mktemp -d /tmp/rtds-compare.XXXXXX)
 PARTS=$WORK/parts
 mkdir -p "$PARTS"
+# rtds's checkpoints (one folder per keyspace) go with the work folder, not to ~/.local/state.
+export RTDS_STATE_DIR=$WORK/state
 GROUPS_=()     # process groups started here (each background job is a session leader)
 KEYSPACES=()
 # The script's own stdout and stderr, for the exit trap: it may run inside a redirected call.
@@ -267,8 +269,9 @@ if want ceiling && [[ -n $CEILING_BIN ]]; then
 fi
 
 # ------------------------------------------------------------------ rtds throughput
-rtds_run() { # name processes workers -> part rtds_NAME
-  local name=$1 n=$2 w=$3 ks=${RUN}_$1 port args t0 done_json pid
+rtds_run() { # name processes workers [more flags] -> part rtds_NAME
+  local name=$1 n=$2 w=$3 ks=${RUN}_$1 port args t0 done_json pid unset_state=()
+  shift 3
   KEYSPACES+=("$ks")
   # The keyspace's tables, created by a run over the one-record topic (not timed).
   run "$BIN" worker -w 1 --topic "${RUN}_warm" --keyspace "$ks" --idle-exit 1s >/dev/null 2>>"$WORK/warm.err" ||
@@ -283,7 +286,10 @@ rtds_run() { # name processes workers -> part rtds_NAME
   fi
   say "rtds ${args[*]}: $USERS records into $ks"
   t0=$(now)
-  spawn /usr/bin/time -f '%e %U %S %M' -o "$WORK/$name.time" "$BIN" "${args[@]}" --topic "$TOPIC" --keyspace "$ks" \
+  args+=("$@")
+  # --no-checkpoint refuses a state folder, and RTDS_STATE_DIR names one.
+  [[ " $* " == *" --no-checkpoint "* ]] && unset_state=(-u RTDS_STATE_DIR)
+  spawn env "${unset_state[@]}" /usr/bin/time -f '%e %U %S %M' -o "$WORK/$name.time" "$BIN" "${args[@]}" --topic "$TOPIC" --keyspace "$ks" \
     --idle-exit 3s >"$WORK/$name.out" 2>"$WORK/$name.err"
   pid=$BG
   done_json=
@@ -307,7 +313,8 @@ seconds = done["t_offsets"] - t0
 cpu = float(u) + float(s)
 print(json.dumps({
     "name": name, "processes": n, "workers": w,
-    "config": f"master --local -n {n} -w {w}" if name.startswith("master") else f"worker -w {w}",
+    "config": (f"master --local -n {n} -w {w}" if name.startswith("master") else f"worker -w {w}")
+              + (" --no-checkpoint" if name.endswith("_nocp") else ""),
     "seconds": round(seconds, 3), "records_per_second": round(users / seconds),
     "seconds_status": round(done["t_status"] - t0, 3) if done.get("t_status") else None,
     "cpu_seconds": round(cpu, 2), "cpu_seconds_per_million": round(cpu / users * 1e6, 1),
@@ -358,6 +365,8 @@ if want scaling; then
   for w in 1 2 4; do rtds_run "worker_w$w" 1 "$w"; done
   rtds_run master_n1_w2 1 2
   rtds_run master_n2_w1 2 1
+  # What the checkpoints (on by default) cost: the main run again without them.
+  rtds_run master_n2_w2_nocp 2 2 --no-checkpoint
 fi
 
 # ------------------------------------------------------------------ latency at a fixed rate

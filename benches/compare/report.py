@@ -68,7 +68,7 @@ def build(p, total_seconds):
     meta = p.get("meta", {})
     users = meta.get("users")
     rtds = {k[len("rtds_"):]: v for k, v in p.items() if k.startswith("rtds_")}
-    order = ["master_n2_w2", "worker_w1", "worker_w2", "worker_w4", "master_n1_w2", "master_n2_w1"]
+    order = ["master_n2_w2", "worker_w1", "worker_w2", "worker_w4", "master_n1_w2", "master_n2_w1", "master_n2_w2_nocp"]
     rtds = {k: rtds[k] for k in order if k in rtds} | {k: v for k, v in rtds.items() if k not in order}
     peers = {}
     for name in list(PEERS) + sorted(k[5:] for k in p if k.startswith("peer_") and k[5:] not in PEERS):
@@ -114,6 +114,11 @@ def build(p, total_seconds):
         # rtds master -n 2 -w 2 throughput over the limits
         "throughput_rtds_over_cassandra_ceiling": ratio(g(main, "records_per_second"), g(ceiling, "rows_per_second"), 3),
         "throughput_rtds_over_kcat": ratio(g(main, "records_per_second"), g(kcat, "records_per_second"), 3),
+        # what the checkpoints cost: master -n 2 -w 2 with them (the default) over without
+        "cpu_per_record_checkpoint_over_none": ratio(g(main, "cpu_seconds_per_million"),
+                                                     g(rtds.get("master_n2_w2_nocp"), "cpu_seconds_per_million"), 3),
+        "throughput_checkpoint_over_none": ratio(g(main, "records_per_second"),
+                                                 g(rtds.get("master_n2_w2_nocp"), "records_per_second"), 3),
         "per_peer": {n: {"throughput_rtds_over_peer": ratio(g(main, "records_per_second"), d.get("records_per_second")),
                          "cpu_per_record_rtds_over_peer": ratio(g(main, "cpu_seconds_per_million"), d.get("cpu_seconds_per_million"), 3),
                          "peak_rss_rtds_worker_over_peer": ratio(g(single, "peak_rss_mb"), d.get("peak_rss_mb"), 3),
@@ -234,7 +239,9 @@ def table(r):
               f"| p99 latency at {fmt(min(r['latency'])) if r['latency'] else '–'} users/s, rtds / quickest peer (lower: rtds quicker) | {name(q['best_peer_p99'])} | "
               f"{fmt(q['p99_latency_rtds_over_best_peer'], 3)} |",
               f"| throughput, rtds / Cassandra ceiling | – | {fmt(q['throughput_rtds_over_cassandra_ceiling'], 3)} |",
-              f"| throughput, rtds / kcat | – | {fmt(q['throughput_rtds_over_kcat'], 3)} |"]
+              f"| throughput, rtds / kcat | – | {fmt(q['throughput_rtds_over_kcat'], 3)} |",
+              f"| CPU per record, rtds with checkpoints / without (`--no-checkpoint`) | – | {fmt(q['cpu_per_record_checkpoint_over_none'], 3)} |",
+              f"| throughput, rtds with checkpoints / without | – | {fmt(q['throughput_checkpoint_over_none'], 3)} |"]
     if q["per_peer"]:
         lines += ["", "| rtds over each peer | throughput | CPU per record | peak RSS (worker -w 2) | p99 latency |",
                   "|---|---:|---:|---:|---:|"]

@@ -61,7 +61,8 @@ from pyflink.datastream import StreamExecutionEnvironment  # noqa: E402
 from pyflink.datastream.functions import FlatMapFunction, RuntimeContext  # noqa: E402
 from pyflink.table import StreamTableEnvironment  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from procstat import cpu_seconds, proc_info, proc_tree  # noqa: E402  (benches/baselines/procstat.py)
 FLINK_VERSION = "2.3.0"
 KAFKA_CONNECTOR_VERSION = "5.0.0-2.2"
 
@@ -286,52 +287,6 @@ class CassandraSink(FlatMapFunction):
 
 
 # ------------------------------------------------------------------ measurement, not the job
-
-def proc_tree(root):
-    children = {}
-    for stat in glob.glob("/proc/[0-9]*/stat"):
-        try:
-            with open(stat) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(stat.split("/")[2]))
-        except (OSError, IndexError, ValueError):
-            pass
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
-
-
-def cpu_seconds(pids, reaped=False):
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-            if reaped:
-                total += int(fields[13]) + int(fields[14])
-        except (OSError, IndexError, ValueError):
-            pass
-    return total / TICK
-
-
-def proc_info(pid):
-    """(command name, peak RSS in MB) of a process."""
-    name, rss = None, None
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("Name:"):
-                    name = line.split()[1]
-                elif line.startswith("VmHWM:"):
-                    rss = round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return name, rss
-
 
 def read_progress(folder):
     total = {"changes": 0, "live": 0, "sums": [0, 0, 0], "in_flight": 0, "writes": 0, "error": None, "drains": 0}

@@ -22,45 +22,26 @@ FLINK_VERSION=${FLINK_VERSION:-2.3.0}
 KAFKA_CONNECTOR_VERSION=${KAFKA_CONNECTOR_VERSION:-5.0.0-2.2}
 CASSANDRA_DRIVER_VERSION=${CASSANDRA_DRIVER_VERSION:-3.30.1}
 CACHE=${RTDS_FLINK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rtds/flink}
-say() { printf 'flink install: %s\n' "$*" >&2; }
-die() { say "$*"; exit 1; }
-command -v java >/dev/null || die "java is missing (scripts/stack up installs openjdk-17)"
-command -v mvn >/dev/null || die "mvn is missing (scripts/stack up installs maven)"
-mkdir -p "$CACHE"
+# shellcheck source=benches/baselines/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+prelude flink "$CACHE"
 
 # ---------------------------------------------------------------- Python: PyFlink + cassandra-driver
-want_py="apache-flink==$FLINK_VERSION cassandra-driver==$CASSANDRA_DRIVER_VERSION"
-if [[ ! -f $CACHE/venv/.complete || $(<"$CACHE/venv/.complete") != "$want_py" ]]; then
-  say "creating $CACHE/venv with $want_py (once; apache-flink-libraries is a ~300 MB download)"
-  rm -rf "$CACHE/venv"
-  python3 -m venv "$CACHE/venv"
-  # shellcheck disable=SC2086
-  "$CACHE/venv/bin/pip" install -q --disable-pip-version-check $want_py >"$CACHE/pip.log" 2>&1 ||
-    { tail -n 30 "$CACHE/pip.log" >&2; die "pip install failed (see $CACHE/pip.log)"; }
-  printf '%s' "$want_py" >"$CACHE/venv/.complete"
-fi
+venv_once "$CACHE/venv" "apache-flink==$FLINK_VERSION cassandra-driver==$CASSANDRA_DRIVER_VERSION"
 
 # ---------------------------------------------------------------- the Kafka connector from Maven Central
-want_jar="org.apache.flink:flink-sql-connector-kafka:$KAFKA_CONNECTOR_VERSION"
-if [[ ! -f $CACHE/jars/.complete || $(<"$CACHE/jars/.complete") != "$want_jar" ]]; then
-  say "fetching $want_jar with Maven into $CACHE/jars (once)"
-  rm -rf "$CACHE/jars" "$CACHE/pom"
-  mkdir -p "$CACHE/pom" "$CACHE/jars"
-  cat >"$CACHE/pom/pom.xml" <<POM
-<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
-  <groupId>rtds.bench</groupId><artifactId>flink-baseline</artifactId><version>1</version><packaging>pom</packaging>
-  <dependencies>
-    <dependency><groupId>org.apache.flink</groupId><artifactId>flink-sql-connector-kafka</artifactId><version>$KAFKA_CONNECTOR_VERSION</version></dependency>
-  </dependencies>
-</project>
-POM
+artifact="org.apache.flink:flink-sql-connector-kafka:$KAFKA_CONNECTOR_VERSION"
+if [[ ! -f $CACHE/jars/.complete || $(<"$CACHE/jars/.complete") != "$artifact" ]]; then
+  say "fetching $artifact with Maven into $CACHE/jars (once)"
+  rm -rf "$CACHE/jars"
+  : >"$CACHE/mvn.log"
   # The sql connector is one shaded jar (kafka-clients inside); what its pom lists beside it is
   # Flink itself (provided), which the wheel already ships: only the connector is copied.
-  (cd "$CACHE/pom" && mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
-    -DexcludeTransitive=true -Dmdep.stripVersion=true -DoutputDirectory="$CACHE/jars") >"$CACHE/mvn.log" 2>&1 ||
+  maven_copy "$CACHE" "$artifact" -DexcludeTransitive=true ||
     { tail -n 30 "$CACHE/mvn.log" >&2; die "Maven could not fetch the jar (see $CACHE/mvn.log)"; }
+  mv "$CACHE/all" "$CACHE/jars"
   [[ -f $CACHE/jars/flink-sql-connector-kafka.jar ]] || die "flink-sql-connector-kafka.jar is missing from $CACHE/jars"
-  printf '%s' "$want_jar" >"$CACHE/jars/.complete"
+  printf '%s' "$artifact" >"$CACHE/jars/.complete"
 fi
 say "ready: PyFlink $FLINK_VERSION in $CACHE/venv, flink-sql-connector-kafka $KAFKA_CONNECTOR_VERSION in $CACHE/jars"
 echo "$CACHE"

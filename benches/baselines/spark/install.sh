@@ -18,23 +18,12 @@ SPARK_VERSION=${SPARK_VERSION:-3.5.7} # the newest 3.5 whose spark-sql-kafka jar
 SCC_VERSION=${SCC_VERSION:-3.5.1}
 MATPLOTLIB_VERSION=${MATPLOTLIB_VERSION:-3.9.4}
 CACHE=${RTDS_SPARK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rtds/spark}
-say() { printf 'spark install: %s\n' "$*" >&2; }
-die() { say "$*"; exit 1; }
-command -v java >/dev/null || die "java is missing (scripts/stack up installs openjdk-17)"
-command -v mvn >/dev/null || die "mvn is missing (scripts/stack up installs maven)"
-mkdir -p "$CACHE"
+# shellcheck source=benches/baselines/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+prelude spark "$CACHE"
 
 # ---------------------------------------------------------------- Python: pyspark + matplotlib
-want_py="pyspark==$SPARK_VERSION matplotlib==$MATPLOTLIB_VERSION"
-if [[ ! -f $CACHE/venv/.complete || $(<"$CACHE/venv/.complete") != "$want_py" ]]; then
-  say "creating $CACHE/venv with $want_py (once; pyspark is a ~320 MB download)"
-  rm -rf "$CACHE/venv"
-  python3 -m venv "$CACHE/venv"
-  # shellcheck disable=SC2086
-  "$CACHE/venv/bin/pip" install -q --disable-pip-version-check $want_py >"$CACHE/pip.log" 2>&1 ||
-    { tail -n 30 "$CACHE/pip.log" >&2; die "pip install failed (see $CACHE/pip.log)"; }
-  printf '%s' "$want_py" >"$CACHE/venv/.complete"
-fi
+venv_once "$CACHE/venv" "pyspark==$SPARK_VERSION matplotlib==$MATPLOTLIB_VERSION"
 
 # ---------------------------------------------------------------- jars from Maven Central
 # spark-sql-kafka-0-10 for the Kafka source and spark-cassandra-connector for the sink, with what
@@ -44,28 +33,17 @@ fi
 # (The connector's one-jar assembly, spark-cassandra-connector-assembly_2.12:3.5.1, is not on the
 # Maven Central this machine reaches (404), so the plain connector and its dependencies are used:
 # the same classes, the DataStax Java driver 4.18 among them.)
-dep() { printf '    <dependency><groupId>%s</groupId><artifactId>%s</artifactId><version>%s</version></dependency>\n' "$@"; }
-deps="$(dep org.apache.spark spark-sql-kafka-0-10_2.12 "$SPARK_VERSION")
-$(dep com.datastax.spark spark-cassandra-connector_2.12 "$SCC_VERSION")"
-if [[ ! -f $CACHE/jars/.complete || $(<"$CACHE/jars/.complete") != "$deps" ]]; then
+artifacts="org.apache.spark:spark-sql-kafka-0-10_2.12:$SPARK_VERSION com.datastax.spark:spark-cassandra-connector_2.12:$SCC_VERSION"
+if [[ ! -f $CACHE/jars/.complete || $(<"$CACHE/jars/.complete") != "$artifacts" ]]; then
   say "fetching the Kafka and Cassandra connector jars with Maven into $CACHE/jars (once)"
-  rm -rf "$CACHE/jars" "$CACHE/pom"
-  mkdir -p "$CACHE/pom" "$CACHE/jars"
-  cat >"$CACHE/pom/pom.xml" <<POM
-<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
-  <groupId>rtds.bench</groupId><artifactId>spark-baseline</artifactId><version>1</version><packaging>pom</packaging>
-  <dependencies>
-$deps
-  </dependencies>
-</project>
-POM
-  # stripVersion: the file names are the artifact ids, to compare with pyspark's jars.
-  (cd "$CACHE/pom" && mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
-    -DincludeScope=runtime -Dmdep.stripVersion=true -DoutputDirectory="$CACHE/pom/all") >"$CACHE/mvn.log" 2>&1 ||
+  rm -rf "$CACHE/jars"
+  mkdir -p "$CACHE/jars"
+  : >"$CACHE/mvn.log"
+  maven_copy "$CACHE" "$artifacts" -DincludeScope=runtime ||
     { tail -n 30 "$CACHE/mvn.log" >&2; die "Maven could not fetch the jars (see $CACHE/mvn.log)"; }
   pyspark_jars=$("$CACHE/venv/bin/python" -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))')
   [[ -d $pyspark_jars ]] || die "no jars folder in the pyspark package ($pyspark_jars)"
-  for jar in "$CACHE/pom/all"/*.jar; do
+  for jar in "$CACHE/all"/*.jar; do
     artifact=$(basename "$jar" .jar)
     if ! compgen -G "$pyspark_jars/$artifact-[0-9]*.jar" >/dev/null; then cp "$jar" "$CACHE/jars/"; fi
   done
@@ -73,8 +51,8 @@ POM
     spark-cassandra-connector_2.12 spark-cassandra-connector-driver_2.12 java-driver-core-shaded; do
     [[ -f $CACHE/jars/$need.jar ]] || die "$need.jar is missing from $CACHE/jars"
   done
-  rm -rf "$CACHE/pom/all"
-  printf '%s' "$deps" >"$CACHE/jars/.complete"
+  rm -rf "$CACHE/all"
+  printf '%s' "$artifacts" >"$CACHE/jars/.complete"
 fi
 say "ready: pyspark $SPARK_VERSION in $CACHE/venv, $(ls "$CACHE/jars"/*.jar | wc -l) jars in $CACHE/jars"
 echo "$CACHE"

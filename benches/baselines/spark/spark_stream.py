@@ -32,6 +32,7 @@ import glob
 import json
 import logging
 import os
+import sys
 import threading
 import time
 
@@ -42,7 +43,8 @@ from pyspark.sql.functions import col, from_json  # noqa: E402
 from pyspark.sql.streaming import StreamingQueryListener  # noqa: E402
 from pyspark.sql.types import StringType, StructField, StructType  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from procstat import cpu_seconds, peak_rss_mb, proc_tree  # noqa: E402  (benches/baselines/procstat.py)
 
 
 # What the benchmark sets beyond the tutorial's session: every setting that made this job faster on
@@ -145,50 +147,6 @@ def warm_up(spark_conn, args):
         .load()
     create_selection_df_from_kafka(df).write.format("org.apache.spark.sql.cassandra") \
         .option('keyspace', args.keyspace).option('table', args.table + "_warmup").mode("append").save()
-
-
-def proc_tree(root):
-    """root and its descendants (the JVM that pyspark started via spark-submit)."""
-    children = {}
-    for stat in glob.glob("/proc/[0-9]*/stat"):
-        try:
-            with open(stat) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(stat.split("/")[2]))
-        except (OSError, IndexError, ValueError):
-            pass
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
-
-
-def cpu_seconds(pids, reaped=False):
-    """user + system CPU seconds of the processes (and of their reaped children, if asked)."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-            if reaped:
-                total += int(fields[13]) + int(fields[14])
-        except (OSError, IndexError, ValueError):
-            pass
-    return total / TICK
-
-
-def peak_rss_mb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return None
 
 
 class Progress(StreamingQueryListener):

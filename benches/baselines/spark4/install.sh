@@ -4,8 +4,7 @@
 #   benches/baselines/spark4/install.sh       # idempotent; prints the cache folder on stdout
 #
 # - a Python venv with pyspark $SPARK_VERSION (4.3.0), the DataStax Python cassandra-driver (the
-#   sink: no Spark Cassandra Connector release supports Spark 4), pandas, pyarrow and protobuf
-#   (pyspark's applyInPandasWithState and transformWithState) and matplotlib, from PyPI, in
+#   sink: no Spark Cassandra Connector release supports Spark 4) and matplotlib, from PyPI, in
 #   $RTDS_SPARK4_CACHE/venv (default ~/.cache/rtds/spark4/venv);
 # - Spark's Kafka source from Maven Central in $RTDS_SPARK4_CACHE/jars: spark-sql-kafka-0-10_2.13
 #   with spark-token-provider-kafka-0-10_2.13, kafka-clients and commons-pool2, minus what pyspark
@@ -19,58 +18,18 @@ export LC_ALL=C
 SPARK_VERSION=${SPARK_VERSION:-4.3.0}
 KAFKA_CONNECTOR_FALLBACKS=${KAFKA_CONNECTOR_FALLBACKS:-4.2.0}
 CASSANDRA_DRIVER_VERSION=${CASSANDRA_DRIVER_VERSION:-3.30.1}
-PANDAS_VERSION=${PANDAS_VERSION:-2.3.3}
-PYARROW_VERSION=${PYARROW_VERSION:-22.0.0}
 MATPLOTLIB_VERSION=${MATPLOTLIB_VERSION:-3.9.4}
-PROTOBUF_VERSION=${PROTOBUF_VERSION:-7.36.2}
 CACHE=${RTDS_SPARK4_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rtds/spark4}
-say() { printf 'spark4 install: %s\n' "$*" >&2; }
-die() { say "$*"; exit 1; }
-command -v java >/dev/null || die "java is missing (scripts/stack up installs openjdk-17)"
-command -v mvn >/dev/null || die "mvn is missing (scripts/stack up installs maven)"
-mkdir -p "$CACHE"
+# shellcheck source=benches/baselines/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+prelude spark4 "$CACHE"
 exec 7>"$CACHE/.lock"
 flock 7 # two runs at once (compare.sh's parts) install once
 
 # ---------------------------------------------------------------- Python
-want_py="pyspark==$SPARK_VERSION cassandra-driver==$CASSANDRA_DRIVER_VERSION pandas==$PANDAS_VERSION pyarrow==$PYARROW_VERSION matplotlib==$MATPLOTLIB_VERSION"
-if [[ ! -f $CACHE/venv/.complete || $(<"$CACHE/venv/.complete") != "$want_py" ]]; then
-  say "creating $CACHE/venv with $want_py (once; pyspark 4 is a ~450 MB download)"
-  rm -rf "$CACHE/venv"
-  python3 -m venv "$CACHE/venv"
-  # shellcheck disable=SC2086
-  "$CACHE/venv/bin/pip" install -q --disable-pip-version-check $want_py >"$CACHE/pip.log" 2>&1 ||
-    { tail -n 30 "$CACHE/pip.log" >&2; die "pip install failed (see $CACHE/pip.log)"; }
-  printf '%s' "$want_py" >"$CACHE/venv/.complete"
-fi
-
-# Added later, into the same venv (not rebuilt): protobuf, which pyspark's transformWithState
-# (the work job's --state tws) needs for its state server's messages.
-want_extra="protobuf==$PROTOBUF_VERSION"
-if [[ ! -f $CACHE/venv/.extras || $(<"$CACHE/venv/.extras") != "$want_extra" ]]; then
-  # shellcheck disable=SC2086
-  "$CACHE/venv/bin/pip" install -q --disable-pip-version-check $want_extra >>"$CACHE/pip.log" 2>&1 ||
-    { tail -n 30 "$CACHE/pip.log" >&2; die "pip install $want_extra failed (see $CACHE/pip.log)"; }
-  printf '%s' "$want_extra" >"$CACHE/venv/.extras"
-fi
+venv_once "$CACHE/venv" "pyspark==$SPARK_VERSION cassandra-driver==$CASSANDRA_DRIVER_VERSION matplotlib==$MATPLOTLIB_VERSION"
 
 # ---------------------------------------------------------------- Kafka connector jars
-fetch_jars() { # version -> jars in $CACHE/pom/all, or status 1
-  local v=$1
-  rm -rf "$CACHE/pom"
-  mkdir -p "$CACHE/pom"
-  cat >"$CACHE/pom/pom.xml" <<POM
-<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
-  <groupId>rtds.bench</groupId><artifactId>spark4-peer</artifactId><version>1</version><packaging>pom</packaging>
-  <dependencies>
-    <dependency><groupId>org.apache.spark</groupId><artifactId>spark-sql-kafka-0-10_2.13</artifactId><version>$v</version></dependency>
-  </dependencies>
-</project>
-POM
-  # -U: a version missing last time is looked up again, not taken from Maven's negative cache.
-  (cd "$CACHE/pom" && mvn -U -B -q org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
-    -DincludeScope=runtime -Dmdep.stripVersion=true -DoutputDirectory="$CACHE/pom/all") >>"$CACHE/mvn.log" 2>&1
-}
 want_jars="$SPARK_VERSION $KAFKA_CONNECTOR_FALLBACKS"
 if [[ ! -f $CACHE/jars/.complete || $(<"$CACHE/jars/.complete") != "$want_jars" ]]; then
   rm -rf "$CACHE/jars"
@@ -78,7 +37,7 @@ if [[ ! -f $CACHE/jars/.complete || $(<"$CACHE/jars/.complete") != "$want_jars" 
   used=
   for v in $SPARK_VERSION $KAFKA_CONNECTOR_FALLBACKS; do
     say "fetching spark-sql-kafka-0-10_2.13:$v with Maven into $CACHE/jars"
-    if fetch_jars "$v"; then used=$v; break; fi
+    if maven_copy "$CACHE" "org.apache.spark:spark-sql-kafka-0-10_2.13:$v" -DincludeScope=runtime; then used=$v; break; fi
     say "spark-sql-kafka-0-10_2.13:$v does not resolve ($(grep -m1 -o 'Could not [^(]*' "$CACHE/mvn.log" || echo 'see mvn.log'))"
   done
   [[ -n $used ]] || { tail -n 30 "$CACHE/mvn.log" >&2; die "no Kafka connector for Spark resolves (see $CACHE/mvn.log)"; }
@@ -86,14 +45,14 @@ if [[ ! -f $CACHE/jars/.complete || $(<"$CACHE/jars/.complete") != "$want_jars" 
   [[ -d $pyspark_jars ]] || die "no jars folder in the pyspark package ($pyspark_jars)"
   mkdir -p "$CACHE/jars"
   # Only what pyspark lacks: a second copy of a jar it ships (Hadoop, Scala, lz4...) could only clash.
-  for jar in "$CACHE/pom/all"/*.jar; do
+  for jar in "$CACHE/all"/*.jar; do
     artifact=$(basename "$jar" .jar)
     if ! compgen -G "$pyspark_jars/$artifact-[0-9]*.jar" >/dev/null; then cp "$jar" "$CACHE/jars/"; fi
   done
   for need in spark-sql-kafka-0-10_2.13 spark-token-provider-kafka-0-10_2.13 kafka-clients commons-pool2; do
     [[ -f $CACHE/jars/$need.jar ]] || die "$need.jar is missing from $CACHE/jars"
   done
-  rm -rf "$CACHE/pom"
+  rm -rf "$CACHE/all"
   printf '%s' "$used" >"$CACHE/jars/VERSION"
   printf '%s' "$want_jars" >"$CACHE/jars/.complete"
 fi

@@ -77,7 +77,8 @@ from pyspark.sql import SparkSession  # noqa: E402
 from pyspark.sql.functions import col, from_json, unix_millis  # noqa: E402
 from pyspark.sql.types import StringType, StructField, StructType  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from procstat import cpu_seconds, proc_info, proc_tree  # noqa: E402  (benches/baselines/procstat.py)
 
 SCHEMA = StructType([StructField(c, StringType(), True) for c in sink.TUTORIAL_COLUMNS[:-1]])
 
@@ -318,48 +319,6 @@ def wait_for(q, processed, target, timeout, poll=0.02):
     return None
 
 
-def proc_tree(root):
-    children = {}
-    for stat in glob.glob("/proc/[0-9]*/stat"):
-        try:
-            with open(stat) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(stat.split("/")[2]))
-        except (OSError, IndexError, ValueError):
-            pass
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
-
-
-def cpu_seconds(pids):
-    """user + system CPU seconds of the processes and of their reaped children (exited Python
-    workers are reaped by pyspark's daemon, itself in the tree)."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += sum(int(x) for x in fields[11:15])
-        except (OSError, IndexError, ValueError):
-            pass
-    return total / TICK
-
-
-def proc_info(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            status = dict(line.split(":", 1) for line in f if ":" in line)
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            cmd = f.read().split(b"\0")[0].decode(errors="replace")
-        return os.path.basename(cmd), round(int(status["VmHWM"].split()[0]) / 1024, 1)
-    except (OSError, KeyError, ValueError):
-        return None, None
-
-
 class RssWatch(threading.Thread):
     """Samples the tree every 0.5 s: peak RSS of the JVM, and of the Python processes (max of one
     and the largest sum at one time); Python workers can exit before the end."""
@@ -436,14 +395,14 @@ def main():
 
     os.makedirs(f"{work_dir}/progress", exist_ok=True)
     tree = proc_tree(os.getpid())
-    cpu_before = cpu_seconds(tree)
+    cpu_before = cpu_seconds(tree, reaped=True)
     t_query = time.time()
     q, processed = start_query(spark, args, args.topic, "", f"{work_dir}/cp", f"{work_dir}/progress", today)
     t_done = wait_for(q, processed, args.users, args.timeout)
     t_end = time.time()
     rss.sample()
     tree = proc_tree(os.getpid())
-    cpu_after = cpu_seconds(tree)
+    cpu_after = cpu_seconds(tree, reaped=True)
     exception = q.exception()
     stats = getattr(q, "stats", None)
     records = processed()
