@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# benches/profile.sh: where a worker's instructions go, per record and per stage (issue 27, item 5).
+#
+#   scripts/stack up && cargo build --release && benches/profile.sh [--json FILE]
+#
+# Instruction counts, not times: this guest has no hardware counters (`perf stat` says
+# "not supported"), and callgrind's counts do not move with the machine's load as times do.
+# 1. Fills two fresh topics (8 partitions) from `rtds api serve` through `rtds ingest` and
+#    `rtds cdc`: USERS users and one user; a third one-record topic sets up each keyspace's tables
+#    first, unprofiled, so neither profile includes the DDL.
+# 2. Runs `rtds worker -w 1` under callgrind over each topic, to Cassandra, with its checkpoint
+#    (or FLAGS, such as --no-checkpoint), every thread of the process counted, start-up included.
+# 3. benches/profile/stages.py charges every function's own instructions to a stage (Kafka
+#    consume, decode, expectations, dedupe, aggregates, CQL encoding, driver, ...; a function that
+#    is none is charged to its callers, in proportion to what each calls), and the difference of
+#    the two runs over USERS - 1 is each stage's cost per record, without the fixed start-up.
+# Epochs are wall-clock periods and callgrind runs the worker ~50-100x slower, so the profiled
+# dataflow's epoch_ms is EPOCH_MS (1000, against users.sql's 10): about as many records an epoch
+# as the native worker takes in 10 ms, so the per-epoch work is shared by as many records. The
+# report prints the records per epoch it saw.
+# Environment: USERS (20000), EPOCH_MS (1000), FLAGS (more `rtds worker` flags), RTDS_BIN
+# (target/release/rtds; a build with debug info names inlined frames: the release profile has
+# it), KEEP=1 keeps the work folder, the topics, keyspaces and database. Progress on stderr.
+set -euo pipefail
+export LC_ALL=C
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+USERS=${USERS:-20000}
+EPOCH_MS=${EPOCH_MS:-1000}
+BIN=${RTDS_BIN:-$ROOT/target/release/rtds}
+JSON_OUT=
+while (($#)); do
+  case $1 in
+    --json) JSON_OUT=$2; shift 2 ;;
+    -h | --help) sed -n '2,24p' "$0" | cut -c3-; exit 0 ;;
+    *) echo "profile.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+export RTDS_KAFKA=${RTDS_KAFKA:-127.0.0.1:9092} RTDS_CASSANDRA=${RTDS_CASSANDRA:-127.0.0.1:9042}
+say() { printf '%s profile: %s\n' "$(date +%T)" "$*" >&2; }
+die() { say "$*"; exit 1; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+psql_() { PGCONNECT_TIMEOUT=3 psql -X -q -h 127.0.0.1 -U postgres "$@"; }
+[[ -x $BIN ]] || die "no rtds binary at $BIN: cargo build --release"
+command -v valgrind >/dev/null || die "valgrind is missing: apt-get install valgrind"
+port_open 9092 && port_open 9042 && port_open 5432 || die "PostgreSQL, Kafka and Cassandra must run: scripts/stack up"
+
+RUN=prof$(date +%s)
+DB=db_$RUN
+WORK=$(mktemp -d /tmp/rtds-profile.XXXXXX)
+export RTDS_STATE_DIR=$WORK/state
+API_PID=
+cleanup() {
+  local rc=$?
+  trap - EXIT
+  [[ -z $API_PID ]] || kill "$API_PID" 2>/dev/null || true
+  if [[ ${KEEP:-0} != 1 ]]; then
+    for ks in "${RUN}_base" "${RUN}_full"; do
+      python3 "$ROOT/benches/compare/cql.py" exec "DROP KEYSPACE IF EXISTS $ks" >/dev/null 2>&1 || true
+    done
+    psql_ -d postgres -c "select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = '$DB'" >/dev/null 2>&1 || true
+    psql_ -d postgres -c "drop database if exists $DB" >/dev/null 2>&1 || true
+    "$ROOT/scripts/stack" kafka-topics --delete --topic "${RUN}_.*" >/dev/null 2>&1 || true
+    ((rc == 0)) && rm -rf "$WORK"
+  fi
+  ((rc == 0)) || say "logs kept in $WORK"
+  exit "$rc"
+}
+trap cleanup EXIT
+
+API_PORT=$(free_port)
+"$BIN" api serve --addr "127.0.0.1:$API_PORT" >"$WORK/api.log" 2>&1 &
+API_PID=$!
+for _ in {1..50}; do port_open "$API_PORT" && break; sleep 0.1; done
+psql_ -d postgres -c "create database $DB" >/dev/null
+URL=postgres://postgres@127.0.0.1:5432/$DB
+fill() { # topic users seed: the users committed to PostgreSQL, then CDC streams them into the topic
+  "$BIN" ingest --api "http://127.0.0.1:$API_PORT/api/" --postgres "$URL" --users "$2" --seed "$3" --batch 5000 --json >/dev/null 2>>"$WORK/ingest.err"
+  "$BIN" cdc --postgres "$URL" --topic "$1" --partitions 8 --idle-exit 1s --json >/dev/null 2>>"$WORK/cdc.err"
+}
+say "run $RUN: $USERS users; work files in $WORK"
+fill "${RUN}_warm" 1 "$RUN-warm"
+fill "${RUN}_base" 1 "$RUN-base"
+fill "${RUN}_full" "$USERS" "$RUN-full"
+
+sed -E "s/^( *epoch_ms = )[0-9]+/\1$EPOCH_MS/" "$ROOT/dataflows/users.sql" >"$WORK/users.sql"
+grep -q "epoch_ms = $EPOCH_MS," "$WORK/users.sql" || die "could not set epoch_ms in a copy of dataflows/users.sql"
+read -r -a flags <<<"${FLAGS:-}"
+[[ " ${flags[*]} " == *" --no-checkpoint "* ]] && unset RTDS_STATE_DIR
+# --report: a report line a second, as under a master (the epochs are counted from it).
+WORKER=("$BIN" worker -w 1 --report --dataflow "$WORK/users.sql" --idle-exit 3s "${flags[@]}")
+for run in base full; do
+  "${WORKER[@]}" --topic "${RUN}_warm" --keyspace "${RUN}_$run" >/dev/null 2>>"$WORK/warm.err" ||
+    die "rtds worker could not set up keyspace ${RUN}_$run (see $WORK/warm.err)"
+done
+for run in base full; do
+  say "callgrind: rtds worker -w 1 ${flags[*]} over ${RUN}_$run"
+  t=$SECONDS
+  valgrind --tool=callgrind --callgrind-out-file="$WORK/$run.callgrind" --log-file="$WORK/$run.valgrind" \
+    "${WORKER[@]}" --topic "${RUN}_$run" --keyspace "${RUN}_$run" \
+    >"$WORK/$run.out" 2>"$WORK/$run.err" || { tail -n 20 "$WORK/$run.err" >&2; die "rtds worker failed under callgrind (see $WORK)"; }
+  say "  $((SECONDS - t)) s"
+done
+python3 "$ROOT/benches/profile/stages.py" --records "$USERS" --base "$WORK/base.callgrind" --full "$WORK/full.callgrind" \
+  --reports "$WORK/full.out" --meta "$(printf '{"users": %s, "epoch_ms": %s, "flags": "%s", "date": "%s", "commit": "%s", "cpu": "%s"}' \
+    "$USERS" "$EPOCH_MS" "${FLAGS:-}" "$(date -u +%F)" "$(git -C "$ROOT" rev-parse --short HEAD)" \
+    "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)")" ${JSON_OUT:+--json "$JSON_OUT"}
