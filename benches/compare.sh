@@ -8,7 +8,9 @@
 # Environment: USERS (300000), RATES (5000,20000: the users/s offered in the latency runs, one
 # run per rate and system), DURATION (20 s of offered load), ONLY (a comma list of parts to run: kcat,ceiling,rtds,scaling,peers,latency;
 # default all), PEERS (a comma list of peers, for the peers and latency parts; default
-# spark35,spark4,spark4_rt,spark4_rtds,spark4_rtds_rt,flink; empty: none), KEEP=1 keeps the keyspaces, topics
+# spark35,spark4,spark4_rt,spark4_rtds,spark4_rtds_rt,flink; empty: none), SCALING (the scaling part's
+# rtds runs: worker_wW and master_nN_wW, _nocp for --no-checkpoint; default worker_w1,worker_w2,
+# worker_w4,master_n1_w2,master_n2_w1,master_n2_w2_nocp), KEEP=1 keeps the keyspaces, topics
 # and database, RTDS_BIN (target/release/rtds).
 # Results: a table on stdout, JSON in benches/results/compare.json and a chart in
 # benches/results/compare.png (or --json FILE / --png FILE); progress and logs on stderr.
@@ -19,8 +21,9 @@
 #    - kcat: the topic read to /dev/null (the consumer side's limit), median of 5, its fixed
 #      start-up cost (the same read of a one-record topic) taken off;
 #    - Cassandra ceiling: benches/cassandra_ceiling.rs writes USERS rows like rtds's sink;
-#    - rtds `master --local -n 2 -w 2`, then `worker -w 1|2|4` (1 process) and `master -n 1 -w 2`
-#      and `-n 2 -w 1` (1 vs 2 processes): seconds until all USERS records are durable (rtds's
+#    - rtds `master --local -n 2 -w 2`, then SCALING's runs (by default `worker -w 1|2|4` (1 process),
+#      `master -n 1 -w 2` and `-n 2 -w 1` (1 vs 2 processes), `master -n 2 -w 2 --no-checkpoint`):
+#      seconds until all USERS records are durable (rtds's
 #      offsets table), CPU seconds of the rtds processes (/usr/bin/time: user + sys, the master's
 #      workers included), peak RSS;
 #    - each peer (benches/baselines/*/run, warmed up on a one-record topic first): seconds from
@@ -41,6 +44,10 @@ RATES=${RATES:-${RATE:-5000,20000}}
 DURATION=${DURATION:-20}
 ONLY=${ONLY:-kcat,ceiling,rtds,scaling,peers,latency}
 PEERS=${PEERS-spark35,spark4,spark4_rt,spark4_rtds,spark4_rtds_rt,flink}
+# The scaling part's rtds runs besides master -n 2 -w 2: the workers of one process, a process or two,
+# and the main run without its checkpoints (what they cost).
+SCALING=${SCALING:-worker_w1,worker_w2,worker_w4,master_n1_w2,master_n2_w1,master_n2_w2_nocp}
+SCALING_CONFIG='^(worker|master_n([0-9]+))_w([0-9]+)(_nocp)?$'
 BIN=${RTDS_BIN:-$ROOT/target/release/rtds}
 JSON_OUT=$ROOT/benches/results/compare.json
 PNG_OUT=$ROOT/benches/results/compare.png
@@ -48,9 +55,12 @@ while (($#)); do
   case $1 in
     --json) JSON_OUT=$2; shift 2 ;;
     --png) PNG_OUT=$2; shift 2 ;;
-    -h | --help) sed -n '2,33p' "$0" | cut -c3-; exit 0 ;;
+    -h | --help) sed -n '2,35p' "$0" | cut -c3-; exit 0 ;;
     *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
+done
+for config in ${SCALING//,/ }; do
+  [[ $config =~ $SCALING_CONFIG ]] || { echo "compare.sh: SCALING: $config is not worker_wW or master_nN_wW, with _nocp for --no-checkpoint" >&2; exit 2; }
 done
 export RTDS_KAFKA=${RTDS_KAFKA:-127.0.0.1:9092} RTDS_CASSANDRA=${RTDS_CASSANDRA:-127.0.0.1:9042}
 STACK=${RTDS_STACK_DIR:-$ROOT/.stack}
@@ -362,11 +372,10 @@ peer_throughput() {
 want rtds && rtds_run master_n2_w2 2 2
 if want peers; then for peer in ${PEERS//,/ }; do peer_throughput "$peer"; done; fi
 if want scaling; then
-  for w in 1 2 4; do rtds_run "worker_w$w" 1 "$w"; done
-  rtds_run master_n1_w2 1 2
-  rtds_run master_n2_w1 2 1
-  # What the checkpoints (on by default) cost: the main run again without them.
-  rtds_run master_n2_w2_nocp 2 2 --no-checkpoint
+  for config in ${SCALING//,/ }; do
+    [[ $config =~ $SCALING_CONFIG ]]
+    rtds_run "$config" "${BASH_REMATCH[2]:-1}" "${BASH_REMATCH[3]}" ${BASH_REMATCH[4]:+--no-checkpoint}
+  done
 fi
 
 # ------------------------------------------------------------------ latency at a fixed rate
