@@ -10,7 +10,7 @@
 # default all), PEERS (a comma list of peers, for the peers and latency parts; default
 # spark35,spark4,spark4_rt,spark4_rtds,spark4_rtds_rt,flink; empty: none), SCALING (the scaling part's
 # rtds runs: worker_wW and master_nN_wW, _nocp for --no-checkpoint; default worker_w1,worker_w2,
-# worker_w4,master_n1_w2,master_n2_w1,master_n2_w2_nocp), KEEP=1 keeps the keyspaces, topics
+# worker_w4,master_n1_w2,master_n2_w1,master_n2_w2_nocp; empty: none), KEEP=1 keeps the keyspaces, topics
 # and database, RTDS_BIN (target/release/rtds).
 # Results: a table on stdout, JSON in benches/results/compare.json and a chart in
 # benches/results/compare.png (or --json FILE / --png FILE); progress and logs on stderr.
@@ -46,7 +46,7 @@ ONLY=${ONLY:-kcat,ceiling,rtds,scaling,peers,latency}
 PEERS=${PEERS-spark35,spark4,spark4_rt,spark4_rtds,spark4_rtds_rt,flink}
 # The scaling part's rtds runs besides master -n 2 -w 2: the workers of one process, a process or two,
 # and the main run without its checkpoints (what they cost).
-SCALING=${SCALING:-worker_w1,worker_w2,worker_w4,master_n1_w2,master_n2_w1,master_n2_w2_nocp}
+SCALING=${SCALING-worker_w1,worker_w2,worker_w4,master_n1_w2,master_n2_w1,master_n2_w2_nocp}
 SCALING_CONFIG='^(worker|master_n([0-9]+))_w([0-9]+)(_nocp)?$'
 BIN=${RTDS_BIN:-$ROOT/target/release/rtds}
 JSON_OUT=$ROOT/benches/results/compare.json

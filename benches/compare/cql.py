@@ -194,6 +194,12 @@ def _literal(text):
     return "'" + text.replace("'", "''") + "'"
 
 
+def _not_there_yet(error):
+    """A table not created yet, or created a moment ago on a node that has not applied the
+    schema change ("Unknown CF <id>")."""
+    return any(m in str(error) for m in ("unconfigured table", "does not exist", "Unknown CF"))
+
+
 def durable(conn, keyspace, topic):
     """Records of `topic` durable in rtds's offsets table: the sum of the partitions' record counts
     (of their next offsets in a table from before the counts: the same on a topic without
@@ -201,7 +207,7 @@ def durable(conn, keyspace, topic):
     try:
         rows = conn.rows(f"SELECT records, next_offset FROM {keyspace}.offsets WHERE topic = {_literal(topic)}")
     except CqlError as e:
-        if "unconfigured table" in str(e) or "does not exist" in str(e):
+        if _not_there_yet(e):
             return 0  # the workers have not created it yet
         raise
     return sum(r[0] if r[0] is not None else (r[1] or 0) for r in rows)
@@ -317,7 +323,7 @@ def main(argv):
                     if len(conn.rows(f"SELECT id FROM {keyspace}.{table} LIMIT {target}")) >= target:
                         break
                 except CqlError as e:
-                    if "unconfigured table" not in str(e) and "does not exist" not in str(e):
+                    if not _not_there_yet(e):
                         raise
                 if (pid is not None and not _alive(pid)) or time.time() > deadline:
                     print(f"cql.py: {keyspace}.{table} does not hold {target} rows; gave up", file=sys.stderr)

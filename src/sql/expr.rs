@@ -467,6 +467,8 @@ fn call(func: &Func, mut args: Args, cx: &Context) -> Datum {
             for arg in args.iter().filter(|d| !d.is_null()) {
                 match arg {
                     Text(t) => out.push_str(t),
+                    // itoa rather than fmt: an age band's CONCAT writes two numbers per row.
+                    Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
                     other => write!(out, "{other}").expect("writing to a string"),
                 }
             }

@@ -333,7 +333,8 @@ fn rows_writer<'a>(tables: &'a CassandraTables) -> impl Fn(&'a [RowUpdate]) -> B
 /// assert_eq!(kept, ["new", "deleted"]);
 /// ```
 pub fn latest_per_id(updates: Vec<(RowChange, isize)>) -> Vec<(RowChange, isize)> {
-    let mut newest: HashMap<Uuid, (Version, usize)> = HashMap::with_capacity(updates.len());
+    // foldhash (seeded per process) rather than SipHash: this runs for every row.
+    let mut newest: HashMap<Uuid, (Version, usize), foldhash::fast::RandomState> = HashMap::with_capacity_and_hasher(updates.len(), Default::default());
     for (index, (row, _)) in updates.iter().enumerate() {
         let entry = newest.entry(row.change.id()).or_insert((row.version, index));
         if (row.version, index) >= *entry {

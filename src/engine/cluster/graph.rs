@@ -189,7 +189,7 @@ fn covered<'scope>(records: Stream<'scope, u64, Vec<(Incoming, u64, isize)>>) ->
         .unary::<CapacityContainerBuilder<Vec<(Mark, u64, isize)>>, _, _, _>(Pipeline, "Covered", |_capability, _info| {
             move |input, output| {
                 input.for_each(|cap, data| {
-                    let mut newest: HashMap<(i32, u64), i64> = HashMap::new();
+                    let mut newest: HashMap<(i32, u64), i64, foldhash::fast::RandomState> = HashMap::default();
                     for (incoming, time, _) in data.iter() {
                         let number = newest.entry((incoming.partition, *time)).or_default();
                         *number = (*number).max(incoming.number);
