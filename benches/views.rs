@@ -310,7 +310,7 @@ fn front_only(program: &Program, records: &[(Vec<u8>, Vec<u8>, u64)]) -> (f64, f
     let cx = Context { today: chrono::Utc::now().date_naive(), now: Some(chrono::Utc::now().timestamp_millis()) };
     let decoder = Decoder::new(&program.table);
     let checks = Checks { required: vec!["first_name".into(), "last_name".into(), "email".into(), "dob".into()], email: true, dates: true };
-    let users: Vec<User> = records.iter().filter_map(|(k, p, _)| match Change::from_message(Some(k), Some(p)) { Ok(Change::Upsert(u)) => Some(u), _ => None }).collect();
+    let users: Vec<User> = records.iter().filter_map(|(k, p, _)| match Change::from_message(Some(k), Some(p)) { Ok(Change::Upsert(u)) => Some(*u), _ => None }).collect();
     let t = thread_cpu();
     let mut kept = 0;
     for u in &users {

@@ -67,7 +67,7 @@ async fn send_json(client: &tokio_postgres::Client, point: u64, producer: &mut C
             picture: row.get(11),
             country: row.get(12),
         };
-        Outgoing::Change { change: Change::Upsert(user), lsn: point, committed_ms: None, encoded: None }
+        Outgoing::Change { change: Change::Upsert(Box::new(user)), lsn: point, committed_ms: None, encoded: None }
     });
     producer.commit_stream(records, point).await?;
     Ok(count)
@@ -94,7 +94,7 @@ async fn send_avro(
         let id = values[id_at].and_then(|b| uuid::Uuid::from_slice(b).ok());
         let mut encoded = Vec::with_capacity(512);
         match (id, encoder.encode(&values, &mut encoded)) {
-            (Some(id), Ok(())) => Outgoing::Change { change: Change::Upsert(User::blank(id)), lsn: point, committed_ms: None, encoded: Some(encoded) },
+            (Some(id), Ok(())) => Outgoing::Change { change: Change::Upsert(Box::new(User::blank(id))), lsn: point, committed_ms: None, encoded: Some(encoded) },
             (id, outcome) => {
                 let reason = outcome.err().unwrap_or_else(|| "id is not a UUID".into());
                 Outgoing::Dead { id, raw: format!("created_users row of the snapshot ({} columns)", values.len()), reason, lsn: point }

@@ -245,7 +245,7 @@ mod tests {
         let delete = |n| Outgoing::Change { change: Change::Delete(id(n)), lsn: 0, committed_ms: None, encoded: None };
         let upsert = |n: u128, name: &str| {
             let user: crate::model::User = serde_json::from_value(serde_json::json!({ "id": id(n), "first_name": name })).unwrap();
-            Outgoing::Change { change: Change::Upsert(user), lsn: 0, committed_ms: None, encoded: None }
+            Outgoing::Change { change: Change::Upsert(Box::new(user)), lsn: 0, committed_ms: None, encoded: None }
         };
         let mut changes = vec![upsert(1, "first"), upsert(2, "other"), upsert(1, "second"), delete(2), upsert(3, "only")];
         last_change_per_row(&mut changes);

@@ -303,14 +303,14 @@ async fn write_rows(o: &CassandraSinkOptions, updates: Vec<(RowChange, isize)>) 
 /// A row to upsert: the formatted user, its write time and its produce time.
 #[derive(Debug, Clone)]
 struct RowUpdate {
-    user: User,
+    user: Box<User>,
     write_time: i64,
     produced_ms: Option<i64>,
 }
 
 /// Writes a slice of rows as one request, each at its own write time.
 fn rows_writer<'a>(tables: &'a CassandraTables) -> impl Fn(&'a [RowUpdate]) -> BoxFuture<'a, Result<(), ServiceError>> + Sync + 'a {
-    move |batch| tables.write_users(batch.iter().map(|row| (&row.user, row.produced_ms, row.write_time))).boxed()
+    move |batch| tables.write_users(batch.iter().map(|row| (&*row.user, row.produced_ms, row.write_time))).boxed()
 }
 
 /// The newest change of each id (by version; of equal versions the later one), in their
@@ -321,7 +321,7 @@ fn rows_writer<'a>(tables: &'a CassandraTables) -> impl Fn(&'a [RowUpdate]) -> B
 /// # use rtds::model::{Change, User, Version};
 /// let user = |id: u128, name: &str, lsn: u64| {
 ///     let row = serde_json::json!({ "id": uuid::Uuid::from_u128(id), "first_name": name });
-///     RowChange { change: Change::Upsert(serde_json::from_value::<User>(row).unwrap()), version: Version::of(Some(lsn), 0), produced_ms: None }
+///     RowChange { change: Change::Upsert(Box::new(serde_json::from_value::<User>(row).unwrap())), version: Version::of(Some(lsn), 0), produced_ms: None }
 /// };
 /// let delete = |id: u128, lsn: u64| RowChange { change: Change::Delete(uuid::Uuid::from_u128(id)), version: Version::of(Some(lsn), 0), produced_ms: None };
 /// // Id 1's newest version came first in the round (rounds may span epochs of several workers).

@@ -148,12 +148,12 @@ impl Decoder {
                 if let Some(encoder) = &self.avro {
                     let encoder = encoder.as_ref().ok_or_else(|| fail("a change before its relation's schema was registered".into()))?;
                     return Ok(match encoded(encoder, columns, &new, old.as_deref()) {
-                        Ok((id, value)) => Decoded::Change(Change::Upsert(User::blank(id)), Some(value)),
+                        Ok((id, value)) => Decoded::Change(Change::Upsert(Box::new(User::blank(id))), Some(value)),
                         Err(reason) => Decoded::Refused { id: row_id(columns, &new).ok(), reason },
                     });
                 }
                 Ok(match user(columns, &new, old.as_deref()) {
-                    Ok(user) => Decoded::Change(Change::Upsert(user), None),
+                    Ok(user) => Decoded::Change(Change::Upsert(Box::new(user)), None),
                     Err(reason) => Decoded::Refused { id: row_id(columns, &new).ok(), reason },
                 })
             }
