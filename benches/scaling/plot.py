@@ -38,15 +38,15 @@ def table(grids, restarts):
                      f"{fmt(rs.get('read_back', {}).get('first_durable_s'), 1)} | {fmt(rs.get('resumed', {}).get('worker_rss_mb'))} |")
     for size, grid in grids.items():
         c = cells(grid)
-        lines += ["", f"{size:,} users, `master --local -n N -w W`: records/s (CPU s per M records, peak RSS MB)", "",
+        meta = grid.get("meta", {})
+        lines += ["", f"{size:,} users, `master --local -n N -w W`: records/s (CPU s per M records, peak RSS MB); "
+                      f"commit {meta.get('commit', '?')}{' with changes' if meta.get('src_files_changed') else ''}, {meta.get('date', '?')}", "",
                   "| processes | " + " | ".join(f"-w {w}" for w in sorted({w for _, w in c})) + " |",
                   "|---:|" + "---:|" * len({w for _, w in c})]
         for n in sorted({n for n, _ in c}):
             row = [c.get((n, w)) for w in sorted({w for _, w in c})]
             lines.append(f"| -n {n} | " + " | ".join("–" if r is None else f"{fmt(r['records_per_second'])} "
                                                    f"({fmt(r['cpu_seconds_per_million'], 1)}, {fmt(r['peak_rss_mb'])})" for r in row) + " |")
-    meta = next(iter(grids.values()), {}).get("meta", {})
-    lines += ["", f"commit {meta.get('commit', '?')}, {meta.get('date', '?')}, {meta.get('nproc', '?')} cores"]
     return "\n".join(lines)
 
 
