@@ -30,15 +30,9 @@ while (($#)); do
     *) echo "restart.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-export RTDS_KAFKA=${RTDS_KAFKA:-127.0.0.1:9092} RTDS_CASSANDRA=${RTDS_CASSANDRA:-127.0.0.1:9042}
-say() { printf '%s restart: %s\n' "$(date +%T)" "$*" >&2; }
-die() { say "$*"; exit 1; }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-psql_() { PGCONNECT_TIMEOUT=3 psql -X -q -h 127.0.0.1 -U postgres "$@"; }
-[[ -x $BIN ]] || die "no rtds binary at $BIN: cargo build --release"
-port_open 9092 && port_open 9042 && port_open 5432 || die "PostgreSQL, Kafka and Cassandra must run: scripts/stack up"
-if pgrep -x rustc >/dev/null || pgrep -x cargo >/dev/null; then say "warning: a compiler is running: the times will be skewed"; fi
+# shellcheck source=benches/lib.sh
+. "$ROOT/benches/lib.sh"
+bench_prelude restart
 
 RUN=rst$(date +%s)
 TOPIC=${RUN}_t KEYSPACE=${RUN}_ks DB=db_${RUN}
