@@ -14,18 +14,18 @@
 #    consume, decode, expectations, dedupe, aggregates, CQL encoding, driver, ...; a function that
 #    is none is charged to its callers, in proportion to what each calls), and the difference of
 #    the two runs over USERS - 1 is each stage's cost per record, without the fixed start-up.
-# Epochs are wall-clock periods and callgrind runs the worker ~50-100x slower, so the profiled
-# dataflow's epoch_ms is EPOCH_MS (1000, against users.sql's 10): about as many records an epoch
+# Epochs are wall-clock periods and callgrind runs the worker ~30x slower, so the profiled
+# dataflow's epoch_ms is EPOCH_MS (100, against users.sql's 10): about as many records an epoch
 # as the native worker takes in 10 ms, so the per-epoch work is shared by as many records. The
 # report prints the records per epoch it saw.
-# Environment: USERS (20000), EPOCH_MS (1000), FLAGS (more `rtds worker` flags), RTDS_BIN
+# Environment: USERS (20000), EPOCH_MS (100), FLAGS (more `rtds worker` flags), RTDS_BIN
 # (target/release/rtds; a build with debug info names inlined frames: the release profile has
 # it), KEEP=1 keeps the work folder, the topics, keyspaces and database. Progress on stderr.
 set -euo pipefail
 export LC_ALL=C
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 USERS=${USERS:-20000}
-EPOCH_MS=${EPOCH_MS:-1000}
+EPOCH_MS=${EPOCH_MS:-100}
 BIN=${RTDS_BIN:-$ROOT/target/release/rtds}
 JSON_OUT=
 while (($#)); do
