@@ -55,12 +55,13 @@ while (($#)); do
   case $1 in
     --json) JSON_OUT=$2; shift 2 ;;
     --png) PNG_OUT=$2; shift 2 ;;
-    -h | --help) sed -n '2,35p' "$0" | cut -c3-; exit 0 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | cut -c3-; exit 0 ;;
     *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 for config in ${SCALING//,/ }; do
   [[ $config =~ $SCALING_CONFIG ]] || { echo "compare.sh: SCALING: $config is not worker_wW or master_nN_wW, with _nocp for --no-checkpoint" >&2; exit 2; }
+  [[ $config != master_n2_w2 ]] || { echo "compare.sh: SCALING: master_n2_w2 is the rtds part's run (ONLY=rtds)" >&2; exit 2; }
 done
 export RTDS_KAFKA=${RTDS_KAFKA:-127.0.0.1:9092} RTDS_CASSANDRA=${RTDS_CASSANDRA:-127.0.0.1:9042}
 STACK=${RTDS_STACK_DIR:-$ROOT/.stack}

@@ -25,13 +25,14 @@ set -euo pipefail
 export LC_ALL=C
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 USERS=${USERS:-20000}
+((USERS >= 2)) || { echo "profile.sh: USERS must be at least 2 (the cost a record is the difference from a run over one)" >&2; exit 2; }
 EPOCH_MS=${EPOCH_MS:-100}
 BIN=${RTDS_BIN:-$ROOT/target/release/rtds}
 JSON_OUT=
 while (($#)); do
   case $1 in
     --json) JSON_OUT=$2; shift 2 ;;
-    -h | --help) sed -n '2,24p' "$0" | cut -c3-; exit 0 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | cut -c3-; exit 0 ;;
     *) echo "profile.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -41,7 +42,6 @@ bench_prelude profile
 command -v valgrind >/dev/null || die "valgrind is missing: apt-get install valgrind"
 
 RUN=prof$(date +%s)
-DB=db_$RUN
 WORK=$(mktemp -d /tmp/rtds-profile.XXXXXX)
 export RTDS_STATE_DIR=$WORK/state
 API_PID=
@@ -53,8 +53,10 @@ cleanup() {
     for ks in "${RUN}_base" "${RUN}_full"; do
       python3 "$ROOT/benches/compare/cql.py" exec "DROP KEYSPACE IF EXISTS $ks" >/dev/null 2>&1 || true
     done
-    psql_ -d postgres -c "select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = '$DB'" >/dev/null 2>&1 || true
-    psql_ -d postgres -c "drop database if exists $DB" >/dev/null 2>&1 || true
+    for run in warm base full; do
+      psql_ -d postgres -c "select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = 'db_${RUN}_$run'" >/dev/null 2>&1 || true
+      psql_ -d postgres -c "drop database if exists db_${RUN}_$run" >/dev/null 2>&1 || true
+    done
     "$ROOT/scripts/stack" kafka-topics --delete --topic "${RUN}_.*" >/dev/null 2>&1 || true
     ((rc == 0)) && rm -rf "$WORK"
   fi
@@ -67,16 +69,18 @@ API_PORT=$(free_port)
 "$BIN" api serve --addr "127.0.0.1:$API_PORT" >"$WORK/api.log" 2>&1 &
 API_PID=$!
 for _ in {1..50}; do port_open "$API_PORT" && break; sleep 0.1; done
-psql_ -d postgres -c "create database $DB" >/dev/null
-URL=postgres://postgres@127.0.0.1:5432/$DB
-fill() { # topic users seed: the users committed to PostgreSQL, then CDC streams them into the topic
-  "$BIN" ingest --api "http://127.0.0.1:$API_PORT/api/" --postgres "$URL" --users "$2" --seed "$3" --batch 5000 --json >/dev/null 2>>"$WORK/ingest.err"
-  "$BIN" cdc --postgres "$URL" --topic "$1" --partitions 8 --idle-exit 1s --json >/dev/null 2>>"$WORK/cdc.err"
+# Each topic from a database of its own: CDC's slot of a shared one would stream every topic the
+# rows before it (a new topic has no resume point), so "one record" would be three.
+fill() { # name users: the users committed to PostgreSQL, then CDC streams them into topic RUN_name
+  local url=postgres://postgres@127.0.0.1:5432/db_${RUN}_$1
+  psql_ -d postgres -c "create database db_${RUN}_$1" >/dev/null
+  "$BIN" ingest --api "http://127.0.0.1:$API_PORT/api/" --postgres "$url" --users "$2" --seed "$RUN-$1" --batch 5000 --json >/dev/null 2>>"$WORK/ingest.err"
+  "$BIN" cdc --postgres "$url" --topic "${RUN}_$1" --partitions 8 --idle-exit 1s --json >/dev/null 2>>"$WORK/cdc.err"
 }
 say "run $RUN: $USERS users; work files in $WORK"
-fill "${RUN}_warm" 1 "$RUN-warm"
-fill "${RUN}_base" 1 "$RUN-base"
-fill "${RUN}_full" "$USERS" "$RUN-full"
+fill warm 1
+fill base 1
+fill full "$USERS"
 
 sed -E "s/^( *epoch_ms = )[0-9]+/\1$EPOCH_MS/" "$ROOT/dataflows/users.sql" >"$WORK/users.sql"
 grep -q "epoch_ms = $EPOCH_MS," "$WORK/users.sql" || die "could not set epoch_ms in a copy of dataflows/users.sql"

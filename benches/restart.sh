@@ -26,7 +26,7 @@ JSON_OUT=
 while (($#)); do
   case $1 in
     --json) JSON_OUT=$2; shift 2 ;;
-    -h | --help) sed -n '2,18p' "$0" | cut -c3-; exit 0 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | cut -c3-; exit 0 ;;
     *) echo "restart.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -12,7 +12,8 @@
 #    restart from the checkpoints to the first new durable epoch (and from deleted checkpoints).
 # Then benches/scaling/plot.py draws DIR/scaling-size.png (master -n 2 -w 2 by size: throughput,
 # CPU per record, RSS, restart) and DIR/scaling-grid.png (-n 1..3 x -w 1..2 at each size), and
-# prints a Markdown table. JSON of every run in DIR (default benches/results/scaling).
+# prints a Markdown table. JSON of every run in DIR (default benches/results/scaling, the figures in
+# BENCHMARKS.md: a run of your own there replaces those of its sizes and is drawn with the others).
 # Environment: SIZES, GRID (1x1,1x2,2x1,2x2,3x1,3x2: processes x workers), RESTART=0 skips step 2,
 # RTDS_BIN (target/release/rtds). Nothing else should run: the figures are times.
 set -euo pipefail
@@ -23,8 +24,8 @@ GRID=${GRID:-1x1,1x2,2x1,2x2,3x1,3x2}
 OUT=$ROOT/benches/results/scaling
 while (($#)); do
   case $1 in
-    --out) OUT=$2; shift 2 ;;
-    -h | --help) sed -n '2,19p' "$0" | cut -c3-; exit 0 ;;
+    --out) OUT=$(realpath -m "$2"); shift 2 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | cut -c3-; exit 0 ;;
     *) echo "scaling.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -29,7 +29,7 @@ STAGES = [
      r"^rd_|^rdkafka|^<rdkafka|rdkafka::|^cnd_|^mtx_|^thrd_|^LZ4_|^ZSTD_|^snappy|^crc32c|rtds::connectors::kafka::source",
      r"connectors/kafka/source/"),
     ("decode (JSON or Avro to columns)",
-     r"serde_json::|rtds::model::raw|rtds::model::change|rtds::sql::decode|rtds::engine::cluster::graph::parse_change|rtds::connectors::registry|apache_avro",
+     r"serde_json::|sonic_rs::|rtds::model::raw|rtds::model::change|rtds::sql::decode|rtds::engine::cluster::graph::parse_change|rtds::connectors::registry|apache_avro",
      r"sql/decode\.rs|model/(raw|change)\.rs|connectors/registry/"),
     ("expectations and expressions",
      r"rtds::sql::expr|rtds::sql::kept|rtds::sql::check|rtds::model::checks|regex_automata::|regex::|^<regex",
@@ -115,6 +115,21 @@ def parse(path):
     return self_cost, edges, total
 
 
+def without_type_arguments(name):
+    """A name without the type arguments that follow a path segment (`drop_in_place<rtds::X>`,
+    `Vec<T>::push`): they say which types, not whose code, and would match another stage's
+    pattern. Qualified paths that start a segment (`<A as B>::f`) are kept."""
+    out, depth = [], 0
+    for i, c in enumerate(name):
+        if c == "<" and (depth or (i and (name[i - 1].isalnum() or name[i - 1] == "_"))):
+            depth += 1
+        elif c == ">" and depth:
+            depth -= 1
+        elif not depth:
+            out.append(c)
+    return "".join(out)
+
+
 def is_rtds(file):
     """One of rtds's source files (not a crate's, the standard library's or a build script's)."""
     return "/src/" in file and "/.cargo/" not in file and "/target/" not in file and not file.startswith("/rustc/")
@@ -122,6 +137,7 @@ def is_rtds(file):
 
 def stage_of(fn):
     file, name = fn
+    name = without_type_arguments(name)
     own = is_rtds(file)
     for stage, by_name, by_file in COMPILED:
         if by_name.search(name) or (own and by_file and by_file.search(file)):
@@ -136,33 +152,64 @@ def attribute(self_cost, edges):
     for (caller, callee), cost in edges.items():
         if caller != callee and cost > 0:
             callers[callee].append((caller, cost))
-    memo = {}
-
-    def shares(fn, visiting):
-        if fn in memo:
-            return memo[fn]
-        stage = stage_of(fn)
-        if stage is not None:
-            memo[fn] = {stage: 1.0}
-            return memo[fn]
-        visiting.add(fn)
+    # Unmatched functions that call each other in a loop (recursion) get one distribution: the
+    # strongly connected components of the unmatched part of the call graph (Tarjan's, without
+    # recursion), each after the components of its callers, which Tarjan's order gives.
+    nodes = set(self_cost) | set(callers)
+    matched = {fn: stage_of(fn) for fn in nodes}
+    index, low, on_stack, stack, components = {}, {}, set(), [], []
+    for root in nodes:
+        if root in index or matched[root]:
+            continue
+        work = [(root, iter(callers.get(root, ())))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            fn, edges_left = work[-1]
+            for caller, _ in edges_left:
+                if matched.get(caller) or caller not in nodes:
+                    continue
+                if caller not in index:
+                    index[caller] = low[caller] = len(index)
+                    stack.append(caller)
+                    on_stack.add(caller)
+                    work.append((caller, iter(callers.get(caller, ()))))
+                    break
+                if caller in on_stack:
+                    low[fn] = min(low[fn], index[caller])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[fn])
+                if low[fn] == index[fn]:
+                    component = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.append(member)
+                        if member == fn:
+                            break
+                    components.append(component)
+    memo = {fn: {stage: 1.0} for fn, stage in matched.items() if stage}
+    for component in components:
+        members = set(component)
         out, weight = defaultdict(float), 0
-        for caller, cost in callers.get(fn, ()):
-            if caller in visiting:
-                continue
-            for s, fraction in shares(caller, visiting).items():
-                out[s] += fraction * cost
-            weight += cost
-        visiting.discard(fn)
+        for fn in component:
+            for caller, cost in callers.get(fn, ()):
+                if caller in members:
+                    continue
+                for s, fraction in memo.get(caller, {"other": 1.0}).items():
+                    out[s] += fraction * cost
+                weight += cost
         result = {s: v / weight for s, v in out.items()} if weight else {"other": 1.0}
-        memo[fn] = result
-        return result
+        for fn in component:
+            memo[fn] = result
 
     by_stage = defaultdict(float)
     by_function = defaultdict(float)
-    sys.setrecursionlimit(100000)
     for fn, cost in self_cost.items():
-        for s, fraction in shares(fn, set()).items():
+        for s, fraction in memo.get(fn, {"other": 1.0}).items():
             by_stage[s] += cost * fraction
             by_function[(s, fn)] += cost * fraction
     return by_stage, by_function
@@ -177,7 +224,8 @@ def label(fn):
 
 
 def records_per_epoch(path):
-    """Records a durable epoch, from the worker's last report line (`--report`)."""
+    """Records a durable epoch, from the worker's last report line (`--report`): epochs count
+    from the worker's start, so those before the first record lower it a little."""
     last = None
     with open(path) as f:
         for line in f:

@@ -34,8 +34,6 @@ use super::User;
 /// }
 /// assert!(Change::from_message(None, Some(row)).unwrap_err().contains("the key must be the row's id"));
 /// ```
-// Most changes are upserts: boxing the row would cost an allocation per record to save the
-// bytes of the rare delete.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Change {
     /// The row was inserted or updated: this is its version now. Boxed: a change moves from
@@ -69,9 +67,10 @@ impl Change {
     /// anything else must be a formatted row keyed by its id.
     pub fn from_message(key: Option<&[u8]>, value: Option<&[u8]>) -> Result<Change, String> {
         match value {
-            // sonic-rs rather than serde_json: the same serde derive and the same checks (UTF-8,
-            // trailing text), but it scans strings with SIMD; decoding a row is a quarter of a
-            // worker's instructions (BENCHMARKS.md, "Where each instruction goes").
+            // sonic-rs rather than serde_json: the same serde derive, trailing text refused, but
+            // strings scanned with SIMD, and the whole message checked as UTF-8 (serde_json
+            // checked only the strings it read); decoding is a quarter of a worker's instructions
+            // (BENCHMARKS.md, "Where a worker's instructions go").
             Some(value) => Change::keyed(key, sonic_rs::from_slice(value).map_err(|_| not_a_row(value))?),
             None => {
                 let key = key.ok_or("a tombstone without a key: no id to delete")?;
@@ -136,6 +135,14 @@ mod tests {
         assert_eq!(reason, "not a formatted row: field dob has a value of the wrong type or form");
         let reason = Change::from_message(None, Some(b"{secret")).unwrap_err();
         assert!(reason.starts_with("not a formatted row: not JSON (line 1, column") && !reason.contains("secret"), "{reason}");
+        let id = "5b3c1f0e-0000-4000-8000-000000000001";
+        let reason = Change::from_message(Some(id.as_bytes()), Some(format!(r#"{{"id":"{id}"}} and more"#).as_bytes())).unwrap_err();
+        assert_eq!(reason, "not a formatted row: text after the row's JSON");
+        let mut bad = format!(r#"{{"id":"{id}","extra":"x"}}"#).into_bytes();
+        let at = bad.iter().position(|b| *b == b'x').unwrap();
+        bad[at] = 0xff;
+        let reason = Change::from_message(Some(id.as_bytes()), Some(&bad)).unwrap_err();
+        assert!(reason.starts_with("not a formatted row: not ") && reason != "not a formatted row: unreadable", "{reason}");
     }
 }
 
@@ -144,7 +151,13 @@ mod tests {
 fn not_a_row(value: &[u8]) -> String {
     let mut de = serde_json::Deserializer::from_slice(value);
     let reason = match serde_path_to_error::deserialize::<_, User>(&mut de) {
-        Ok(_) => "unreadable".to_string(),
+        // What serde_json reads as a row and sonic-rs refused: text after it, or bytes that are
+        // not UTF-8 where serde_json does not look (a field it skips).
+        Ok(_) => match (de.end(), std::str::from_utf8(value)) {
+            (Err(_), _) => "text after the row's JSON".to_string(),
+            (Ok(()), Err(e)) => format!("not UTF-8 (byte {})", e.valid_up_to()),
+            (Ok(()), Ok(_)) => "unreadable".to_string(),
+        },
         Err(e) => match e.inner().classify() {
             serde_json::error::Category::Data if e.path().to_string() != "." => format!("field {} has a value of the wrong type or form", e.path()),
             serde_json::error::Category::Data => "not a JSON object with the row's fields".to_string(),
