@@ -28,16 +28,9 @@ USERS=${USERS:-20000}
 ((USERS >= 2)) || { echo "profile.sh: USERS must be at least 2 (the cost a record is the difference from a run over one)" >&2; exit 2; }
 EPOCH_MS=${EPOCH_MS:-100}
 BIN=${RTDS_BIN:-$ROOT/target/release/rtds}
-JSON_OUT=
-while (($#)); do
-  case $1 in
-    --json) JSON_OUT=$2; shift 2 ;;
-    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | cut -c3-; exit 0 ;;
-    *) echo "profile.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
-  esac
-done
 # shellcheck source=benches/lib.sh
 . "$ROOT/benches/lib.sh"
+bench_args profile "$@"
 bench_prelude profile
 command -v valgrind >/dev/null || die "valgrind is missing: apt-get install valgrind"
 

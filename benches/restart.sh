@@ -22,16 +22,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 USERS=${USERS:-1000000}
 NEW=${NEW:-1000}
 BIN=${RTDS_BIN:-$ROOT/target/release/rtds}
-JSON_OUT=
-while (($#)); do
-  case $1 in
-    --json) JSON_OUT=$2; shift 2 ;;
-    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | cut -c3-; exit 0 ;;
-    *) echo "restart.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
-  esac
-done
 # shellcheck source=benches/lib.sh
 . "$ROOT/benches/lib.sh"
+bench_args restart "$@"
 bench_prelude restart
 
 RUN=rst$(date +%s)

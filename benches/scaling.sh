@@ -29,7 +29,9 @@ while (($#)); do
     *) echo "scaling.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-say() { printf '%s scaling: %s\n' "$(date +%T)" "$*" >&2; }
+# shellcheck source=benches/lib.sh
+. "$ROOT/benches/lib.sh"
+BENCH_NAME=scaling
 configs=()
 for cell in ${GRID//,/ }; do
   [[ $cell =~ ^([1-9])x([1-9])$ ]] || { say "GRID: $cell is not PROCESSESxWORKERS, such as 2x1"; exit 2; }

@@ -257,12 +257,13 @@ def main():
         per_fn[s].append((((v - base_fn.get((s, fn), 0.0)) / n), fn))
     memory = lambda selfs: sum(c for (_, name), c in selfs.items() if MEMORY.search(name))
     order = [name for name, _, _ in STAGES] + ["other"]
+    per_epoch = records_per_epoch(args.reports) if args.reports else None
     result = dict(json.loads(args.meta))
     result.update({
         "instructions_per_record": round((full_total - base_total) / n),
         "fixed_instructions": base_total,
         "memory_instructions_per_record": round((memory(full_self) - memory(base_self)) / n),
-        "records_per_epoch": round(records_per_epoch(args.reports)) if args.reports and records_per_epoch(args.reports) else None,
+        "records_per_epoch": round(per_epoch) if per_epoch else None,
         "stages": [{"stage": s, "instructions_per_record": round(per_record.get(s, 0.0)),
                     "top": [{"function": label(fn), "instructions_per_record": round(v)} for v, fn in sorted(per_fn[s], reverse=True)[:args.top]]}
                    for s in order if s in per_record],
