@@ -9,8 +9,9 @@
 //! - `views`: what the views read, consolidated (`(view, group key or row) → count`): for a
 //!   view of `COUNT(*)`s this is one entry per group, so a restart hands the views their groups,
 //!   not their users;
-//! - `meta`: the checkpoint's [`Identity`] and its [`Coverage`] (per Kafka partition, how many
-//!   of its records the state includes).
+//! - `meta`: the checkpoint's [`Identity`], its [`Coverage`] (per Kafka partition, how many
+//!   of its records the state includes) and, for a dataflow with windows, the newest event time
+//!   read through the epochs known durable, which the watermark resumes from.
 //!
 //! A worker's epoch is committed (to the kernel) before the upsert operator releases the epoch,
 //! and reaches the disk (fsync) within 100 ms; the operator holds the epoch back from the
@@ -27,17 +28,31 @@
 //! emptied and the worker falls back to reading the stored rows it owns from Cassandra, as
 //! every restart did before; the fallback rebuilds the checkpoint.
 //!
-//! Limits: a dataflow with windows does not checkpoint (the watermark is not in the state
-//! yet) and always reads the stored rows back. Views that read rows (anything but `COUNT(*)`)
-//! keep one entry per row they keep, so their restart is not constant.
+//! Windows: the watermark resumes from the newest event time of the epochs that were durable
+//! when the checkpoint was written (every worker's, so all resume from the same watermark), not
+//! of every epoch the checkpoint holds: records of the epochs after it are read again, and a
+//! watermark that had already moved past them would call some of them late that the first run
+//! kept (and whose rows may not have been written yet). A watermark resumed a little behind is
+//! lenient: a record judged late in the first run may be kept after the restart (its dead
+//! letter stays). The windows still open are restored with the views' inputs and held again
+//! until the watermark closes them.
+//!
+//! Limits: views that read rows (anything but `COUNT(*)`) keep one entry per row they keep, so
+//! their restart is not constant.
 
 mod store;
 
-pub use store::{Checkpoint, CheckpointError, CheckpointedState, Coverage, Identity};
+pub use store::{Checkpoint, CheckpointError, CheckpointedState, Coverage, Identity, Resumable};
 
-/// A mark of what an epoch covered: a partition and how many of its records were read
-/// through it ([`crate::connectors::kafka::Incoming::number`]).
-pub type Mark = (i32, i64);
+/// A mark of what an epoch covered, reaching the checkpoint with the epoch's updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Mark {
+    /// How many of a partition's records were read through the epoch
+    /// ([`crate::connectors::kafka::Incoming::number`]).
+    Read { partition: i32, records: i64 },
+    /// The newest event time a worker read in `epoch` (dataflows with windows).
+    EventTime { epoch: u64, time: i64 },
+}
 
 /// Bumped when what a checkpoint stores changes shape (the kept rows, their encoding).
 const FORMAT: u32 = 1;

@@ -48,6 +48,17 @@ pub struct Identity {
 /// Per partition, how many of its records the state includes.
 pub type Coverage = BTreeMap<i32, i64>;
 
+/// What a valid checkpoint gives a worker to resume from.
+#[derive(Debug)]
+pub struct Resumable {
+    /// The views' inputs, consolidated: `((view, group key or row), count)`.
+    pub view_inputs: Vec<((u64, Row), isize)>,
+    pub coverage: Coverage,
+    /// The newest event time of the epochs durable when it was written (dataflows with
+    /// windows): the watermark resumes from it.
+    pub event_time: Option<i64>,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("the checkpoint {path} cannot be used: {reason}; free its disk or point --state-dir elsewhere (a worker without one reads its state back from Cassandra)")]
 pub struct CheckpointError {
@@ -60,7 +71,8 @@ pub struct CheckpointError {
 /// three keyspaces:
 /// - `newest`: id (16 bytes) → bincode of (version, kept row or none);
 /// - `views`: bincode of (view, input) → count (8 bytes, little-endian);
-/// - `meta`: `identity` and `coverage`, in bincode.
+/// - `meta`: `identity` and `coverage` in bincode, `event_time` (with windows: milliseconds,
+///   8 bytes little-endian).
 pub struct Checkpoint {
     db: Database,
     newest: Keyspace,
@@ -88,10 +100,10 @@ impl Checkpoint {
         Ok(Checkpoint { db, newest, views, meta, path: path.to_path_buf() })
     }
 
-    /// The views' inputs to resume from and what the checkpoint covers, when it is of
-    /// `identity` and covers every partition's `durable` point; else why not.
-    pub fn resume(&self, identity: &Identity, durable: &HashMap<i32, Durable>) -> Result<(Vec<((u64, Row), isize)>, Coverage), String> {
-        let (stored, coverage) = self.meta().map_err(|e| e.reason)?;
+    /// What to resume from, when the checkpoint is of `identity` and covers every partition's
+    /// `durable` point; else why not.
+    pub fn resume(&self, identity: &Identity, durable: &HashMap<i32, Durable>) -> Result<Resumable, String> {
+        let (stored, coverage, event_time) = self.meta().map_err(|e| e.reason)?;
         let Some(stored) = stored else { return Err("it holds no complete epoch".into()) };
         if stored.lineage != identity.lineage {
             return Err("it is of another keyspace of the same name (dropped and made again since)".into());
@@ -108,7 +120,7 @@ impl Checkpoint {
                 return Err(format!("partition {partition} is durable through record {}, the checkpoint only through {covered} (a later run went on without it)", point.records));
             }
         }
-        Ok((self.view_inputs().map_err(|e| e.reason)?, coverage))
+        Ok(Resumable { view_inputs: self.view_inputs().map_err(|e| e.reason)?, coverage, event_time })
     }
 
     /// An empty checkpoint in this one's place, to be rebuilt from the stored rows. The folder
@@ -128,9 +140,10 @@ impl Checkpoint {
     }
 
     /// The state to give the upsert operator: it writes `identity` with its first epoch, and
-    /// counts from `coverage` on.
-    pub fn into_state(self, identity: Identity, coverage: Coverage, kept: Arc<Kept>) -> CheckpointedState {
-        CheckpointedState { checkpoint: self, identity, coverage, kept, written: false, synced: None, dirty: false }
+    /// counts from `coverage` and `event_time` on.
+    pub fn into_state(self, identity: Identity, coverage: Coverage, event_time: Option<i64>, kept: Arc<Kept>) -> CheckpointedState {
+        let event_times = EventTimes { durable: event_time, ..EventTimes::default() };
+        CheckpointedState { checkpoint: self, identity, coverage, event_times, kept, written: false, synced: None, dirty: false }
     }
 
     /// How many ids the checkpoint holds (a scan: for tests).
@@ -138,11 +151,12 @@ impl Checkpoint {
         self.newest.len().map_err(|e| self.error(e))
     }
 
-    fn meta(&self) -> Result<(Option<Identity>, Coverage), CheckpointError> {
+    fn meta(&self) -> Result<(Option<Identity>, Coverage, Option<i64>), CheckpointError> {
         let read = |name: &str| self.meta.get(name).map_err(|e| self.error(e));
         let identity = read("identity")?.and_then(|v| bincode::deserialize(&v).ok());
         let coverage = read("coverage")?.and_then(|v| bincode::deserialize(&v).ok()).unwrap_or_default();
-        Ok((identity, coverage))
+        let event_time = read("event_time")?.and_then(|v| Some(i64::from_le_bytes(v.as_ref().try_into().ok()?)));
+        Ok((identity, coverage, event_time))
     }
 
     fn view_inputs(&self) -> Result<Vec<((u64, Row), isize)>, CheckpointError> {
@@ -186,6 +200,7 @@ pub struct CheckpointedState {
     checkpoint: Checkpoint,
     identity: Identity,
     coverage: Coverage,
+    event_times: EventTimes,
     kept: Arc<Kept>,
     /// Whether the identity is written: with the first epoch, so that a checkpoint emptied for a
     /// fallback claims nothing until it holds the stored rows.
@@ -194,6 +209,40 @@ pub struct CheckpointedState {
     /// since without one; see [`SYNC_EVERY`].
     synced: Option<std::time::Instant>,
     dirty: bool,
+}
+
+/// The newest event time read, per epoch until the epoch is known durable, then folded into
+/// the one the checkpoint stores ([module docs](super), "Windows").
+#[derive(Default)]
+struct EventTimes {
+    /// Through the epochs known durable: what a restart's watermark resumes from.
+    durable: Option<i64>,
+    /// Per epoch applied and not yet known durable.
+    pending: BTreeMap<u64, i64>,
+    /// The first epoch not yet durable (`None`: all are); none set: every epoch applied counts
+    /// as durable (for tests of the state alone).
+    durable_before: Option<Box<dyn Fn() -> Option<u64>>>,
+}
+
+impl EventTimes {
+    fn saw(&mut self, epoch: u64, time: i64) {
+        let newest = self.pending.entry(epoch).or_insert(time);
+        *newest = (*newest).max(time);
+    }
+
+    /// Folds in the epochs now durable; whether the durable time moved.
+    fn fold_durable(&mut self) -> bool {
+        let later = match self.durable_before.as_ref().map(|first| first()) {
+            Some(Some(first)) => self.pending.split_off(&first),
+            _ => BTreeMap::new(),
+        };
+        let durable = std::mem::replace(&mut self.pending, later);
+        let before = self.durable;
+        if let Some(newest) = durable.into_values().max() {
+            self.durable = Some(self.durable.map_or(newest, |d| d.max(newest)));
+        }
+        self.durable != before
+    }
 }
 
 /// How often the epochs committed reach the disk (fsync). An epoch is committed to the file
@@ -252,11 +301,20 @@ impl CheckpointedState {
                 batch.insert(views, bytes.as_slice(), count.to_le_bytes().as_slice());
             }
         }
-        for (partition, records) in marks {
-            let covered = self.coverage.entry(partition).or_default();
-            *covered = (*covered).max(records);
+        for mark in marks {
+            match mark {
+                Mark::Read { partition, records } => {
+                    let covered = self.coverage.entry(partition).or_default();
+                    *covered = (*covered).max(records);
+                }
+                Mark::EventTime { epoch, time } => self.event_times.saw(epoch, time),
+            }
         }
         batch.insert(meta, "coverage", bincode::serialize(&self.coverage).expect("coverage serializes"));
+        let moved = self.event_times.fold_durable();
+        if let Some(time) = self.event_times.durable.filter(|_| moved || !self.written) {
+            batch.insert(meta, "event_time", time.to_le_bytes().as_slice());
+        }
         if !self.written {
             batch.insert(meta, "identity", bincode::serialize(&self.identity).expect("identity serializes"));
         }
@@ -273,6 +331,13 @@ impl CheckpointedState {
 }
 
 impl CheckpointedState {
+    /// Tells the state which epochs are durable (`first()`: the first that is not, `None` when
+    /// all are), so the event time it stores is of durable epochs only ([module docs](super)).
+    pub fn durable_before(mut self, first: impl Fn() -> Option<u64> + 'static) -> CheckpointedState {
+        self.event_times.durable_before = Some(Box::new(first));
+        self
+    }
+
     /// Ends the process on a checkpoint that cannot be written: nothing of the epoch is
     /// durable, and its master starts it again from the last synced epoch.
     fn fail(&self, error: fjall::Error) -> ! {

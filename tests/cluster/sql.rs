@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::harness::{Pipeline, STATUS_PAGE_ON, finish, metric_sum, stop, wait_for};
+use super::harness::{Pipeline, STATUS_PAGE_ON, finish, metric_sum, stop, wait_for, wait_until};
 use crate::util::{consume_all, rtds, stack_lock};
 
 /// The test's views: a derived group key with a `COUNT(DISTINCT)`, an `AVG` and a `SUM`, and
@@ -323,7 +323,8 @@ fn register(pipeline: &Pipeline, count: u32, first: &str, gender: &str) {
 /// end and not before; a record within the allowed lateness updates its closed window; one
 /// later than that goes to the dead-letter topic with the reason and is counted for the view;
 /// a delete updates a closed window. The closed windows equal PostgreSQL's answer over the
-/// users that were not late.
+/// users that were not late. A restart resumes from the checkpoints with the watermark: what was
+/// late stays late, and the open window closes when it would have.
 #[test]
 #[ignore = "needs PostgreSQL, Kafka and Cassandra: run scripts/test"]
 fn a_tumbling_window_is_written_when_the_watermark_closes_it_and_late_records_are_dead_letters() {
@@ -340,10 +341,13 @@ fn a_tumbling_window_is_written_when_the_watermark_closes_it_and_late_records_ar
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("windows.sql");
     std::fs::write(&file, &text).unwrap();
-    let cdc = pipeline.cdc_in_background("120s");
-    let mut command = rtds();
-    command.args(["master", "--local", "-n", "2", "-w", "2", "--http", "127.0.0.1:0"]).args(pipeline.pipeline_args_idle("120s")).arg("--dataflow").arg(&file);
-    let master = crate::process::Running::spawn(command);
+    let cdc = pipeline.cdc_in_background("180s");
+    let master_command = || {
+        let mut command = rtds();
+        command.args(["master", "--local", "-n", "2", "-w", "2", "--http", "127.0.0.1:0"]).args(pipeline.pipeline_args_idle("120s")).arg("--dataflow").arg(&file);
+        command
+    };
+    let master = crate::process::Running::spawn(master_command());
     let http = master.port_after(STATUS_PAGE_ON);
     let ms = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap().timestamp_millis();
     let day = |d: u32| ms(&format!("2040-01-{d:02}T00:00:00Z"));
@@ -403,6 +407,36 @@ fn a_tumbling_window_is_written_when_the_watermark_closes_it_and_late_records_ar
     let status = wait_for(&pipeline, http, |s| s["totals"]["late"]["daily_signups"].as_u64() == Some(20));
     assert_eq!(status["totals"]["late"]["daily_signups"], 20);
     assert_eq!(metric_sum(&pipeline.metrics(http), "rtds_late_records_total"), 20.0);
+    stop(master);
+
+    // A restart: every worker resumes from its checkpoint, the watermark (11:00 on day 4) with
+    // it, so day 1 is still late (a watermark that began again from nothing would take these)
+    // and day 4 stays open until noon on day 5.
+    let master = crate::process::Running::spawn(master_command());
+    let http = master.port_after(STATUS_PAGE_ON);
+    // Each worker says whether it resumes before it reads anything.
+    let said = |log: &str, what: &str| log.lines().filter(|l| l.contains(what)).count();
+    let log = wait_until(Duration::from_secs(60), "the workers open their checkpoints", || {
+        let log = master.stderr();
+        (said(&log, "resuming from the checkpoint") >= 4).then_some(log)
+    });
+    assert_eq!(said(&log, "not resuming from the checkpoint"), 0, "every worker resumed from its checkpoint:\n{log}");
+    register(&pipeline, 7, "2040-01-01T13:00:00Z", "female");
+    let late_again: BTreeSet<String> = pipeline.rt.block_on(async {
+        let client = rtds::connectors::postgres::connect(&pipeline.database).await.unwrap();
+        let rows = client.query("select id::text from created_users where registered_date >= '2040-01-01T13:00:00Z' and registered_date < '2040-01-01T14:00:00Z'", &[]).await.unwrap();
+        rows.iter().map(|r| r.get::<_, String>(0)).collect()
+    });
+    assert_eq!(late_again.len(), 7);
+    let dead = consume_all(&pipeline.brokers, &format!("{}.dlq", pipeline.topic), late.len() + late_again.len());
+    let dead_ids: BTreeSet<String> = dead.iter().map(|m| serde_json::from_str::<Value>(&m.payload).unwrap()["id"].as_str().unwrap().to_string()).collect();
+    let late: BTreeSet<String> = late.union(&late_again).cloned().collect();
+    assert_eq!(dead_ids, late, "after the restart too, the dead-letter topic holds exactly the late records");
+    wait_for(&pipeline, http, |s| s["totals"]["late"]["daily_signups"].as_u64() == Some(7));
+    let (actual, _) = wait("the restart", &|a, e| a == e, &late, ms("2040-01-04T11:00:00Z"));
+    assert!(!windows(&actual).contains(&day(4)), "day 4 is still open after the restart");
+    register(&pipeline, 3, "2040-01-05T12:00:00Z", "female");
+    wait("day 4 closing after the restart", &|a, e| a == e && windows(a).contains(&day(4)), &late, ms("2040-01-05T11:00:00Z"));
     stop(master);
     stop(cdc);
 }

@@ -36,6 +36,11 @@ fn apply(state: &mut CheckpointedState, updates: Vec<Versioned<Uuid, Version, Ke
     changes
 }
 
+/// Partition 0 read through record `records`.
+fn read(records: i64) -> Mark {
+    Mark::Read { partition: 0, records }
+}
+
 fn durable(records: i64) -> HashMap<i32, Durable> {
     HashMap::from([(0, Durable { next_offset: records + 3, records })])
 }
@@ -51,16 +56,17 @@ fn a_checkpoint_resumes_with_the_views_inputs_and_the_newest_versions() {
     {
         let checkpoint = Checkpoint::open(&path).unwrap();
         assert!(checkpoint.resume(&identity(), &durable(0)).unwrap_err().contains("no complete epoch"));
-        let mut state = checkpoint.into_state(identity(), Coverage::new(), kept.clone());
-        let changes = apply(&mut state, vec![(a, (version(5), Some(a1.clone()))), (b, (version(6), Some(b1)))], vec![(0, 2)]);
+        let mut state = checkpoint.into_state(identity(), Coverage::new(), None, kept.clone());
+        let changes = apply(&mut state, vec![(a, (version(5), Some(a1.clone()))), (b, (version(6), Some(b1)))], vec![read(2)]);
         assert_eq!(changes, vec![(a, false, true), (b, false, true)]);
         // a moves to PT; an older version of a changes nothing; b is deleted.
-        let changes = apply(&mut state, vec![(a, (version(4), Some(a1.clone()))), (a, (version(7), Some(a2))), (b, (version(8), None))], vec![(0, 5)]);
+        let changes = apply(&mut state, vec![(a, (version(4), Some(a1.clone()))), (a, (version(7), Some(a2))), (b, (version(8), None))], vec![read(5)]);
         assert_eq!(changes, vec![(a, true, true), (b, true, false)]);
     }
     let checkpoint = Checkpoint::open(&path).unwrap();
-    let (mut inputs, coverage) = checkpoint.resume(&identity(), &durable(5)).unwrap();
+    let Resumable { view_inputs: mut inputs, coverage, event_time } = checkpoint.resume(&identity(), &durable(5)).unwrap();
     assert_eq!(coverage, Coverage::from([(0, 5)]));
+    assert_eq!(event_time, None, "no windows, no event time");
     inputs.sort();
     let text = |s: &str| Datum::Text(s.into());
     // by_country (view 0) holds PT once; emails (view 1) reads rows: a's state row.
@@ -70,7 +76,7 @@ fn a_checkpoint_resumes_with_the_views_inputs_and_the_newest_versions() {
     assert_eq!(inputs[1].0.1[0], Datum::Uuid(a));
     assert_eq!(checkpoint.ids().unwrap(), 2, "a delete is remembered");
     // The state goes on where it was: b's delete stays newer than its version 6.
-    let mut state = checkpoint.into_state(identity(), Coverage::from([(0, 5)]), kept.clone());
+    let mut state = checkpoint.into_state(identity(), Coverage::from([(0, 5)]), None, kept.clone());
     let (_, b_again) = user(&kept, 2, "BR", "b@x.com");
     assert_eq!(apply(&mut state, vec![(b, (version(6), Some(b_again)))], vec![]), vec![]);
 }
@@ -82,8 +88,8 @@ fn a_checkpoint_of_another_state_is_not_resumed_from() {
     let kept = kept();
     let (a, a1) = user(&kept, 1, "BR", "a@x.com");
     {
-        let mut state = Checkpoint::open(&path).unwrap().into_state(identity(), Coverage::new(), kept.clone());
-        apply(&mut state, vec![(a, (version(5), Some(a1)))], vec![(0, 10)]);
+        let mut state = Checkpoint::open(&path).unwrap().into_state(identity(), Coverage::new(), None, kept.clone());
+        apply(&mut state, vec![(a, (version(5), Some(a1)))], vec![read(10)]);
     }
     let checkpoint = Checkpoint::open(&path).unwrap();
     assert!(checkpoint.resume(&identity(), &durable(10)).is_ok());
@@ -120,4 +126,33 @@ fn the_day_is_in_the_identity_only_when_a_view_filters_the_rows_it_reads() {
     let sql = format!("{SQL}CREATE MATERIALIZED VIEW firsts AS SELECT country, MIN(email) AS first FROM users WHERE email IS NOT NULL GROUP BY 1;\n");
     let filtered = Program::parse(&sql, "test.sql").unwrap_or_else(|e| panic!("{e}"));
     assert_ne!(super::super::digest(&filtered, day(6)), super::super::digest(&filtered, day(7)));
+}
+
+#[test]
+fn the_event_time_kept_is_of_the_epochs_durable_when_it_was_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("worker-1");
+    let kept = kept();
+    let (a, a1) = user(&kept, 1, "BR", "a@x.com");
+    let first_not_durable = std::rc::Rc::new(std::cell::Cell::new(Some(1)));
+    {
+        let first = first_not_durable.clone();
+        let mut state = Checkpoint::open(&path).unwrap().into_state(identity(), Coverage::new(), Some(100), kept.clone()).durable_before(move || first.get());
+        let time = |epoch, time| Mark::EventTime { epoch, time };
+        // Epochs 1 and 2 applied while none is durable: the time resumed from stays 100.
+        apply(&mut state, vec![(a, (version(5), Some(a1.clone())))], vec![read(1), time(1, 500), time(1, 400)]);
+        apply(&mut state, vec![], vec![read(2), time(2, 900)]);
+        let now = state.checkpoint.meta().unwrap().2;
+        assert_eq!(now, Some(100));
+        // Epoch 1 durable: its newest time (500) is kept, not epoch 2's.
+        first_not_durable.set(Some(2));
+        apply(&mut state, vec![], vec![read(3), time(3, 700)]);
+        assert_eq!(state.checkpoint.meta().unwrap().2, Some(500));
+        // Everything durable (the input ended).
+        first_not_durable.set(None);
+        apply(&mut state, vec![], vec![read(4)]);
+        assert_eq!(state.checkpoint.meta().unwrap().2, Some(900));
+    }
+    let resumed = Checkpoint::open(&path).unwrap().resume(&identity(), &durable(4)).unwrap();
+    assert_eq!(resumed.event_time, Some(900));
 }

@@ -51,8 +51,7 @@ pub(super) struct Stored {
     pub rows: Vec<Row>,
     /// Per view, the keys its table held that this worker writes ([`row_owner`]).
     pub view_keys: Vec<Vec<Row>>,
-    /// The checkpoint the dedupe keeps its state in (none: in memory, for dataflows with
-    /// windows).
+    /// The checkpoint the dedupe keeps its state in (none: in memory, with --no-checkpoint).
     pub checkpoint: Option<Resumed>,
 }
 
@@ -63,6 +62,8 @@ pub(super) struct Resumed {
     pub coverage: Coverage,
     /// The views' inputs it held (none when emptied).
     pub view_inputs: Vec<((u64, Row), isize)>,
+    /// The newest event time of its durable epochs, for the watermark (none when emptied).
+    pub event_time: Option<i64>,
 }
 
 /// Builds one worker's dataflow. The stored rows enter at epoch 0, before anything read from
@@ -117,7 +118,14 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: Kaf
 
     // With windows, records late for one are dead letters, and each window's rows wait for
     // the watermark to close it.
-    let clock = event_clock(&program, &stored, &parsed);
+    let resumed_time = checkpoint.as_ref().and_then(|c| c.event_time);
+    let clock = event_clock(&program, &stored, &parsed, resumed_time);
+    // A checkpoint keeps the newest event time of its durable epochs, for the watermark to
+    // resume from.
+    let marks = match (&clock, marks) {
+        (Some(clock), Some(marks)) => Some(marks.concat(clock.times.clone().map(|(time, epoch)| (Mark::EventTime { epoch, time }, epoch, 1)))),
+        (_, marks) => marks,
+    };
     let (parsed, rejected) = match &clock {
         None => (parsed, rejected),
         Some(clock) => {
@@ -149,14 +157,17 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: Kaf
     let keep = kept.clone();
     let stored = stored.map(move |((id, (version, row)), time, diff)| ((id, (version, row.map(|row| keep.row(row)))), time, diff));
     let (unique, restored) = match checkpoint.zip(marks) {
-        Some((Resumed { checkpoint, identity, coverage, view_inputs }, marks)) => {
+        Some((Resumed { checkpoint, identity, coverage, view_inputs, event_time }, marks)) => {
             let restored = stored_state(scope, view_inputs, 0).map(|((input, diff), time, _)| (input, time, diff));
             // What the state covers at the start, at epoch 0: every worker writes its checkpoint
             // once at the start, so one that read its rows back claims them even if the run
             // reads nothing.
-            let start: Vec<Mark> = coverage.iter().map(|(partition, records)| (*partition, *records)).collect();
+            let start: Vec<Mark> = coverage.iter().map(|(partition, records)| Mark::Read { partition: *partition, records: *records }).collect();
             let marks = marks.concat(stored_state(scope, start, 0));
-            let (unique, synced) = stored.concat(fresh).upsert_into(checkpoint.into_state(identity, coverage, kept.clone()), marks);
+            let probe = durable.clone();
+            let first_not_durable = move || probe.with_frontier(|frontier| frontier.iter().min().copied());
+            let state = checkpoint.into_state(identity, coverage, event_time, kept.clone()).durable_before(first_not_durable);
+            let (unique, synced) = stored.concat(fresh).upsert_into(state, marks);
             (unique, Some((restored, synced)))
         }
         None => (stored.concat(fresh).upsert(), None),
@@ -194,7 +205,7 @@ fn covered<'scope>(records: Stream<'scope, u64, Vec<(Incoming, u64, isize)>>) ->
                         let number = newest.entry((incoming.partition, *time)).or_default();
                         *number = (*number).max(incoming.number);
                     }
-                    output.session(&cap).give_iterator(newest.into_iter().map(|((partition, time), number)| ((partition, number), time, 1)));
+                    output.session(&cap).give_iterator(newest.into_iter().map(|((partition, time), records)| (Mark::Read { partition, records }, time, 1)));
                 });
             }
         })
@@ -207,9 +218,14 @@ struct Clock<'scope> {
     delay_ms: i64,
 }
 
-/// The newest event times of the stored rows (at epoch 0: a restart resumes from the newest
-/// stored time) and of each epoch's records, from every worker.
-fn event_clock<'scope>(program: &Program, stored: &Stream<'scope, u64, Vec<(Versioned, u64, isize)>>, parsed: &Stream<'scope, u64, Vec<(Parsed, u64, isize)>>) -> Option<Clock<'scope>> {
+/// The newest event times of the stored rows or the checkpoint's (at epoch 0: a restart
+/// resumes from there) and of each epoch's records, from every worker.
+fn event_clock<'scope>(
+    program: &Program,
+    stored: &Stream<'scope, u64, Vec<(Versioned, u64, isize)>>,
+    parsed: &Stream<'scope, u64, Vec<(Parsed, u64, isize)>>,
+    resumed: Option<i64>,
+) -> Option<Clock<'scope>> {
     let watermark = program.table.watermark.clone()?;
     if !program.views.iter().any(|v| v.window.is_some()) {
         return None;
@@ -217,7 +233,8 @@ fn event_clock<'scope>(program: &Program, stored: &Stream<'scope, u64, Vec<(Vers
     let (a, b) = (program.table.clone(), program.table.clone());
     let old = stored.clone().newest_event_times(move |(_, (_, row)): &Versioned| row.as_ref().and_then(|r| a.event_time(r)));
     let new = parsed.clone().newest_event_times(move |(_, _, row, _, _): &Parsed| row.as_ref().and_then(|r| b.event_time(r)));
-    Some(Clock { times: old.concat(new), delay_ms: watermark.delay_ms })
+    let checkpointed = stored_state(stored.scope(), resumed.into_iter().collect(), 0).newest_event_times(|time: &i64| Some(*time));
+    Some(Clock { times: old.concat(new).concat(checkpointed), delay_ms: watermark.delay_ms })
 }
 
 /// Judges an upsert against the watermark ([`Program::late_views`]): a late record goes to

@@ -297,14 +297,8 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), ClusterError> {
     Ok(())
 }
 
-/// Where this process's workers keep their checkpoints: none for a dataflow with windows (the
-/// watermark is not checkpointed yet, [`crate::checkpoint`]).
+/// Where this process's workers keep their checkpoints ([`crate::checkpoint`]).
 fn checkpoint_dir(options: &WorkerOptions, keyspace: &str, topic: &str) -> Option<std::path::PathBuf> {
-    let windows = options.dataflow.program.views.iter().any(|v| v.window.is_some());
-    if windows {
-        tracing::info!("the dataflow has windows: no checkpoint, a restart reads the stored rows back");
-        return None;
-    }
     Some(options.state_dir.as_ref()?.join(keyspace).join(topic))
 }
 
@@ -352,17 +346,17 @@ fn open_checkpoint(state: &ProcessState, path: std::path::PathBuf, identity: cra
     let (started, cpu) = (std::time::Instant::now(), crate::metrics::thread_cpu_seconds());
     let checkpoint = Checkpoint::open(&path).map_err(|e| ClusterError::Invalid(e.to_string()))?;
     Ok(match checkpoint.resume(&identity, start) {
-        Ok((view_inputs, coverage)) => {
+        Ok(crate::checkpoint::Resumable { view_inputs, coverage, event_time }) => {
             state.counters.checkpoints_resumed.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(worker = index, path = %path.display(), view_inputs = view_inputs.len(), ms = started.elapsed().as_millis() as u64, cpu_ms = ((crate::metrics::thread_cpu_seconds() - cpu) * 1e3) as u64, "resuming from the checkpoint");
-            Opened { resumed: super::graph::Resumed { checkpoint, identity, coverage, view_inputs }, fallback: false }
+            tracing::info!(worker = index, path = %path.display(), view_inputs = view_inputs.len(), ?event_time, ms = started.elapsed().as_millis() as u64, cpu_ms = ((crate::metrics::thread_cpu_seconds() - cpu) * 1e3) as u64, "resuming from the checkpoint");
+            Opened { resumed: super::graph::Resumed { checkpoint, identity, coverage, view_inputs, event_time }, fallback: false }
         }
         Err(reason) => {
             tracing::info!(worker = index, path = %path.display(), %reason, "not resuming from the checkpoint: reading the stored rows back");
             let checkpoint = checkpoint.recreate().map_err(|e| ClusterError::Invalid(e.to_string()))?;
             // The stored rows hold at least what the recorded offsets say is durable.
             let coverage: Coverage = start.iter().map(|(partition, point)| (*partition, point.records)).collect();
-            Opened { resumed: super::graph::Resumed { checkpoint, identity, coverage, view_inputs: Vec::new() }, fallback: true }
+            Opened { resumed: super::graph::Resumed { checkpoint, identity, coverage, view_inputs: Vec::new(), event_time: None }, fallback: true }
         }
     })
 }
