@@ -11,7 +11,7 @@
 //!   not their users;
 //! - `meta`: the checkpoint's [`Identity`], its [`Coverage`] (per Kafka partition, how many
 //!   of its records the state includes) and, for a dataflow with windows, the newest event time
-//!   read through the epochs known durable, which the watermark resumes from.
+//!   read, which the watermark resumes from.
 //!
 //! A worker's epoch is committed (to the kernel) before the upsert operator releases the epoch,
 //! and reaches the disk (fsync) within 100 ms; the operator holds the epoch back from the
@@ -28,14 +28,15 @@
 //! emptied and the worker falls back to reading the stored rows it owns from Cassandra, as
 //! every restart did before; the fallback rebuilds the checkpoint.
 //!
-//! Windows: the watermark resumes from the newest event time of the epochs that were durable
-//! when the checkpoint was written (every worker's, so all resume from the same watermark), not
-//! of every epoch the checkpoint holds: records of the epochs after it are read again, and a
-//! watermark that had already moved past them would call some of them late that the first run
-//! kept (and whose rows may not have been written yet). A watermark resumed a little behind is
-//! lenient: a record judged late in the first run may be kept after the restart (its dead
-//! letter stays). The windows still open are restored with the views' inputs and held again
-//! until the watermark closes them.
+//! Windows: the watermark resumes from the newest event time the checkpoint read (each worker
+//! sends its checkpoint's to every worker at epoch 0, so all resume from the same watermark).
+//! The records after the recorded offsets that the checkpoint already covers are read again,
+//! and that watermark may have passed them since they were judged: they are kept without being
+//! judged again, since the first run may have kept them and their rows may not be written yet.
+//! One the first run called late is then kept too (its dead letter stays): the one way a
+//! restart can differ from a run without it, and only for records that were in flight. The
+//! windows still open are restored with the views' inputs and held again until the watermark
+//! closes them.
 //!
 //! Limits: views that read rows (anything but `COUNT(*)`) keep one entry per row they keep, so
 //! their restart is not constant.
@@ -50,8 +51,8 @@ pub enum Mark {
     /// How many of a partition's records were read through the epoch
     /// ([`crate::connectors::kafka::Incoming::number`]).
     Read { partition: i32, records: i64 },
-    /// The newest event time a worker read in `epoch` (dataflows with windows).
-    EventTime { epoch: u64, time: i64 },
+    /// The newest event time a worker read in the epoch (dataflows with windows).
+    EventTime(i64),
 }
 
 /// Bumped when what a checkpoint stores changes shape (the kept rows, their encoding).

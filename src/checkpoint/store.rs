@@ -58,8 +58,7 @@ pub struct Resumable {
     /// The views' inputs, consolidated: `((view, group key or row), count)`.
     pub view_inputs: Vec<((u64, Row), isize)>,
     pub coverage: Coverage,
-    /// The newest event time of the epochs durable when it was written (dataflows with
-    /// windows): the watermark resumes from it.
+    /// The newest event time read (dataflows with windows): the watermark resumes from it.
     pub event_time: Option<i64>,
 }
 
@@ -146,8 +145,7 @@ impl Checkpoint {
     /// The state to give the upsert operator: it writes `identity` with its first epoch, and
     /// counts from `coverage` and `event_time` on.
     pub fn into_state(self, identity: Identity, coverage: Coverage, event_time: Option<i64>, kept: Arc<Kept>) -> CheckpointedState {
-        let event_times = EventTimes { durable: event_time, ..EventTimes::default() };
-        CheckpointedState { checkpoint: self, identity, coverage, event_times, kept, written: false, synced: None, dirty: false }
+        CheckpointedState { checkpoint: self, identity, coverage, event_time, kept, written: false, synced: None, dirty: false }
     }
 
     /// How many ids the checkpoint holds (a scan: for tests).
@@ -213,7 +211,8 @@ pub struct CheckpointedState {
     checkpoint: Checkpoint,
     identity: Identity,
     coverage: Coverage,
-    event_times: EventTimes,
+    /// The newest event time read (dataflows with windows).
+    event_time: Option<i64>,
     kept: Arc<Kept>,
     /// Whether the identity is written: with the first epoch, so that a checkpoint emptied for a
     /// fallback claims nothing until it holds the stored rows.
@@ -222,40 +221,6 @@ pub struct CheckpointedState {
     /// since without one; see [`SYNC_EVERY`].
     synced: Option<std::time::Instant>,
     dirty: bool,
-}
-
-/// The newest event time read, per epoch until the epoch is known durable, then folded into
-/// the one the checkpoint stores ([module docs](super), "Windows").
-#[derive(Default)]
-struct EventTimes {
-    /// Through the epochs known durable: what a restart's watermark resumes from.
-    durable: Option<i64>,
-    /// Per epoch applied and not yet known durable.
-    pending: BTreeMap<u64, i64>,
-    /// The first epoch not yet durable (`None`: all are); none set: every epoch applied counts
-    /// as durable (for tests of the state alone).
-    durable_before: Option<Box<dyn Fn() -> Option<u64>>>,
-}
-
-impl EventTimes {
-    fn saw(&mut self, epoch: u64, time: i64) {
-        let newest = self.pending.entry(epoch).or_insert(time);
-        *newest = (*newest).max(time);
-    }
-
-    /// Folds in the epochs now durable; whether the durable time moved.
-    fn fold_durable(&mut self) -> bool {
-        let later = match self.durable_before.as_ref().map(|first| first()) {
-            Some(Some(first)) => self.pending.split_off(&first),
-            _ => BTreeMap::new(),
-        };
-        let durable = std::mem::replace(&mut self.pending, later);
-        let before = self.durable;
-        if let Some(newest) = durable.into_values().max() {
-            self.durable = Some(self.durable.map_or(newest, |d| d.max(newest)));
-        }
-        self.durable != before
-    }
 }
 
 /// How often the epochs committed reach the disk (fsync). An epoch is committed to the file
@@ -314,20 +279,21 @@ impl CheckpointedState {
                 batch.insert(views, bytes.as_slice(), count.to_le_bytes().as_slice());
             }
         }
+        let mut newest_time = self.event_time;
         for mark in marks {
             match mark {
                 Mark::Read { partition, records } => {
                     let covered = self.coverage.entry(partition).or_default();
                     *covered = (*covered).max(records);
                 }
-                Mark::EventTime { epoch, time } => self.event_times.saw(epoch, time),
+                Mark::EventTime(time) => newest_time = newest_time.max(Some(time)),
             }
         }
         batch.insert(meta, "coverage", bincode::serialize(&self.coverage).expect("coverage serializes"));
-        let moved = self.event_times.fold_durable();
-        if let Some(time) = self.event_times.durable.filter(|_| moved || !self.written) {
+        if let Some(time) = newest_time.filter(|_| newest_time != self.event_time || !self.written) {
             batch.insert(meta, "event_time", time.to_le_bytes().as_slice());
         }
+        self.event_time = newest_time;
         if !self.written {
             batch.insert(meta, "identity", bincode::serialize(&self.identity).expect("identity serializes"));
         }
@@ -344,13 +310,6 @@ impl CheckpointedState {
 }
 
 impl CheckpointedState {
-    /// Tells the state which epochs are durable (`first()`: the first that is not, `None` when
-    /// all are), so the event time it stores is of durable epochs only ([module docs](super)).
-    pub fn durable_before(mut self, first: impl Fn() -> Option<u64> + 'static) -> CheckpointedState {
-        self.event_times.durable_before = Some(Box::new(first));
-        self
-    }
-
     /// Ends the process on a checkpoint that cannot be written: nothing of the epoch is
     /// durable, and its master starts it again from the last synced epoch.
     fn fail(&self, error: fjall::Error) -> ! {

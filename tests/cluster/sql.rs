@@ -414,7 +414,8 @@ fn a_tumbling_window_is_written_when_the_watermark_closes_it_and_late_records_ar
     // and day 4 stays open until noon on day 5.
     let master = crate::process::Running::spawn(master_command());
     let http = master.port_after(STATUS_PAGE_ON);
-    // Each worker says whether it resumes before it reads anything.
+    // Each worker says whether it resumes before it reads anything ("resuming from the
+    // checkpoint" or "not resuming from the checkpoint": four lines of either are four answers).
     let said = |log: &str, what: &str| log.lines().filter(|l| l.contains(what)).count();
     let log = wait_until(Duration::from_secs(60), "the workers open their checkpoints", || {
         let log = master.stderr();

@@ -129,30 +129,26 @@ fn the_day_is_in_the_identity_only_when_a_view_filters_the_rows_it_reads() {
 }
 
 #[test]
-fn the_event_time_kept_is_of_the_epochs_durable_when_it_was_written() {
+fn the_newest_event_time_read_is_kept_for_the_watermark() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("worker-1");
     let kept = kept();
     let (a, a1) = user(&kept, 1, "BR", "a@x.com");
-    let first_not_durable = std::rc::Rc::new(std::cell::Cell::new(Some(1)));
     {
-        let first = first_not_durable.clone();
-        let mut state = Checkpoint::open(&path).unwrap().into_state(identity(), Coverage::new(), Some(100), kept.clone()).durable_before(move || first.get());
-        let time = |epoch, time| Mark::EventTime { epoch, time };
-        // Epochs 1 and 2 applied while none is durable: the time resumed from stays 100.
-        apply(&mut state, vec![(a, (version(5), Some(a1.clone())))], vec![read(1), time(1, 500), time(1, 400)]);
-        apply(&mut state, vec![], vec![read(2), time(2, 900)]);
-        let now = state.checkpoint.meta().unwrap().2;
-        assert_eq!(now, Some(100));
-        // Epoch 1 durable: its newest time (500) is kept, not epoch 2's.
-        first_not_durable.set(Some(2));
-        apply(&mut state, vec![], vec![read(3), time(3, 700)]);
-        assert_eq!(state.checkpoint.meta().unwrap().2, Some(500));
-        // Everything durable (the input ended).
-        first_not_durable.set(None);
-        apply(&mut state, vec![], vec![read(4)]);
+        // Resumed at 100: written with the first epoch, even when nothing newer is read.
+        let mut state = Checkpoint::open(&path).unwrap().into_state(identity(), Coverage::new(), Some(100), kept.clone());
+        apply(&mut state, vec![(a, (version(5), Some(a1.clone())))], vec![read(1), Mark::EventTime(50)]);
+        assert_eq!(state.checkpoint.meta().unwrap().2, Some(100));
+        // The newest of every worker's times, whatever their order.
+        apply(&mut state, vec![], vec![read(2), Mark::EventTime(900), Mark::EventTime(400)]);
+        apply(&mut state, vec![], vec![read(3), Mark::EventTime(700)]);
         assert_eq!(state.checkpoint.meta().unwrap().2, Some(900));
     }
-    let resumed = Checkpoint::open(&path).unwrap().resume(&identity(), &durable(4)).unwrap();
-    assert_eq!(resumed.event_time, Some(900));
+    let resumed = Checkpoint::open(&path).unwrap().resume(&identity(), &durable(3)).unwrap();
+    assert_eq!((resumed.event_time, resumed.coverage), (Some(900), Coverage::from([(0, 3)])));
+    // A dataflow without windows keeps none.
+    let other = dir.path().join("worker-2");
+    let mut state = Checkpoint::open(&other).unwrap().into_state(identity(), Coverage::new(), None, kept.clone());
+    apply(&mut state, vec![(a, (version(5), Some(a1)))], vec![read(1)]);
+    assert_eq!(state.checkpoint.meta().unwrap().2, None);
 }

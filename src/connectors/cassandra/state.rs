@@ -1,5 +1,5 @@
 //! The dedupe state read back from Cassandra, for a worker that has no checkpoint to resume
-//! from ([`crate::checkpoint`]) or a dataflow that keeps none (windows): the rows already
+//! from ([`crate::checkpoint`]) or runs with `--no-checkpoint`: the rows already
 //! stored are read before timely starts (a worker thread makes no network call), by token
 //! range, and handed to the dataflow at the first epoch as if just read.
 //!

@@ -37,8 +37,8 @@ type Versioned = (Uuid, (Version, Option<Row>));
 type Kept = (Uuid, (Version, Option<KeptRow>));
 
 /// A checked change with its produce time, its state row, its version and where it was read
-/// (partition, offset).
-type Parsed = (Change, Option<i64>, Option<Row>, Version, (i32, i64));
+/// (partition, offset, and its number in the partition: [`Incoming::number`]).
+type Parsed = (Change, Option<i64>, Option<Row>, Version, (i32, i64, i64));
 
 /// A record that goes to the dead-letter topic, with where it was read.
 type DeadLetter = (Rejected, String);
@@ -62,7 +62,7 @@ pub(super) struct Resumed {
     pub coverage: Coverage,
     /// The views' inputs it held (none when emptied).
     pub view_inputs: Vec<((u64, Row), isize)>,
-    /// The newest event time of its durable epochs, for the watermark (none when emptied).
+    /// The newest event time it read, for the watermark (none when emptied).
     pub event_time: Option<i64>,
 }
 
@@ -90,7 +90,7 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: Kaf
         match checked {
             Ok((change, row)) => {
                 let version = Version::of(incoming.lsn, incoming.offset);
-                Ok(((change, incoming.produced_ms, row, version, (incoming.partition, incoming.offset)), epoch, diff))
+                Ok(((change, incoming.produced_ms, row, version, (incoming.partition, incoming.offset, incoming.number)), epoch, diff))
             }
             Err(reason) => {
                 let source = format!("{topic}/{}@{}", incoming.partition, incoming.offset);
@@ -120,16 +120,18 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: Kaf
     // the watermark to close it.
     let resumed_time = checkpoint.as_ref().and_then(|c| c.event_time);
     let clock = event_clock(&program, &stored, &parsed, resumed_time);
-    // A checkpoint keeps the newest event time of its durable epochs, for the watermark to
-    // resume from.
+    // A checkpoint keeps the newest event time read, for the watermark to resume from.
     let marks = match (&clock, marks) {
-        (Some(clock), Some(marks)) => Some(marks.concat(clock.times.clone().map(|(time, epoch)| (Mark::EventTime { epoch, time }, epoch, 1)))),
+        (Some(clock), Some(marks)) => Some(marks.concat(clock.times.clone().map(|(time, epoch)| (Mark::EventTime(time), epoch, 1)))),
         (_, marks) => marks,
     };
+    // What the checkpoint covers: the records past the recorded offsets in it are read again
+    // and were judged before the crash (after a fallback it covers the recorded offsets only).
+    let judged = checkpoint.as_ref().map(|c| c.coverage.clone()).unwrap_or_default();
     let (parsed, rejected) = match &clock {
         None => (parsed, rejected),
         Some(clock) => {
-            let judge = late_judge(program.clone(), state.clone());
+            let judge = late_judge(program.clone(), state.clone(), judged);
             let (on_time, late) = parsed.judge_late(clock.times.clone(), clock.delay_ms, judge).ok_err::<Vec<_>, _, Vec<_>, _, _>(|r| r);
             (on_time, rejected.concat(late))
         }
@@ -164,9 +166,7 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: Kaf
             // reads nothing.
             let start: Vec<Mark> = coverage.iter().map(|(partition, records)| Mark::Read { partition: *partition, records: *records }).collect();
             let marks = marks.concat(stored_state(scope, start, 0));
-            let probe = durable.clone();
-            let first_not_durable = move || probe.with_frontier(|frontier| frontier.iter().min().copied());
-            let state = checkpoint.into_state(identity, coverage, event_time, kept.clone()).durable_before(first_not_durable);
+            let state = checkpoint.into_state(identity, coverage, event_time, kept.clone());
             let (unique, synced) = stored.concat(fresh).upsert_into(state, marks);
             (unique, Some((restored, synced)))
         }
@@ -238,10 +238,17 @@ fn event_clock<'scope>(
 }
 
 /// Judges an upsert against the watermark ([`Program::late_views`]): a late record goes to
-/// the dead-letter topic, naming every view it is late for, and is counted per view.
-fn late_judge(program: Arc<Program>, state: Arc<ProcessState>) -> impl FnMut(Parsed, Option<i64>) -> Result<Parsed, DeadLetter> + 'static {
+/// the dead-letter topic, naming every view it is late for, and is counted per view. A record
+/// the resumed checkpoint covers (`judged`: per partition, how many records were read before
+/// the crash) is kept: it was judged then, against an earlier watermark than the one resumed,
+/// and if it was kept its row may not have been written yet ([`crate::checkpoint`], "Windows").
+fn late_judge(program: Arc<Program>, state: Arc<ProcessState>, judged: Coverage) -> impl FnMut(Parsed, Option<i64>) -> Result<Parsed, DeadLetter> + 'static {
     let cx = Context { today: state.today, now: None };
     move |parsed: Parsed, watermark: Option<i64>| {
+        let (partition, offset, number) = parsed.4;
+        if judged.get(&partition).is_some_and(|covered| number <= *covered) {
+            return Ok(parsed);
+        }
         let (Some(watermark), Some(row)) = (watermark, parsed.2.as_ref()) else { return Ok(parsed) };
         let late = program.late_views(row, watermark, &cx);
         if late.is_empty() {
@@ -259,7 +266,6 @@ fn late_judge(program: Arc<Program>, state: Arc<ProcessState>) -> impl FnMut(Par
             }
             Change::Delete(id) => id.to_string(),
         };
-        let (partition, offset) = parsed.4;
         Err((Rejected { raw, reason }, format!("{}/{partition}@{offset}", state.topic)))
     }
 }
