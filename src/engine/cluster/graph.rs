@@ -16,7 +16,7 @@ use timely::dataflow::operators::{Concat, Concatenate, Exchange, OkErr, Operator
 use uuid::Uuid;
 
 use super::ProcessState;
-use crate::checkpoint::{Checkpoint, Coverage, Identity, Mark};
+use crate::checkpoint::{Checkpoint, Coverage, Identity, Mark, Resumable};
 use crate::connectors::cassandra::{CassandraRows, CassandraView, RowChange, row_owner, stored_state};
 use crate::connectors::kafka::{DeadLetterSink, Incoming, KafkaSourceOptions, kafka_source};
 use crate::connectors::registry::decode::{Schemas, is_framed};
@@ -59,11 +59,9 @@ pub(super) struct Stored {
 pub(super) struct Resumed {
     pub checkpoint: Checkpoint,
     pub identity: Identity,
-    pub coverage: Coverage,
-    /// The views' inputs it held (none when emptied).
-    pub view_inputs: Vec<((u64, Row), isize)>,
-    /// The newest event time it read, for the watermark (none when emptied).
-    pub event_time: Option<i64>,
+    /// What it holds: when emptied, no views' inputs and no event time, and the recorded
+    /// offsets as its coverage.
+    pub state: Resumable,
 }
 
 /// Builds one worker's dataflow. The stored rows enter at epoch 0, before anything read from
@@ -118,7 +116,7 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: Kaf
 
     // With windows, records late for one are dead letters, and each window's rows wait for
     // the watermark to close it.
-    let resumed_time = checkpoint.as_ref().and_then(|c| c.event_time);
+    let resumed_time = checkpoint.as_ref().and_then(|c| c.state.event_time);
     let clock = event_clock(&program, &stored, &parsed, resumed_time);
     // A checkpoint keeps the newest event time read, for the watermark to resume from.
     let marks = match (&clock, marks) {
@@ -127,7 +125,7 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: Kaf
     };
     // What the checkpoint covers: the records past the recorded offsets in it are read again
     // and were judged before the crash (after a fallback it covers the recorded offsets only).
-    let judged = checkpoint.as_ref().map(|c| c.coverage.clone()).unwrap_or_default();
+    let judged = checkpoint.as_ref().map(|c| c.state.coverage.clone()).unwrap_or_default();
     let (parsed, rejected) = match &clock {
         None => (parsed, rejected),
         Some(clock) => {
@@ -159,7 +157,7 @@ pub(super) fn build(scope: Scope<'_, u64>, state: Arc<ProcessState>, source: Kaf
     let keep = kept.clone();
     let stored = stored.map(move |((id, (version, row)), time, diff)| ((id, (version, row.map(|row| keep.row(row)))), time, diff));
     let (unique, restored) = match checkpoint.zip(marks) {
-        Some((Resumed { checkpoint, identity, coverage, view_inputs, event_time }, marks)) => {
+        Some((Resumed { checkpoint, identity, state: Resumable { view_inputs, coverage, event_time } }, marks)) => {
             let restored = stored_state(scope, view_inputs, 0).map(|((input, diff), time, _)| (input, time, diff));
             // What the state covers at the start, at epoch 0: every worker writes its checkpoint
             // once at the start, so one that read its rows back claims them even if the run

@@ -346,17 +346,18 @@ fn open_checkpoint(state: &ProcessState, path: std::path::PathBuf, identity: cra
     let (started, cpu) = (std::time::Instant::now(), crate::metrics::thread_cpu_seconds());
     let checkpoint = Checkpoint::open(&path).map_err(|e| ClusterError::Invalid(e.to_string()))?;
     Ok(match checkpoint.resume(&identity, start) {
-        Ok(crate::checkpoint::Resumable { view_inputs, coverage, event_time }) => {
+        Ok(resumed) => {
             state.counters.checkpoints_resumed.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(worker = index, path = %path.display(), view_inputs = view_inputs.len(), ?event_time, ms = started.elapsed().as_millis() as u64, cpu_ms = ((crate::metrics::thread_cpu_seconds() - cpu) * 1e3) as u64, "resuming from the checkpoint");
-            Opened { resumed: super::graph::Resumed { checkpoint, identity, coverage, view_inputs, event_time }, fallback: false }
+            tracing::info!(worker = index, path = %path.display(), view_inputs = resumed.view_inputs.len(), event_time = ?resumed.event_time, ms = started.elapsed().as_millis() as u64, cpu_ms = ((crate::metrics::thread_cpu_seconds() - cpu) * 1e3) as u64, "resuming from the checkpoint");
+            Opened { resumed: super::graph::Resumed { checkpoint, identity, state: resumed }, fallback: false }
         }
         Err(reason) => {
             tracing::info!(worker = index, path = %path.display(), %reason, "not resuming from the checkpoint: reading the stored rows back");
             let checkpoint = checkpoint.recreate().map_err(|e| ClusterError::Invalid(e.to_string()))?;
             // The stored rows hold at least what the recorded offsets say is durable.
             let coverage: Coverage = start.iter().map(|(partition, point)| (*partition, point.records)).collect();
-            Opened { resumed: super::graph::Resumed { checkpoint, identity, coverage, view_inputs: Vec::new(), event_time: None }, fallback: true }
+            let empty = crate::checkpoint::Resumable { view_inputs: Vec::new(), coverage, event_time: None };
+            Opened { resumed: super::graph::Resumed { checkpoint, identity, state: empty }, fallback: true }
         }
     })
 }
