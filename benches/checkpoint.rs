@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use rtds::checkpoint::{Checkpoint, Coverage, Identity};
+use rtds::checkpoint::{Checkpoint, Coverage, Identity, Mark};
 use rtds::dataflow::Dataflow;
 use rtds::model::Version;
 use rtds::operators::UpsertState;
@@ -43,7 +43,7 @@ fn main() {
     let identity = Identity { lineage: 1, dataflow: rtds::checkpoint::digest(&program, cx.today), index: 0, peers: 1 };
 
     let started = Instant::now();
-    let mut state = Checkpoint::open(&path).unwrap().into_state(identity.clone(), Coverage::new(), kept.clone());
+    let mut state = Checkpoint::open(&path).unwrap().into_state(identity.clone(), Coverage::new(), None, kept.clone());
     let countries = ["BR", "PT", "US", "DE", "FR", "IN", "CA", "NZ", "IE", "ES"];
     for (epoch, ids) in (0..users).collect::<Vec<_>>().chunks(EPOCH).enumerate() {
         let updates = ids
@@ -58,7 +58,7 @@ fn main() {
                 (id, (Version { order: n as u64 + 1, offset: n as i64 }, Some(kept.row(row))))
             })
             .collect();
-        state.apply(updates, vec![(0, ((epoch + 1) * EPOCH) as i64)], &mut |_, _, _| {});
+        state.apply(updates, vec![Mark::Read { partition: 0, records: ((epoch + 1) * EPOCH) as i64 }], &mut |_, _, _| {});
     }
     state.sync();
     let fill = started.elapsed();
@@ -67,6 +67,6 @@ fn main() {
 
     let started = Instant::now();
     let checkpoint = Checkpoint::open(&path).unwrap();
-    let (inputs, _) = checkpoint.resume(&identity, &Default::default()).unwrap();
+    let inputs = checkpoint.resume(&identity, &Default::default()).unwrap().view_inputs;
     println!("opened and resumed in {:.0} ms: {} view inputs (the views' groups) for {users} users", started.elapsed().as_secs_f64() * 1e3, inputs.len());
 }

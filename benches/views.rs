@@ -36,7 +36,7 @@ use differential_dataflow::input::InputSession;
 use rtds::api::generator::{Generator, Request};
 use rtds::dataflow::Dataflow;
 use rtds::model::checks::{Checks, age_band, check};
-use rtds::checkpoint::{Checkpoint, Coverage, Identity};
+use rtds::checkpoint::{Checkpoint, Coverage, Identity, Mark};
 use rtds::model::{Change, User, Version};
 use rtds::operators::Upsert;
 use rtds::sql::decode::Decoder;
@@ -165,8 +165,8 @@ fn sql(program: Arc<Program>, records: Records, checkpoint: bool) -> f64 {
             let versions = input.to_collection(scope).inner;
             let rows = if checkpoint {
                 let identity = Identity { lineage: 1, dataflow: String::new(), index: 0, peers: 1 };
-                let state = Checkpoint::open(&dir.path().join("worker-0")).unwrap().into_state(identity, Coverage::new(), kept.clone());
-                versions.upsert_into(state, empty::<u64, Vec<((i32, i64), u64, isize)>>(scope)).0
+                let state = Checkpoint::open(&dir.path().join("worker-0")).unwrap().into_state(identity, Coverage::new(), None, kept.clone());
+                versions.upsert_into(state, empty::<u64, Vec<(Mark, u64, isize)>>(scope)).0
             } else {
                 versions.upsert()
             };
