@@ -13,6 +13,9 @@
 //! - `AGE(ts)` is whole years from `ts` to the run's day (the day the process started), the one
 //!   function whose value depends on when it runs; `NOW()` is the record's commit time and
 //!   exists only in expectations.
+//! - Every function is total (a value it cannot compute is NULL), so computing a subexpression
+//!   that a `CASE` would have skipped changes nothing but the cost: the planner's common
+//!   subexpression pass ([`super::shared`]) relies on it to compute a repeated one once a row.
 
 use std::borrow::Cow;
 
@@ -40,6 +43,30 @@ impl Context {
 /// A row an expression reads columns of, by index.
 pub trait Columns {
     fn column(&self, index: usize) -> Cow<'_, Datum>;
+
+    /// Value `index` of the innermost [`Expr::Let`] being evaluated; rows have none (the
+    /// planner puts every [`Expr::Shared`] inside its `Let`).
+    fn shared(&self, index: usize) -> Cow<'_, Datum> {
+        unreachable!("Expr::Shared({index}) outside its Expr::Let")
+    }
+}
+
+/// A row with the values of a [`Expr::Let`]. The row is read through a closure, not a type
+/// parameter: a `Let` inside a `Let` then evaluates over the same type, where a generic
+/// wrapper would nest without end at compile time.
+struct WithShared<'a, 'r> {
+    row: &'a dyn Fn(usize) -> Cow<'r, Datum>,
+    values: Args,
+}
+
+impl Columns for WithShared<'_, '_> {
+    fn column(&self, index: usize) -> Cow<'_, Datum> {
+        (self.row)(index)
+    }
+
+    fn shared(&self, index: usize) -> Cow<'_, Datum> {
+        Cow::Borrowed(&self.values[index])
+    }
 }
 
 impl Columns for [Datum] {
@@ -159,6 +186,11 @@ pub enum Expr {
     Cast(Box<Expr>, Type),
     /// The record's commit time.
     Now,
+    /// `body` with `shared` computed first, once, in order: `Shared(i)` in the body (or in a
+    /// later shared value) reads value `i`. Made by the planner, never written in SQL.
+    Let { shared: Vec<Expr>, body: Box<Expr> },
+    /// A value of the enclosing `Let`.
+    Shared(usize),
 }
 
 impl Expr {
@@ -245,6 +277,16 @@ impl Expr {
             }
             Expr::Cast(e, to) => cast(e.eval(row, cx), *to),
             Expr::Now => cx.now.map_or(Datum::Null, Datum::Timestamp),
+            Expr::Let { shared, body } => {
+                let column = |index: usize| row.column(index);
+                let mut with = WithShared { row: &column, values: Args::new() };
+                for value in shared {
+                    let value = value.eval(&with, cx);
+                    with.values.push(value);
+                }
+                body.eval(&with, cx)
+            }
+            Expr::Shared(index) => row.shared(*index).into_owned(),
         }
     }
 
@@ -253,6 +295,7 @@ impl Expr {
     pub fn eval_ref<'a, R: Columns + ?Sized>(&'a self, row: &'a R, cx: &Context) -> Cow<'a, Datum> {
         match self {
             Expr::Column(index) => row.column(*index),
+            Expr::Shared(index) => row.shared(*index),
             Expr::Literal(datum) => Cow::Borrowed(datum),
             // The first value that is not NULL, borrowed when it can be.
             Expr::Coalesce(exprs) => exprs.iter().map(|e| e.eval_ref(row, cx)).find(|d| !d.is_null()).unwrap_or(Cow::Owned(Datum::Null)),
@@ -296,14 +339,16 @@ impl Expr {
         });
     }
 
-    fn children(&self) -> Vec<&Expr> {
+    /// The expressions it is computed from.
+    pub fn children(&self) -> Vec<&Expr> {
         match self {
-            Expr::Column(_) | Expr::Literal(_) | Expr::Now => vec![],
+            Expr::Column(_) | Expr::Literal(_) | Expr::Now | Expr::Shared(_) => vec![],
             Expr::Not(e) | Expr::Negate(e) | Expr::IsNull(e, _) | Expr::Cast(e, _) | Expr::Matches { expr: e, .. } => vec![e],
             Expr::And(a, b) | Expr::Or(a, b) | Expr::Compare(_, a, b) | Expr::Arith(_, a, b) => vec![a, b],
             Expr::Case { whens, otherwise } => whens.iter().flat_map(|(c, r)| [c, r]).chain([&**otherwise]).collect(),
             Expr::Coalesce(list) | Expr::Call(_, list) => list.iter().collect(),
             Expr::In { expr, list, .. } => [&**expr].into_iter().chain(list).collect(),
+            Expr::Let { shared, body } => shared.iter().chain([&**body]).collect(),
         }
     }
 
@@ -314,10 +359,12 @@ impl Expr {
         }
     }
 
-    fn visit_mut(&mut self, f: &mut impl FnMut(&mut Expr)) {
+    /// Calls `f` on the expression, then on each of its children's, recursively (`f` may
+    /// replace an expression; the new one's children are visited).
+    pub fn visit_mut(&mut self, f: &mut impl FnMut(&mut Expr)) {
         f(self);
         match self {
-            Expr::Column(_) | Expr::Literal(_) | Expr::Now => {}
+            Expr::Column(_) | Expr::Literal(_) | Expr::Now | Expr::Shared(_) => {}
             Expr::Not(e) | Expr::Negate(e) | Expr::IsNull(e, _) | Expr::Cast(e, _) | Expr::Matches { expr: e, .. } => e.visit_mut(f),
             Expr::And(a, b) | Expr::Or(a, b) | Expr::Compare(_, a, b) | Expr::Arith(_, a, b) => {
                 a.visit_mut(f);
@@ -334,6 +381,10 @@ impl Expr {
             Expr::In { expr, list, .. } => {
                 expr.visit_mut(f);
                 list.iter_mut().for_each(|e| e.visit_mut(f));
+            }
+            Expr::Let { shared, body } => {
+                shared.iter_mut().for_each(|e| e.visit_mut(f));
+                body.visit_mut(f);
             }
         }
     }

@@ -244,6 +244,7 @@ impl Front<'_> {
             watermark.state = position(watermark.column);
         }
         table.state_columns = used;
+        super::shared::share_in_dataflow(&mut table, &mut views);
         Ok(Program { origin: self.origin.clone(), table, source, sink_name, sink, sink_at, views })
     }
 

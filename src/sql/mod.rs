@@ -22,7 +22,8 @@
 //! The layers follow Materialize's split: `front.rs` parses, resolves names and checks types
 //! (errors name the file, line and column); `plan.rs` and `expr.rs` are the plan (typed scalar
 //! expressions, views as filter, group keys and aggregates); `render.rs` maintains a plan in
-//! differential dataflow; `decode.rs` reads the source table's row from a message;
+//! differential dataflow; `shared.rs` is the planner's pass that computes a repeated
+//! subexpression once; `decode.rs` reads the source table's row from a message;
 //! `kept.rs` is what the dedupe keeps per id for the views; `check.rs` evaluates the expectations over a whole table (`rtds check`).
 //!
 //! Semantics and limits:
@@ -43,6 +44,7 @@ pub mod front;
 pub mod kept;
 pub mod plan;
 pub mod render;
+pub mod shared;
 pub mod types;
 
 pub use front::{Location, Setting, SettingValue, SqlError};

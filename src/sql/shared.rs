@@ -1,0 +1,177 @@
+//! The planner's common subexpression pass: a subexpression that one expression computes more
+//! than once is computed once a row, in an [`Expr::Let`] around the expression. The age band of
+//! `dataflows/users.sql` computes `AGE(dob)` up to four times and `AGE(dob) / 10 * 10` twice;
+//! after the pass, once each.
+//!
+//! Semantics and limits:
+//! - The results are the same: every function is total (a value it cannot compute is NULL,
+//!   [`super::expr`]), so computing a subexpression eagerly cannot fail where the expression
+//!   would have skipped it. The cost can move: a subexpression repeated inside a `CASE`
+//!   branch (or behind `AND`, `OR`, `COALESCE`) is computed for every row, taken or not.
+//! - One expression at a time: a subexpression shared by two expressions of a view (its
+//!   filter and a group key) is still computed once by each.
+//! - Subexpressions are compared by their plan's text (`Debug`): `Expr` holds compiled regular
+//!   expressions, which have no equality of their own, and the plans are small.
+
+use std::collections::HashMap;
+
+use super::expr::Expr;
+use super::plan::{Table, View};
+
+/// Shares the repeated subexpressions of every expression of a dataflow: the expectations and
+/// each view's filter, group keys, aggregates' arguments, `HAVING` and outputs.
+pub fn share_in_dataflow(table: &mut Table, views: &mut [View]) {
+    for expectation in &mut table.expectations {
+        share_repeated(&mut expectation.expr);
+    }
+    for view in views {
+        view.having.iter_mut().chain(view.outputs.iter_mut().map(|o| &mut o.expr)).for_each(share_repeated);
+        // The outputs of a view without aggregates are among its state expressions too.
+        if view.grouped {
+            view.state_exprs_mut().for_each(share_repeated);
+        } else {
+            view.filter.iter_mut().for_each(share_repeated);
+        }
+    }
+}
+
+/// `expr`, with each subexpression it computes more than once computed once, first.
+pub fn share_repeated(expr: &mut Expr) {
+    if matches!(expr, Expr::Let { .. }) {
+        return;
+    }
+    let mut shared = Vec::new();
+    // Innermost first: a repeated expression's own repeated parts are shared before it, so a
+    // shared value reads only the values before it.
+    while let Some(repeated) = innermost_repeated(expr) {
+        let key = format!("{repeated:?}");
+        let index = shared.len();
+        expr.visit_mut(&mut |e| {
+            if format!("{e:?}") == key {
+                *e = Expr::Shared(index);
+            }
+        });
+        shared.push(repeated);
+    }
+    if !shared.is_empty() {
+        let body = std::mem::replace(expr, Expr::Now);
+        *expr = Expr::Let { shared, body: Box::new(body) };
+    }
+}
+
+/// The first subexpression, children before parents, that occurs more than once and costs
+/// more than reading it (not a column, a literal, `NOW()` or a shared value).
+fn innermost_repeated(expr: &Expr) -> Option<Expr> {
+    let mut order = Vec::new();
+    post_order(expr, &mut order);
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    let keyed: Vec<(String, &Expr)> = order.into_iter().map(|e| (format!("{e:?}"), e)).collect();
+    for (key, _) in &keyed {
+        *counts.entry(key.clone()).or_default() += 1;
+    }
+    keyed.into_iter().find(|(key, _)| counts[key] > 1).map(|(_, e)| e.clone())
+}
+
+/// The subexpressions worth sharing, each after its children.
+fn post_order<'a>(expr: &'a Expr, out: &mut Vec<&'a Expr>) {
+    for child in expr.children() {
+        post_order(child, out);
+    }
+    if !matches!(expr, Expr::Column(_) | Expr::Literal(_) | Expr::Now | Expr::Shared(_)) {
+        out.push(expr);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Datelike;
+
+    use crate::sql::expr::Context;
+    use crate::sql::{Datum, Program};
+
+    fn age_band(program: &Program) -> &Expr {
+        let view = program.views.iter().find(|v| v.name == "users_by_age_band").expect("users.sql has the age band");
+        &view.group[0]
+    }
+
+    fn count(expr: &Expr, what: &dyn Fn(&Expr) -> bool) -> usize {
+        usize::from(what(expr)) + expr.children().into_iter().map(|c| count(c, what)).sum::<usize>()
+    }
+
+    #[test]
+    fn the_age_band_computes_age_once() {
+        let program = crate::dataflow::Dataflow::users().program;
+        let band = age_band(&program);
+        let Expr::Let { shared, body } = band else { panic!("the age band is not shared: {band:?}") };
+        let is_age = |e: &Expr| matches!(e, Expr::Call(crate::sql::expr::Func::Age, _));
+        assert_eq!(count(band, &is_age), 1, "AGE(dob) once in {band:?}");
+        // AGE(dob), then AGE(dob) / 10, then AGE(dob) / 10 * 10: each read, none computed twice.
+        assert_eq!(shared.len(), 3, "{shared:?}");
+        assert!(count(body, &|e| matches!(e, Expr::Shared(_))) >= 4);
+    }
+
+    #[test]
+    fn shared_values_give_the_same_results() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/dataflows/users.sql")).unwrap();
+        let program = Program::parse(&text, "users.sql").unwrap();
+        let band = age_band(&program).clone();
+        let mut unshared = band.clone();
+        // Undo the pass: every Shared(i) replaced by its expression, innermost last.
+        let Expr::Let { shared, body } = &mut unshared else { panic!("shared") };
+        let values = shared.clone();
+        let mut plain = (**body).clone();
+        for _ in 0..values.len() {
+            plain.visit_mut(&mut |e| {
+                if let Expr::Shared(i) = e {
+                    *e = values[*i].clone();
+                }
+            });
+        }
+        assert_eq!(count(&plain, &|e| matches!(e, Expr::Shared(_) | Expr::Let { .. })), 0);
+        let dob = program.table.state_names().iter().position(|c| *c == "dob").unwrap();
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        let cx = Context { today, now: None };
+        let width = program.table.state_columns.len();
+        for years in [None, Some(5), Some(19), Some(20), Some(45), Some(69), Some(70), Some(99)] {
+            let mut row = vec![Datum::Null; width];
+            if let Some(years) = years {
+                let born = today.with_year(today.year() - years).unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc();
+                row[dob] = Datum::Timestamp(born.timestamp_millis());
+            }
+            assert_eq!(band.eval(&row[..], &cx), plain.eval(&row[..], &cx), "{years:?} years old");
+        }
+        let mut row = vec![Datum::Null; width];
+        row[dob] = Datum::Timestamp(chrono::NaiveDate::from_ymd_opt(1981, 3, 4).unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp_millis());
+        assert_eq!(band.eval(&row[..], &cx), Datum::text("40-49"));
+    }
+
+    #[test]
+    fn nothing_repeated_nothing_changed() {
+        let program = crate::dataflow::Dataflow::users().program;
+        let country = &program.views.iter().find(|v| v.name == "users_by_country").unwrap().group[0];
+        assert!(matches!(country, Expr::Coalesce(_)), "{country:?}");
+        for expectation in &program.table.expectations {
+            assert!(!matches!(expectation.expr, Expr::Let { .. }), "{}: {:?}", expectation.name, expectation.expr);
+        }
+    }
+
+    #[test]
+    fn a_value_inside_a_shared_value() {
+        let text = "CREATE TABLE users (id UUID PRIMARY KEY, first_name TEXT, last_name TEXT) WITH (connector = 'kafka', topic = 't');
+            CREATE TABLE rows WITH (connector = 'jsonl') AS SELECT * FROM users;
+            CREATE MATERIALIZED VIEW v AS SELECT CONCAT(UPPER(TRIM(first_name)), LENGTH(UPPER(TRIM(first_name))), LENGTH(UPPER(TRIM(first_name)))) AS k, COUNT(*) AS n
+            FROM users GROUP BY 1;";
+        let program = Program::parse(text, "t.sql").unwrap();
+        let key = &program.views[0].group[0];
+        let Expr::Let { shared, .. } = key else { panic!("{key:?}") };
+        // TRIM(first_name), UPPER(Shared 0), LENGTH(Shared 1): each reads the one before.
+        assert_eq!(shared.len(), 3, "{shared:?}");
+        assert!(matches!(&shared[1], Expr::Call(_, args) if matches!(args[0], Expr::Shared(0))), "{shared:?}");
+        let first = program.table.state_names().iter().position(|c| *c == "first_name").unwrap();
+        let mut row = vec![Datum::Null; program.table.state_columns.len()];
+        row[first] = Datum::text(" ada ");
+        let cx = Context::today();
+        assert_eq!(key.eval(&row[..], &cx), Datum::text("ADA33"));
+    }
+}
