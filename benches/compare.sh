@@ -11,7 +11,9 @@
 # spark35,spark4,spark4_rt,spark4_rtds,spark4_rtds_rt,flink; empty: none), SCALING (the scaling part's
 # rtds runs: worker_wW and master_nN_wW, _nocp for --no-checkpoint; default worker_w1,worker_w2,
 # worker_w4,master_n1_w2,master_n2_w1,master_n2_w2_nocp; empty: none), KEEP=1 keeps the keyspaces, topics
-# and database, RTDS_BIN (target/release/rtds).
+# and database, RTDS_BIN (target/release/rtds), PEER_TIMEOUT (seconds a peer's throughput run may take:
+# 900 + USERS/1000; passed to the peer, which reports what it wrote by then, and enforced from
+# outside 120 s later for a peer that hangs past its own limit).
 # Results: a table on stdout, JSON in benches/results/compare.json and a chart in
 # benches/results/compare.png (or --json FILE / --png FILE); progress and logs on stderr.
 #
@@ -49,6 +51,7 @@ PEERS=${PEERS-spark35,spark4,spark4_rt,spark4_rtds,spark4_rtds_rt,flink}
 SCALING=${SCALING-worker_w1,worker_w2,worker_w4,master_n1_w2,master_n2_w1,master_n2_w2_nocp}
 SCALING_CONFIG='^(worker|master_n([0-9]+))_w([0-9]+)(_nocp)?$'
 BIN=${RTDS_BIN:-$ROOT/target/release/rtds}
+PEER_TIMEOUT=${PEER_TIMEOUT:-$((900 + USERS / 1000))}
 JSON_OUT=$ROOT/benches/results/compare.json
 PNG_OUT=$ROOT/benches/results/compare.png
 while (($#)); do
@@ -352,15 +355,20 @@ peer_throughput() {
   peer_cmd "$name"
   KEYSPACES+=("$ks")
   say "peer $name: $USERS records into $ks"
-  spawn "${PEER[@]}" --topic "$TOPIC" --keyspace "$ks" --users "$USERS" --verify --warmup-topic "${RUN}_warm" \
+  # A JVM that hangs after an error (an OutOfMemoryError in a Spark driver did) would hold the
+  # whole comparison: the peer's own --timeout, then coreutils' timeout on its process group.
+  spawn timeout --kill-after=30 $((PEER_TIMEOUT + 120)) "${PEER[@]}" --topic "$TOPIC" --keyspace "$ks" \
+    --users "$USERS" --verify --warmup-topic "${RUN}_warm" --timeout "$PEER_TIMEOUT" \
     >"$WORK/$name.out" 2>"$WORK/$name.err"
   wait_bg "$BG"
   out=$(grep '^{' "$WORK/$name.out" | tail -n1 || true)
   if [[ -z $out ]]; then
     tail -n 30 "$WORK/$name.err" >&2
-    warn "peer $name printed no result (exit $RC)"
+    local why="exit $RC"
+    [[ $RC != 124 && $RC != 137 ]] || why="killed after $((PEER_TIMEOUT + 120)) s, its own limit $PEER_TIMEOUT s"
+    warn "peer $name printed no result ($why)"
     python3 -c 'import json,sys; print(json.dumps({"ok": False, "error": sys.argv[1]}))' \
-      "no result (exit $RC): $(tail -n 3 "$WORK/$name.err" | tr '\n' ' ' | cut -c1-600)" | part "peer_$name"
+      "no result ($why): $(tail -n 3 "$WORK/$name.err" | tr '\n' ' ' | cut -c1-600)" | part "peer_$name"
     drop_keyspace "$ks"
     return 0
   fi
