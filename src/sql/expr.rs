@@ -163,6 +163,19 @@ pub enum Func {
     WindowEnd(i64),
 }
 
+impl Func {
+    /// Whether it gives the same value for the same arguments and context and never fails, so
+    /// that a repeated call may be computed once ([`super::shared`]). Every function so far is;
+    /// the match has no wildcard, so a new function (a `RANDOM()`) must say.
+    pub fn is_pure(&self) -> bool {
+        match self {
+            Func::Lower | Func::Upper | Func::Trim(..) | Func::Length | Func::Concat | Func::Substring | Func::SplitPart => true,
+            Func::RegexpSubstr(_) | Func::Extract(_) | Func::DateTrunc(_) | Func::Age | Func::Abs | Func::Round | Func::NullIf => true,
+            Func::WindowStart(_) | Func::WindowEnd(_) => true,
+        }
+    }
+}
+
 /// A typed, checked scalar expression.
 #[derive(Debug, Clone)]
 pub enum Expr {
