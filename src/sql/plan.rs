@@ -368,6 +368,17 @@ impl View {
         self.filter.iter_mut().chain(self.group.iter_mut()).chain(self.aggregates.iter_mut().filter_map(Aggregate::argument_mut)).chain(outputs.into_iter().flatten())
     }
 
+    /// Every expression of the view, once each: over the state row (`WHERE`, the group keys, the
+    /// aggregates' arguments) or the grouped row (`HAVING`), and the outputs.
+    pub(super) fn exprs_mut(&mut self) -> impl Iterator<Item = &mut Expr> {
+        self.filter
+            .iter_mut()
+            .chain(self.group.iter_mut())
+            .chain(self.aggregates.iter_mut().filter_map(Aggregate::argument_mut))
+            .chain(self.having.iter_mut())
+            .chain(self.outputs.iter_mut().map(|o| &mut o.expr))
+    }
+
     /// Every expression over the state row.
     pub(super) fn state_exprs(&self) -> Vec<&Expr> {
         let mut exprs: Vec<&Expr> = self.filter.iter().chain(self.group.iter()).chain(self.aggregates.iter().filter_map(Aggregate::argument)).collect();

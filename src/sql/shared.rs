@@ -25,13 +25,7 @@ pub fn share_in_dataflow(table: &mut Table, views: &mut [View]) {
         share_repeated(&mut expectation.expr);
     }
     for view in views {
-        view.having.iter_mut().chain(view.outputs.iter_mut().map(|o| &mut o.expr)).for_each(share_repeated);
-        // The outputs of a view without aggregates are among its state expressions too.
-        if view.grouped {
-            view.state_exprs_mut().for_each(share_repeated);
-        } else {
-            view.filter.iter_mut().for_each(share_repeated);
-        }
+        view.exprs_mut().for_each(share_repeated);
     }
 }
 
@@ -44,8 +38,7 @@ pub fn share_repeated(expr: &mut Expr) {
     let mut shared = Vec::new();
     // Innermost first: a repeated expression's own repeated parts are shared before it, so a
     // shared value reads only the values before it.
-    while let Some(repeated) = innermost_repeated(expr) {
-        let key = format!("{repeated:?}");
+    while let Some((key, repeated)) = innermost_repeated(expr) {
         let index = shared.len();
         expr.visit_mut(&mut |e| {
             if format!("{e:?}") == key {
@@ -61,8 +54,8 @@ pub fn share_repeated(expr: &mut Expr) {
 }
 
 /// The first subexpression, children before parents, that occurs more than once and costs
-/// more than reading it (not a column, a literal, `NOW()` or a shared value).
-fn innermost_repeated(expr: &Expr) -> Option<Expr> {
+/// more than reading it (not a column, a literal, `NOW()` or a shared value), with its text.
+fn innermost_repeated(expr: &Expr) -> Option<(String, Expr)> {
     let mut order = Vec::new();
     post_order(expr, &mut order);
     let mut counts: HashMap<String, usize> = HashMap::new();
@@ -70,7 +63,7 @@ fn innermost_repeated(expr: &Expr) -> Option<Expr> {
     for (key, _) in &keyed {
         *counts.entry(key.clone()).or_default() += 1;
     }
-    keyed.into_iter().find(|(key, _)| counts[key] > 1).map(|(_, e)| e.clone())
+    keyed.into_iter().find(|(key, _)| counts[key] > 1).map(|(key, e)| (key, e.clone()))
 }
 
 /// The subexpressions worth sharing, each after its children; whether `expr` may be shared
@@ -119,16 +112,14 @@ mod tests {
     fn shared_values_give_the_same_results() {
         let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/dataflows/users.sql")).unwrap();
         let program = Program::parse(&text, "users.sql").unwrap();
-        let band = age_band(&program).clone();
-        let mut unshared = band.clone();
-        // Undo the pass: every Shared(i) replaced by its expression, innermost last.
-        let Expr::Let { shared, body } = &mut unshared else { panic!("shared") };
-        let values = shared.clone();
+        let band = age_band(&program);
+        // Undo the pass: every Shared(i) replaced by its expression (visit_mut visits a replaced
+        // node's children, so shared values inside shared values go too).
+        let Expr::Let { shared, body } = band else { panic!("shared") };
         let mut plain = (**body).clone();
-        // visit_mut visits a replaced node's children, so shared values inside shared values go too.
         plain.visit_mut(&mut |e| {
             if let Expr::Shared(i) = e {
-                *e = values[*i].clone();
+                *e = shared[*i].clone();
             }
         });
         assert_eq!(count(&plain, &|e| matches!(e, Expr::Shared(_) | Expr::Let { .. })), 0);
