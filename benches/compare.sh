@@ -13,7 +13,8 @@
 # worker_w4,master_n1_w2,master_n2_w1,master_n2_w2_nocp; empty: none), KEEP=1 keeps the keyspaces, topics
 # and database, RTDS_BIN (target/release/rtds), PEER_TIMEOUT (seconds a peer's throughput run may take:
 # 900 + USERS/1000; passed to the peer, which reports what it wrote by then, and enforced from
-# outside 120 s later for a peer that hangs past its own limit).
+# outside 120 s later for a peer that hangs past its own limit), CDC_FLAGS (more `rtds cdc` flags for the
+# latency runs, e.g. "--linger 0ms").
 # Results: a table on stdout, JSON in benches/results/compare.json and a chart in
 # benches/results/compare.png (or --json FILE / --png FILE); progress and logs on stderr.
 #
@@ -391,7 +392,8 @@ fi
 offer() { # topic seed: offers RATE users/s for DURATION s, CDC streaming them; ingest's JSON on stdout
   local url i
   url=$(database "$1")
-  "$BIN" cdc --postgres "$url" --topic "$1" --idle-exit 2s --json >"$WORK/cdc_$1.json" 2>"$WORK/cdc_$1.err" &
+  # shellcheck disable=SC2086 # CDC_FLAGS is a list of flags
+  "$BIN" cdc --postgres "$url" --topic "$1" --idle-exit 2s --json ${CDC_FLAGS:-} >"$WORK/cdc_$1.json" 2>"$WORK/cdc_$1.err" &
   local cdc=$!
   # The load starts once the stage streams, as it would in production where it runs all along:
   # otherwise its start-up (a Kafka transactional producer's first transaction) is in the
@@ -498,6 +500,7 @@ if values:
 # the worker's Cassandra write requests; what is left of the end-to-end time is the dataflow's.
 cdc = json.load(open(sys.argv[8]))
 stages = {"commit_to_kafka_ms": [cdc.get("latency_p50_ms"), cdc.get("latency_p99_ms")]}
+summary["cdc_transactions"] = cdc.get("transactions")
 read, writes = merged("read_latency_ms"), merged("write_latency_us")
 if read:
     stages["commit_to_worker_read_ms"] = [at(read, 0.5), at(read, 0.99)]

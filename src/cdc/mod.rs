@@ -60,7 +60,8 @@ pub struct CdcOptions {
     pub publication: String,
     /// Most changes in one Kafka transaction (whole PostgreSQL transactions are never split).
     pub max_batch: usize,
-    /// How long changes may wait for more before their transaction is committed.
+    /// The longest changes wait for more while more keeps arriving; once the stream has nothing
+    /// more ready, their transaction is committed at once.
     pub linger: Duration,
     /// Finish once nothing changed for this long and everything committed is in Kafka.
     pub idle_exit: Option<Duration>,

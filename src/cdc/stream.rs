@@ -4,6 +4,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
+
 use pgwire_replication::{ReplicationClient, ReplicationEvent};
 
 use super::{CdcError, CdcOptions, Counters, PROBE_PREFIX, progress_line};
@@ -102,15 +104,32 @@ impl Stream<'_> {
                 }
             }
 
-            let wait = match pending.since {
-                Some(since) => self.options.linger.saturating_sub(since.elapsed()),
-                None => Duration::from_millis(200),
+            // Group commit: whole transactions wait for more only while more is ready. Once the
+            // stream has nothing more (read so far), what is pending goes at once; while a Kafka
+            // transaction commits, the next ones gather, so the batches grow with the load and
+            // `linger` bounds the wait only under a steady stream.
+            let received = match client.recv().now_or_never() {
+                Some(received) => received,
+                None if !pending.records.is_empty() => {
+                    self.flush(&mut pending, &client).await?;
+                    last_commit = Instant::now();
+                    continue;
+                }
+                None => {
+                    let wait = match pending.since {
+                        Some(since) => self.options.linger.saturating_sub(since.elapsed()),
+                        None => Duration::from_millis(200),
+                    };
+                    match tokio::time::timeout(wait, client.recv()).await {
+                        Err(_) => continue,
+                        Ok(received) => received,
+                    }
+                }
             };
-            let event = match tokio::time::timeout(wait, client.recv()).await {
-                Err(_) => continue,
-                Ok(Ok(Some(event))) => event,
-                Ok(Ok(None)) => return Err(ServiceError::postgres("the replication stream ended").into()),
-                Ok(Err(e)) => return Err(replication::replication_error(e).into()),
+            let event = match received {
+                Ok(Some(event)) => event,
+                Ok(None) => return Err(ServiceError::postgres("the replication stream ended").into()),
+                Err(e) => return Err(replication::replication_error(e).into()),
             };
             match event {
                 ReplicationEvent::Begin { .. } => {

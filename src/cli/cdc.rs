@@ -31,7 +31,8 @@ pub struct CdcArgs {
     /// Most changes in one Kafka transaction (PostgreSQL transactions are never split).
     #[arg(long, default_value_t = 20_000)]
     pub max_batch: usize,
-    /// How long changes wait for more before their Kafka transaction commits, e.g. 10ms.
+    /// The longest changes wait for more while more keeps arriving, e.g. 10ms (once the stream
+    /// has nothing more ready, their Kafka transaction commits at once).
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10ms")]
     pub linger: Duration,
     /// Finish once nothing changed for this long and every commit is in Kafka, e.g. 2s.
