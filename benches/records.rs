@@ -247,7 +247,7 @@ fn response(c: &mut Bench) {
 
 /// A user's row as PostgreSQL sends it in binary, in `created_users`' column order.
 fn binary_row(user: &User) -> Vec<Option<Vec<u8>>> {
-    let text = |v: &Option<String>| v.as_ref().map(|t| t.as_bytes().to_vec());
+    let text = |v: &Option<rtds::model::RowText>| v.as_ref().map(|t| t.as_bytes().to_vec());
     let time = |v: &Option<rtds::model::date::Date>| v.map(|d| (d.timestamp_micros() - 946_684_800_000_000).to_be_bytes().to_vec());
     vec![
         Some(user.id.as_bytes().to_vec()),

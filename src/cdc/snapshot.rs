@@ -52,20 +52,21 @@ async fn send_json(client: &tokio_postgres::Client, point: u64, producer: &mut C
     let mut count = 0u64;
     let records = rows.map_err(ServiceError::from).map_ok(|row| {
         count += 1;
+        let text = |column| row.get::<_, Option<&str>>(column).map(crate::model::RowText::from);
         let user = User {
             id: row.get(0),
-            first_name: row.get(1),
-            last_name: row.get(2),
-            gender: row.get(3),
-            address: row.get(4),
-            post_code: row.get(5),
-            email: row.get(6),
-            username: row.get(7),
+            first_name: text(1),
+            last_name: text(2),
+            gender: text(3),
+            address: text(4),
+            post_code: text(5),
+            email: text(6),
+            username: text(7),
             dob: row.get(8),
             registered_date: row.get(9),
-            phone: row.get(10),
-            picture: row.get(11),
-            country: row.get(12),
+            phone: text(10),
+            picture: text(11),
+            country: text(12),
         };
         Outgoing::Change { change: Change::Upsert(Box::new(user)), lsn: point, committed_ms: None, encoded: None }
     });

@@ -271,7 +271,7 @@ mod tests {
         let kept: Vec<String> = changes
             .iter()
             .map(|c| match c {
-                Outgoing::Change { change: Change::Upsert(user), .. } => user.first_name.clone().unwrap(),
+                Outgoing::Change { change: Change::Upsert(user), .. } => user.first_name.as_deref().unwrap().to_string(),
                 Outgoing::Change { change: Change::Delete(id), .. } => format!("delete {}", id.as_u128()),
                 Outgoing::Dead { .. } => "dead".into(),
             })

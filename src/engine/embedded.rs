@@ -518,7 +518,7 @@ mod tests {
 
         let text = std::fs::read_to_string(&output).unwrap();
         let rows: Vec<User> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
-        let mut written: Vec<(Uuid, String)> = rows.iter().map(|u| (u.id, u.first_name.clone().unwrap())).collect();
+        let mut written: Vec<(Uuid, String)> = rows.iter().map(|u| (u.id, u.first_name.as_deref().unwrap().to_string())).collect();
         written.sort();
         let mut expected = vec![(id(0), "Abe".to_string()), (id(1), "Zed".into()), (id(2), "Zed".into()), (id(3), "Abe".into())];
         expected.sort();

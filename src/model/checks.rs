@@ -78,7 +78,7 @@ pub fn check(user: &User, checks: &Checks, now: DateTime<Utc>) -> Result<(), Str
 /// A row field's text by name (`id` as its hyphenated UUID).
 pub fn field_value<'a>(user: &'a User, field: &str) -> Option<std::borrow::Cow<'a, str>> {
     use std::borrow::Cow::{Borrowed, Owned};
-    let text = |v: &'a Option<String>| v.as_deref().map(Borrowed);
+    let text = |v: &'a Option<super::RowText>| v.as_deref().map(Borrowed);
     match field {
         "id" => Some(Owned(user.id.to_string())),
         "first_name" => text(&user.first_name),

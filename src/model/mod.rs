@@ -24,7 +24,7 @@ pub use checks::Checks;
 pub use error::{RecordError, ResponseError};
 pub use raw::{Moment, Postcode, RawLocation, RawLogin, RawName, RawPicture, RawUser, Street, Text};
 pub use response::{FormattedResponse, Info, Response, format_response, parse_response};
-pub use user::{ID_NAMESPACE, User};
+pub use user::{ID_NAMESPACE, RowText, User};
 pub use version::Version;
 
 /// Parses one record's JSON text. On failure the message names the field at fault.

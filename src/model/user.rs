@@ -7,6 +7,12 @@ use super::date::{self, Date};
 use super::error::RecordError;
 use super::raw::{Moment, Postcode, RawLocation, RawUser, Street};
 
+/// A text column of a row. Up to 24 bytes (names, gender, post code, phone, user name, country)
+/// it is kept inline, not on the heap: a worker decodes every row from its message and frees it
+/// on the Cassandra driver's thread, and those allocations were a tenth of a record's
+/// instructions (BENCHMARKS.md, "Where a worker's instructions go").
+pub type RowText = compact_str::CompactString;
+
 /// One user, formatted the way the tutorial's Airflow DAG streamed it, with its bugs fixed:
 /// the id is stable and `dob` is kept.
 ///
@@ -28,21 +34,21 @@ use super::raw::{Moment, Postcode, RawLocation, RawUser, Street};
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct User {
     pub id: Uuid,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub gender: Option<String>,
-    pub address: Option<String>,
-    pub post_code: Option<String>,
-    pub email: Option<String>,
-    pub username: Option<String>,
+    pub first_name: Option<RowText>,
+    pub last_name: Option<RowText>,
+    pub gender: Option<RowText>,
+    pub address: Option<RowText>,
+    pub post_code: Option<RowText>,
+    pub email: Option<RowText>,
+    pub username: Option<RowText>,
     /// Parsed once, where the row is made or read (see [`date`]).
     #[serde(default, with = "date::optional")]
     pub dob: Option<Date>,
     #[serde(default, with = "date::optional")]
     pub registered_date: Option<Date>,
-    pub phone: Option<String>,
-    pub picture: Option<String>,
-    pub country: Option<String>,
+    pub phone: Option<RowText>,
+    pub picture: Option<RowText>,
+    pub country: Option<RowText>,
 }
 
 /// Namespace of the UUIDv5 ids given to records without `login.uuid` (API 1.0 and 1.1).
@@ -70,7 +76,7 @@ impl User {
     }
 
     /// The row's text columns with their names (everything but the id and the two dates).
-    pub fn text_fields(&self) -> [(&'static str, &Option<String>); 10] {
+    pub fn text_fields(&self) -> [(&'static str, &Option<RowText>); 10] {
         [
             ("first_name", &self.first_name),
             ("last_name", &self.last_name),
@@ -105,12 +111,8 @@ impl User {
             gender: text(raw.gender.as_deref()),
             address: location.and_then(address),
             post_code: location.and_then(|l| l.postcode.as_ref()).map(|p| match p {
-                Postcode::Number(n) => {
-                    let mut out = String::with_capacity(20);
-                    push_int(&mut out, *n);
-                    out
-                }
-                Postcode::Text(t) => t.to_string(),
+                Postcode::Number(n) => RowText::from(itoa::Buffer::new().format(*n)),
+                Postcode::Text(t) => RowText::from(&**t),
             }),
             email: text(raw.email.as_deref()),
             username: text(login.and_then(|l| l.username.as_deref())),
@@ -140,7 +142,7 @@ impl User {
         out.extend_from_slice(b"{\"id\":\"");
         out.extend_from_slice(self.id.hyphenated().encode_lower(&mut Uuid::encode_buffer()).as_bytes());
         out.push(b'"');
-        let text_field = |out: &mut Vec<u8>, key: &[u8], value: &Option<String>| {
+        let text_field = |out: &mut Vec<u8>, key: &[u8], value: &Option<RowText>| {
             out.extend_from_slice(key);
             match value {
                 Some(text) => json_string(out, text),
@@ -214,8 +216,8 @@ fn json_string(out: &mut Vec<u8>, text: &str) {
     }
 }
 
-fn text(value: Option<&str>) -> Option<String> {
-    value.map(str::to_owned)
+fn text(value: Option<&str>) -> Option<RowText> {
+    value.map(RowText::from)
 }
 
 fn invalid(field: &'static str, reason: String) -> RecordError {
@@ -225,7 +227,7 @@ fn invalid(field: &'static str, reason: String) -> RecordError {
 /// "number name, city, state, country" with the parts the record has, built in one string:
 /// the street is "1614 E Sandy Lake Rd" from `{number, name}` (1.3+), or the pre-1.3 street
 /// string as it is.
-fn address(location: &RawLocation<'_>) -> Option<String> {
+fn address(location: &RawLocation<'_>) -> Option<RowText> {
     let (number, street_name) = match &location.street {
         Some(Street::Text(t)) => (None, Some(&**t)),
         Some(Street::Parts { number, name }) => (*number, name.as_deref()),
@@ -250,7 +252,7 @@ fn address(location: &RawLocation<'_>) -> Option<String> {
         }
         out.push_str(part);
     }
-    (!out.is_empty()).then_some(out)
+    (!out.is_empty()).then(|| RowText::from(out))
 }
 
 /// Appends an integer's decimal digits, without the formatting machinery.

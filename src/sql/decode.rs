@@ -85,7 +85,8 @@ impl Columns for UserColumns<'_> {
 
 /// Field `index` of [`FIELDS`] of a formatted row.
 fn field(user: &User, index: usize) -> Datum {
-    let text = |value: &Option<String>| value.as_deref().map_or(Datum::Null, Datum::text);
+    // A row's text is the datum's own type: an inline one is copied, a long one cloned.
+    let text = |value: &Option<crate::model::RowText>| value.clone().map_or(Datum::Null, Datum::Text);
     let time = |value: &Option<crate::model::date::Date>| value.as_ref().map_or(Datum::Null, Datum::timestamp);
     match index {
         0 => Datum::Uuid(user.id),

@@ -291,9 +291,9 @@ fn a_batch_cassandra_refuses_is_split_and_large_rows_still_land() {
             let mut json = Vec::new();
             rtds::api::generator::write_json(generated, &mut json);
             let mut user = rtds::model::User::from_json(std::str::from_utf8(&json).unwrap()).unwrap();
-            user.picture = Some(String::new());
+            user.picture = Some(Default::default());
             let padding = 6_390 - rtds::connectors::cassandra::row_size(&user) - "https://randomuser.me/api/portraits/.jpg".len();
-            user.picture = Some(format!("https://randomuser.me/api/portraits/{}.jpg", "x".repeat(padding)));
+            user.picture = Some(format!("https://randomuser.me/api/portraits/{}.jpg", "x".repeat(padding)).into());
             assert_eq!(rtds::connectors::cassandra::row_size(&user), 6_390);
             (user, String::new())
         })

@@ -327,8 +327,8 @@ fn rows_writer<'a>(tables: &'a CassandraTables) -> impl Fn(&'a [RowUpdate]) -> B
 /// // Id 1's newest version came first in the round (rounds may span epochs of several workers).
 /// let rows = latest_per_id(vec![(user(1, "new", 20), 1), (user(2, "b", 5), 1), (user(1, "old", 10), 1), (delete(2, 6), 1)]);
 /// let kept: Vec<_> = rows.iter().map(|(row, _)| match &row.change {
-///     Change::Upsert(user) => user.first_name.clone().unwrap(),
-///     Change::Delete(_) => "deleted".to_string(),
+///     Change::Upsert(user) => user.first_name.as_deref().unwrap(),
+///     Change::Delete(_) => "deleted",
 /// }).collect();
 /// assert_eq!(kept, ["new", "deleted"]);
 /// ```

@@ -233,7 +233,7 @@ fn user(columns: &[Column], new: &[Value<'_>], old: Option<&[Value<'_>]>) -> Res
         if column.type_oid != TEXT_OID {
             return Err(format!("{} has type oid {}, not text", column.name, column.type_oid));
         }
-        *text_slot = Some(String::from_utf8(bytes.to_vec()).map_err(|_| format!("{} is not UTF-8", column.name))?);
+        *text_slot = Some(std::str::from_utf8(bytes).map(crate::model::RowText::from).map_err(|_| format!("{} is not UTF-8", column.name))?);
     }
     Ok(user)
 }

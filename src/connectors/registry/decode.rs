@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use super::Registry;
 use super::avro::MAGIC;
-use crate::model::User;
+use crate::model::{RowText, User};
 
 /// Attempts to fetch a schema before its records go to the dead-letter topic.
 pub const FETCH_ATTEMPTS: usize = 8;
@@ -108,18 +108,18 @@ impl Schemas {
         };
         Ok(User {
             id,
-            first_name: row.first_name,
-            last_name: row.last_name,
-            gender: row.gender,
-            address: row.address,
-            post_code: row.post_code,
-            email: row.email,
-            username: row.username,
+            first_name: row.first_name.map(RowText::from),
+            last_name: row.last_name.map(RowText::from),
+            gender: row.gender.map(RowText::from),
+            address: row.address.map(RowText::from),
+            post_code: row.post_code.map(RowText::from),
+            email: row.email.map(RowText::from),
+            username: row.username.map(RowText::from),
             dob: time("dob", row.dob)?,
             registered_date: time("registered_date", row.registered_date)?,
-            phone: row.phone,
-            picture: row.picture,
-            country: row.country,
+            phone: row.phone.map(RowText::from),
+            picture: row.picture.map(RowText::from),
+            country: row.country.map(RowText::from),
         })
     }
 
