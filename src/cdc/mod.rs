@@ -60,8 +60,8 @@ pub struct CdcOptions {
     pub publication: String,
     /// Most changes in one Kafka transaction (whole PostgreSQL transactions are never split).
     pub max_batch: usize,
-    /// The longest changes wait for more while more keeps arriving; once the stream has nothing
-    /// more ready, their transaction is committed at once.
+    /// The longest a change waits for more before its Kafka transaction; once the stream has
+    /// nothing more ready, changes go as soon as the last transaction is this old.
     pub linger: Duration,
     /// Finish once nothing changed for this long and everything committed is in Kafka.
     pub idle_exit: Option<Duration>,

@@ -104,25 +104,27 @@ impl Stream<'_> {
                 }
             }
 
-            // Group commit: whole transactions wait for more only while more is ready. Once the
-            // stream has nothing more (read so far), what is pending goes at once; while a Kafka
-            // transaction commits, the next ones gather, so the batches grow with the load and
-            // `linger` bounds the wait only under a steady stream.
-            let received = match client.recv().now_or_never() {
+            // Group commit: once the stream has nothing more ready, the pending transactions go
+            // as soon as the last Kafka transaction is `linger` old: at once at a moderate rate,
+            // while under a stream that keeps the stage busy Kafka transactions start at least
+            // `linger` apart and grow with the load. Under a steady stream `linger` after the
+            // first pending change is the bound (the top of the loop).
+            let received = match ready_event(&mut client).await {
                 Some(received) => received,
-                None if !pending.records.is_empty() => {
-                    self.flush(&mut pending, &client).await?;
-                    last_commit = Instant::now();
-                    continue;
-                }
                 None => {
-                    let wait = match pending.since {
-                        Some(since) => self.options.linger.saturating_sub(since.elapsed()),
-                        None => Duration::from_millis(200),
+                    let wait = if pending.records.is_empty() {
+                        Duration::from_millis(200) // nothing to send: wake for heartbeats, lag and probes
+                    } else {
+                        self.options.linger.saturating_sub(last_commit.elapsed())
                     };
                     match tokio::time::timeout(wait, client.recv()).await {
-                        Err(_) => continue,
                         Ok(received) => received,
+                        Err(_) if pending.records.is_empty() => continue,
+                        Err(_) => {
+                            self.flush(&mut pending, &client).await?;
+                            last_commit = Instant::now();
+                            continue;
+                        }
                     }
                 }
             };
@@ -231,6 +233,19 @@ impl Stream<'_> {
         pending.since = None;
         Ok(())
     }
+}
+
+/// The stream's next event if one is ready now, without waiting for one.
+///
+/// tokio's cooperative budget makes a channel look empty after 128 receives in one poll of the
+/// task, which would commit a backlog in slices of 128 events: the probe runs unconstrained.
+/// The replication reader then gets one turn (a yield) before the stream counts as drained.
+async fn ready_event(client: &mut ReplicationClient) -> Option<pgwire_replication::Result<Option<ReplicationEvent>>> {
+    if let Some(received) = tokio::task::unconstrained(client.recv()).now_or_never() {
+        return Some(received);
+    }
+    tokio::task::yield_now().await;
+    tokio::task::unconstrained(client.recv()).now_or_never()
 }
 
 /// Keeps a transaction's last change of each row (and every dead letter), in order: no

@@ -31,8 +31,8 @@ pub struct CdcArgs {
     /// Most changes in one Kafka transaction (PostgreSQL transactions are never split).
     #[arg(long, default_value_t = 20_000)]
     pub max_batch: usize,
-    /// The longest changes wait for more while more keeps arriving, e.g. 10ms (once the stream
-    /// has nothing more ready, their Kafka transaction commits at once).
+    /// The longest a change waits for more before its Kafka transaction, e.g. 10ms: once the
+    /// stream has nothing more ready, changes go as soon as the last transaction is that old.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10ms")]
     pub linger: Duration,
     /// Finish once nothing changed for this long and every commit is in Kafka, e.g. 2s.
