@@ -38,7 +38,6 @@ pub(super) struct Stream<'a> {
 }
 
 /// Changes received and not yet in Kafka.
-#[derive(Default)]
 struct Pending {
     records: Vec<Outgoing>,
     /// End LSN of the last whole transaction among them.
@@ -46,6 +45,14 @@ struct Pending {
     /// Commit times of their transactions (µs since 2000-01-01), for the latency.
     commit_times: Vec<i64>,
     since: Option<Instant>,
+    /// When the last Kafka transaction committed (the stream's start, before the first).
+    last_commit: Instant,
+}
+
+impl Pending {
+    fn new() -> Pending {
+        Pending { records: Vec::new(), lsn: 0, commit_times: Vec::new(), since: None, last_commit: Instant::now() }
+    }
 }
 
 impl Stream<'_> {
@@ -56,19 +63,17 @@ impl Stream<'_> {
         // The transaction being received: its changes wait for its commit.
         let mut open: Vec<Outgoing> = Vec::new();
         let mut in_transaction = false;
-        let mut pending = Pending::default();
+        let mut pending = Pending::new();
         let committed = self.counters.committed_lsn.load(Ordering::Relaxed);
         let mut last_change = Instant::now();
         let mut probe: Option<(u64, bool)> = None;
         let mut last_lag = None::<Instant>;
-        let mut last_commit = Instant::now();
         loop {
             self.counters.pending_changes.store((pending.records.len() + open.len()) as u64, Ordering::Relaxed);
             let stopping = self.stop.load(Ordering::Relaxed);
             let due = pending.since.is_some_and(|since| since.elapsed() >= self.options.linger);
             if !pending.records.is_empty() && (stopping || due || pending.records.len() >= self.options.max_batch) {
                 self.flush(&mut pending, &client).await?;
-                last_commit = Instant::now();
             } else if pending.records.is_empty() && pending.lsn > 0 {
                 // Only transactions without a change of ours: nothing to send, but confirmed.
                 client.update_applied_lsn(pgwire_replication::Lsn::from_u64(pending.lsn));
@@ -76,10 +81,9 @@ impl Stream<'_> {
             if stopping {
                 return Ok(());
             }
-            if pending.records.is_empty() && !in_transaction && last_commit.elapsed() >= HEARTBEAT_EVERY {
+            if pending.records.is_empty() && !in_transaction && pending.last_commit.elapsed() >= HEARTBEAT_EVERY {
                 pending.lsn = pending.lsn.max(self.counters.committed_lsn.load(Ordering::Relaxed));
                 self.flush(&mut pending, &client).await?;
-                last_commit = Instant::now();
             }
             if self.options.progress {
                 let counters = self.counters;
@@ -115,14 +119,13 @@ impl Stream<'_> {
                     let wait = if pending.records.is_empty() {
                         Duration::from_millis(200) // nothing to send: wake for heartbeats, lag and probes
                     } else {
-                        self.options.linger.saturating_sub(last_commit.elapsed())
+                        self.options.linger.saturating_sub(pending.last_commit.elapsed())
                     };
                     match tokio::time::timeout(wait, client.recv()).await {
                         Ok(received) => received,
                         Err(_) if pending.records.is_empty() => continue,
                         Err(_) => {
                             self.flush(&mut pending, &client).await?;
-                            last_commit = Instant::now();
                             continue;
                         }
                     }
@@ -231,6 +234,7 @@ impl Stream<'_> {
         pending.records.clear();
         pending.commit_times.clear();
         pending.since = None;
+        pending.last_commit = Instant::now();
         Ok(())
     }
 }
