@@ -267,7 +267,9 @@ fn incremental_views_equal_the_batch_answer_through_updates_and_deletes() {
          CREATE MATERIALIZED VIEW b AS SELECT EXTRACT(YEAR FROM dob) / 10 * 10 AS decade, gender, COUNT(*) AS n FROM users \
            WHERE email LIKE '%@%' GROUP BY 1, 2 HAVING COUNT(*) > 1;\n\
          CREATE MATERIALIZED VIEW c AS SELECT COALESCE(gender, 'x') AS gender, COUNT(*) AS n FROM users GROUP BY 1;\n\
-         CREATE MATERIALIZED VIEW d AS SELECT id, LOWER(email) AS email FROM users WHERE country = 'Peru';",
+         CREATE MATERIALIZED VIEW d AS SELECT id, LOWER(email) AS email FROM users WHERE country = 'Peru';\n\
+         CREATE MATERIALIZED VIEW e AS SELECT gender, SUM(EXTRACT(MONTH FROM dob)) AS months, MAX(dob) AS newest, COUNT(email) AS emails \
+           FROM users WHERE country <> 'Chile' GROUP BY 1;",
     ));
     // A deterministic stream of changes over 40 ids: upserts that move users between
     // countries, genders and dates, and deletes.

@@ -6,9 +6,9 @@
 //! - `newest`: each id it owns (the upsert's exchange by id) with its newest version and kept
 //!   row ([`crate::sql::kept`]), deletes included: the [`Upsert`](crate::operators::Upsert)
 //!   operator's state, read and written there rather than held in memory;
-//! - `views`: what the views read, consolidated (`(view, group key or row) → count`): for a
-//!   view of `COUNT(*)`s this is one entry per group, so a restart hands the views their groups,
-//!   not their users;
+//! - `views`: what the views read, consolidated (`(view, narrow row or row) → count`): for a
+//!   view that aggregates, one entry per distinct group key and arguments (per group, for
+//!   `COUNT(*)`s), so a restart hands the views their groups, not their users;
 //! - `meta`: the checkpoint's [`Identity`], its [`Coverage`] (per Kafka partition, how many
 //!   of its records the state includes) and, for a dataflow with windows, the newest event time
 //!   read, which the watermark resumes from.
@@ -38,8 +38,9 @@
 //! windows still open are restored with the views' inputs and held again until the watermark
 //! closes them.
 //!
-//! Limits: views that read rows (anything but `COUNT(*)`) keep one entry per row they keep, so
-//! their restart is not constant.
+//! Limits: views that map rows one to one (no aggregate, no `GROUP BY`) keep one entry per row
+//! they keep, so their restart is not constant; a view that aggregates keeps one per distinct
+//! narrow row ([`crate::sql::kept`]).
 
 mod store;
 
@@ -56,17 +57,18 @@ pub enum Mark {
 }
 
 /// Bumped when what a checkpoint stores changes shape (the kept rows, their encoding).
-const FORMAT: u32 = 1;
+/// 2: a view that aggregates keeps its narrow rows (group key and arguments), not state rows.
+const FORMAT: u32 = 2;
 
 /// A digest of what a checkpoint's contents depend on, so one of other contents is not resumed
 /// from: its format; the hash that decides which worker owns an id (differential's, which may
 /// change with a dependency); the dataflow's source table and views (what the kept rows hold);
-/// and `today` when a view that reads rows has a `WHERE` (its inputs were filtered on the day
-/// they were read, and `AGE` moves with the day: such a checkpoint is resumed the same day).
+/// and `today` when a view that maps rows has a `WHERE` (its inputs are filtered again when a
+/// row changes, and `AGE` moves with the day: such a checkpoint is resumed the same day).
 pub fn digest(program: &crate::sql::Program, today: chrono::NaiveDate) -> String {
     use differential_dataflow::Hashable;
     use sha2::Digest;
-    let dated = program.views.iter().any(|v| !crate::sql::kept::counts_only(v) && v.filter.is_some());
+    let dated = program.views.iter().any(|v| crate::sql::kept::reads_rows(v) && v.filter.is_some());
     let day = if dated { today.to_string() } else { String::new() };
     let owner = uuid::Uuid::from_u128(0x5eed).hashed();
     let described = format!("{FORMAT}|{owner}|{day}|{:?}|{:?}", program.table, program.views);

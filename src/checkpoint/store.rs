@@ -55,7 +55,7 @@ pub type Coverage = BTreeMap<i32, i64>;
 /// What a valid checkpoint gives a worker to resume from.
 #[derive(Debug)]
 pub struct Resumable {
-    /// The views' inputs, consolidated: `((view, group key or row), count)`.
+    /// The views' inputs, consolidated: `((view, narrow row or row), count)`.
     pub view_inputs: Vec<((u64, Row), isize)>,
     pub coverage: Coverage,
     /// The newest event time read (dataflows with windows): the watermark resumes from it.

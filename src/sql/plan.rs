@@ -172,14 +172,14 @@ impl Aggregate {
         matches!(self, Aggregate::CountRows | Aggregate::Count(_) | Aggregate::Sum(_) | Aggregate::Avg(_))
     }
 
-    fn argument(&self) -> Option<&Expr> {
+    pub(super) fn argument(&self) -> Option<&Expr> {
         match self {
             Aggregate::CountRows => None,
             Aggregate::Count(e) | Aggregate::CountDistinct(e) | Aggregate::Sum(e) | Aggregate::Avg(e) | Aggregate::Min(e) | Aggregate::Max(e) => Some(e),
         }
     }
 
-    fn argument_mut(&mut self) -> Option<&mut Expr> {
+    pub(super) fn argument_mut(&mut self) -> Option<&mut Expr> {
         match self {
             Aggregate::CountRows => None,
             Aggregate::Count(e) | Aggregate::CountDistinct(e) | Aggregate::Sum(e) | Aggregate::Avg(e) | Aggregate::Min(e) | Aggregate::Max(e) => Some(e),

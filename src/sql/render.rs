@@ -10,9 +10,10 @@
 //! of `COUNT(*)`s only is a single `count`.
 //!
 //! The views of a dataflow share one pass over the kept rows ([`render_views`], [`super::kept`]):
-//! a `COUNT(*)`-only view finds its group key there (computed once when the record was read);
-//! the others get the state row when their `WHERE` keeps it, so a row is not copied once per
-//! view.
+//! a view that aggregates finds its narrow row there (its group key and its aggregates'
+//! arguments, computed once when the record was read) and is rendered over those
+//! ([`super::kept::narrowed`]); a view that maps rows gets the state row when its `WHERE` keeps
+//! it, so a row is not copied once per view.
 
 use std::sync::Arc;
 
@@ -61,13 +62,12 @@ pub fn render_views_resumed<'scope>(
         return Vec::new();
     }
     let cx = kept.context();
-    // What each view needs of a row: its group key, or the row itself (cloned for each view
-    // that needs it but the last, which takes it). The keys of `COUNT(*)`-only views are
+    // What each view needs of a row: its narrow row, or the row itself. The narrow rows are
     // counted here over each whole epoch first (a combiner, as Flink's local aggregation):
-    // an epoch of thousands of rows becomes one update per group, so `count` arranges a few
-    // dozen updates an epoch instead of one per row.
-    // Per view, its keys' counts (none for a view that reads rows); a key already counted
-    // is found by its slice of the kept row, so only a new one is copied.
+    // an epoch of thousands of rows becomes one update per distinct narrow row (per group,
+    // for `COUNT(*)`s), so the views arrange a few dozen updates an epoch instead of one per
+    // row. Per view, its narrow rows' counts (none for a view that maps rows); one already
+    // counted is found by its slice of the kept row, so only a new one is copied.
     type Counts = Vec<HashMap<Row, isize, foldhash::fast::RandomState>>;
     let (all, count) = (views.clone(), views.len());
     let routed = rows
@@ -81,7 +81,7 @@ pub fn render_views_resumed<'scope>(
                         // The state row, made once a row when some view reads rows.
                         let mut state: Option<Row> = None;
                         for (index, view) in views.iter().enumerate() {
-                            match kept.key(index, &row) {
+                            match kept.narrow(index, &row) {
                                 Some(None) => {}
                                 Some(Some(key)) => {
                                     let counts = &mut counting.entry(time).or_insert_with(|| (cap.delayed(&time, 0), vec![HashMap::default(); count])).1[index];
@@ -119,7 +119,7 @@ pub fn render_views_resumed<'scope>(
 }
 
 /// One view over what [`render_views`] routed to it: the rows its `WHERE` keeps, or their
-/// group keys for a view of `COUNT(*)`s only.
+/// narrow rows for a view that aggregates (then `view` is [`super::kept::narrowed`]).
 fn maintain<'scope>(kept: VecCollection<'scope, u64, Row>, view: Arc<View>, cx: Context) -> VecCollection<'scope, u64, (Row, Row)> {
     let v = view.clone();
     if !view.grouped {

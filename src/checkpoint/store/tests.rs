@@ -53,12 +53,14 @@ fn a_checkpoint_resumes_with_the_views_inputs_and_the_newest_versions() {
     let (a, a1) = user(&kept, 1, "BR", "a@x.com");
     let (_, a2) = user(&kept, 1, "PT", "a@x.com");
     let (b, b1) = user(&kept, 2, "BR", "b@x.com");
+    // c shares a's e-mail: the same narrow row once a is in PT.
+    let (c, c1) = user(&kept, 3, "PT", "a@x.com");
     {
         let checkpoint = Checkpoint::open(&path).unwrap();
         assert!(checkpoint.resume(&identity(), &durable(0)).unwrap_err().contains("no complete epoch"));
         let mut state = checkpoint.into_state(identity(), Coverage::new(), None, kept.clone());
-        let changes = apply(&mut state, vec![(a, (version(5), Some(a1.clone()))), (b, (version(6), Some(b1)))], vec![read(2)]);
-        assert_eq!(changes, vec![(a, false, true), (b, false, true)]);
+        let changes = apply(&mut state, vec![(a, (version(5), Some(a1.clone()))), (b, (version(6), Some(b1))), (c, (version(3), Some(c1)))], vec![read(3)]);
+        assert_eq!(changes, vec![(a, false, true), (b, false, true), (c, false, true)]);
         // a moves to PT; an older version of a changes nothing; b is deleted.
         let changes = apply(&mut state, vec![(a, (version(4), Some(a1.clone()))), (a, (version(7), Some(a2))), (b, (version(8), None))], vec![read(5)]);
         assert_eq!(changes, vec![(a, true, true), (b, true, false)]);
@@ -69,12 +71,12 @@ fn a_checkpoint_resumes_with_the_views_inputs_and_the_newest_versions() {
     assert_eq!(event_time, None, "no windows, no event time");
     inputs.sort();
     let text = |s: &str| Datum::Text(s.into());
-    // by_country (view 0) holds PT once; emails (view 1) reads rows: a's state row.
+    // by_country (view 0) holds PT twice; emails (view 1) its narrow row (country, e-mail),
+    // a's and c's being one input counted twice: per distinct value, not per user.
     assert_eq!(inputs.len(), 2, "{inputs:?}");
-    assert_eq!(inputs[0], ((0, [text("PT")].into_iter().collect()), 1));
-    assert_eq!(inputs[1].0.0, 1);
-    assert_eq!(inputs[1].0.1[0], Datum::Uuid(a));
-    assert_eq!(checkpoint.ids().unwrap(), 2, "a delete is remembered");
+    assert_eq!(inputs[0], ((0, [text("PT")].into_iter().collect()), 2));
+    assert_eq!(inputs[1], ((1, [text("PT"), text("a@x.com")].into_iter().collect()), 2));
+    assert_eq!(checkpoint.ids().unwrap(), 3, "a delete is remembered");
     // The state goes on where it was: b's delete stays newer than its version 6.
     let mut state = checkpoint.into_state(identity(), Coverage::from([(0, 5)]), None, kept.clone());
     let (_, b_again) = user(&kept, 2, "BR", "b@x.com");
@@ -118,12 +120,17 @@ fn a_checkpoint_of_another_state_is_not_resumed_from() {
 }
 
 #[test]
-fn the_day_is_in_the_identity_only_when_a_view_filters_the_rows_it_reads() {
+fn the_day_is_in_the_identity_only_when_a_view_that_maps_rows_filters_them() {
     let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
     // users.sql: COUNT(*) views, whose keys and filters are kept with each row.
     let counts = crate::dataflow::Dataflow::users().program;
     assert_eq!(super::super::digest(&counts, day(6)), super::super::digest(&counts, day(7)));
+    // A view that aggregates keeps its filter's answer and its narrow row with each row too.
     let sql = format!("{SQL}CREATE MATERIALIZED VIEW firsts AS SELECT country, MIN(email) AS first FROM users WHERE email IS NOT NULL GROUP BY 1;\n");
+    let aggregates = Program::parse(&sql, "test.sql").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(super::super::digest(&aggregates, day(6)), super::super::digest(&aggregates, day(7)));
+    // A view that maps rows filters them again when a row changes.
+    let sql = format!("{SQL}CREATE MATERIALIZED VIEW addresses AS SELECT id, email FROM users WHERE email IS NOT NULL;\n");
     let filtered = Program::parse(&sql, "test.sql").unwrap_or_else(|e| panic!("{e}"));
     assert_ne!(super::super::digest(&filtered, day(6)), super::super::digest(&filtered, day(7)));
 }
