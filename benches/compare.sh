@@ -16,7 +16,8 @@
 # outside 120 s later for a peer that hangs past its own limit), CDC_FLAGS (more `rtds cdc` flags for the
 # latency runs, e.g. "--linger 0ms").
 # Results: a table on stdout, JSON in benches/results/compare.json and a chart in
-# benches/results/compare.png (or --json FILE / --png FILE); progress and logs on stderr.
+# benches/results/compare.png (or --json FILE, with the chart beside it as FILE's name with .png,
+# and --png FILE); progress and logs on stderr.
 #
 # 1. Fills a fresh topic (8 partitions) with USERS users: `rtds ingest` from `rtds api serve` into a
 #    database of the topic's own, then `rtds cdc` from it into the topic.
@@ -54,7 +55,7 @@ SCALING_CONFIG='^(worker|master_n([0-9]+))_w([0-9]+)(_nocp)?$'
 BIN=${RTDS_BIN:-$ROOT/target/release/rtds}
 PEER_TIMEOUT=${PEER_TIMEOUT:-$((900 + USERS / 1000))}
 JSON_OUT=$ROOT/benches/results/compare.json
-PNG_OUT=$ROOT/benches/results/compare.png
+PNG_OUT=
 while (($#)); do
   case $1 in
     --json) JSON_OUT=$2; shift 2 ;;
@@ -63,6 +64,9 @@ while (($#)); do
     *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+# The chart goes beside the JSON unless named: a partial run given --json alone must not replace
+# the committed benches/results/compare.png.
+PNG_OUT=${PNG_OUT:-${JSON_OUT%.json}.png}
 for config in ${SCALING//,/ }; do
   [[ $config =~ $SCALING_CONFIG ]] || { echo "compare.sh: SCALING: $config is not worker_wW or master_nN_wW, with _nocp for --no-checkpoint" >&2; exit 2; }
   [[ $config != master_n2_w2 ]] || { echo "compare.sh: SCALING: master_n2_w2 is the rtds part's run (ONLY=rtds)" >&2; exit 2; }
