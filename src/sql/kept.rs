@@ -84,10 +84,8 @@ pub fn narrowed(view: &View) -> View {
     let mut narrow = view.clone();
     narrow.filter = None;
     narrow.group = (0..view.group.len()).map(Expr::Column).collect();
-    let mut next = view.group.len();
-    for argument in narrow.aggregates.iter_mut().filter_map(Aggregate::argument_mut) {
-        *argument = Expr::Column(next);
-        next += 1;
+    for (column, argument) in (view.group.len()..).zip(narrow.aggregates.iter_mut().filter_map(Aggregate::argument_mut)) {
+        *argument = Expr::Column(column);
     }
     narrow
 }
