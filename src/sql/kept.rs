@@ -30,9 +30,11 @@
 //! default dataflow 10 % dearer, ten views 18 %).
 //!
 //! Expressions of the views that map rows index the state row's columns, which lead the kept
-//! row, so they read it unchanged. Narrow rows are computed with the [`Context`] of the process
-//! (the day `AGE` counts to), as the views were before; stored rows read back after a restart
-//! are kept the same way, so their values are those of the new process's day.
+//! row, so they read it unchanged. Narrow rows (and the `WHERE` answers) are computed with the
+//! [`Context`] of the process that reads the record (the day `AGE` counts to) and kept, in the
+//! checkpoint too: a retraction takes away what was added, and a restart from the checkpoint
+//! keeps the values of the day they were computed. Stored rows read back after a restart (the
+//! fallback) are kept anew, so their values are those of the new process's day.
 
 use std::sync::Arc;
 

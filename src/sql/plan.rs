@@ -140,7 +140,8 @@ impl Table {
     }
 }
 
-/// One aggregate of a view, over the state row.
+/// One aggregate of a view, over the state row (over the narrow row in a view
+/// [`super::kept::narrowed`] made).
 #[derive(Debug, Clone)]
 pub enum Aggregate {
     /// `COUNT(*)`.
@@ -244,7 +245,8 @@ pub struct Output {
 #[derive(Debug, Clone)]
 pub struct View {
     pub name: String,
-    /// Over the state row.
+    /// Over the state row (as are `group` and `aggregates`; a view [`super::kept::narrowed`]
+    /// made has none, and reads the narrow row).
     pub filter: Option<Expr>,
     /// Over the state row.
     pub group: Vec<Expr>,

@@ -1,6 +1,6 @@
-//! Views onto differential dataflow: each view of the plan maintained over the collection of
-//! state rows (the latest version of each id), as a collection of `(key, row)`: the view's
-//! table, key by key.
+//! Views onto differential dataflow: each view of the plan maintained over what it reads of the
+//! latest version of each id (its narrow row, or the state row for a view that maps rows), as a
+//! collection of `(key, row)`: the view's table, key by key.
 //!
 //! Aggregates render by class (see [`super::plan`]): the accumulable ones are sums carried in
 //! the differences of one `count`; each `COUNT(DISTINCT x)` is a `distinct` on (group, x)
