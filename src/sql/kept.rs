@@ -92,9 +92,10 @@ pub fn narrowed(view: &View) -> View {
     narrow
 }
 
-/// How many values a view's narrow row holds.
-fn narrow_len(view: &View) -> usize {
-    view.group.len() + view.aggregates.iter().filter_map(Aggregate::argument).count()
+/// What a view's narrow row holds, in order: its group keys, then its aggregates' arguments
+/// (the one order [`narrowed`] and [`Kept::row`] share).
+fn narrow_exprs(view: &View) -> impl Iterator<Item = &Expr> {
+    view.group.iter().chain(view.aggregates.iter().filter_map(Aggregate::argument))
 }
 
 impl Kept {
@@ -108,7 +109,7 @@ impl Kept {
                 if reads_rows(view) {
                     return Slot::Rows;
                 }
-                let (filtered, len) = (view.filter.is_some(), narrow_len(view));
+                let (filtered, len) = (view.filter.is_some(), narrow_exprs(view).count());
                 let slot = Slot::Narrow { at: at + filtered as usize, len, filtered };
                 at += filtered as usize + len;
                 slot
@@ -138,8 +139,7 @@ impl Kept {
                     kept.push(Datum::Bool(keeps));
                 }
                 if keeps {
-                    kept.extend(view.group.iter().map(|e| e.eval(&state, &self.cx)));
-                    kept.extend(view.aggregates.iter().filter_map(Aggregate::argument).map(|e| e.eval(&state, &self.cx)));
+                    kept.extend(narrow_exprs(view).map(|e| e.eval(&state, &self.cx)));
                 } else {
                     kept.extend(std::iter::repeat_n(Datum::Null, *len));
                 }
@@ -190,11 +190,6 @@ impl Kept {
     /// The state row at the head of a kept row, for the views that map rows.
     pub fn state_row(&self, kept: &[Datum]) -> Row {
         Row::from(&kept[..self.state_len])
-    }
-
-    /// Whether view `index` reads rows ([`Kept::state_row`]) rather than its narrow row.
-    pub fn reads_rows(&self, index: usize) -> bool {
-        matches!(self.slots[index], Slot::Rows)
     }
 }
 
